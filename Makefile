@@ -1,0 +1,44 @@
+# Two commands matter (see README): `make demo` and `make test`.
+# Both install what they need: Debian packages (as root, via apt-get), a virtualenv, the package.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEBS   := prometheus prometheus-alertmanager git
+WORKDIR ?= demo-work
+
+.PHONY: demo test bench deps venv lint clean
+
+demo: deps $(STAMP)
+	$(BIN)/reconciler demo --workdir $(WORKDIR)
+
+test: deps $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: deps $(STAMP)
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
+# Debian packages: installed only when a binary is missing, so repeat runs cost nothing.
+deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEBS) >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) $(WORKDIR) build dist *.egg-info .pytest_cache .hypothesis .benchmarks

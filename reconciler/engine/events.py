@@ -1,0 +1,126 @@
+"""CloudEvents 1.0 envelopes with Keptn's type names.
+
+Keptn classifies an event type by counting its dot-separated parts, which is why stage,
+sequence and task names may not contain dots. We keep the same grammar so that Keptn
+integrations (job executors, notification hooks) understand our events unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+PREFIX = "sh.keptn.event."
+SPEC_VERSION = "1.0"
+KEPTN_SPEC_VERSION = "0.2.4"
+SOURCE = "reconciler"
+
+Kind = Literal["triggered", "started", "finished", "invalidated"]
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def sequence_type(stage: str, sequence: str, kind: str) -> str:
+    """`sh.keptn.event.<stage>.<sequence>.<kind>`"""
+    return f"{PREFIX}{stage}.{sequence}.{kind}"
+
+
+def task_type(task: str, kind: str) -> str:
+    """`sh.keptn.event.<task>.<kind>`"""
+    return f"{PREFIX}{task}.{kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedType:
+    scope: Literal["sequence", "task"]
+    kind: str
+    task: str | None = None
+    stage: str | None = None
+    sequence: str | None = None
+
+
+def parse_type(event_type: str) -> ParsedType | None:
+    """Classify an event type as Keptn does (by part count); None when it is neither."""
+    if not event_type.startswith(PREFIX):
+        return None
+    parts = event_type[len(PREFIX):].split(".")
+    if len(parts) == 3 and all(parts):
+        return ParsedType("sequence", parts[2], stage=parts[0], sequence=parts[1])
+    if len(parts) == 2 and all(parts):
+        return ParsedType("task", parts[1], task=parts[0])
+    return None
+
+
+def short_type(event_type: str) -> str:
+    """`dev.delivery.finished` for `sh.keptn.event.dev.delivery.finished` (the triggeredOn form)."""
+    return event_type[len(PREFIX):] if event_type.startswith(PREFIX) else event_type
+
+
+@dataclass(frozen=True, slots=True)
+class CloudEvent:
+    """A structured-mode CloudEvent with Keptn's extensions (`shkeptncontext`, `triggeredid`, `gitcommitid`)."""
+
+    type: str
+    data: dict[str, Any]
+    shkeptncontext: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    source: str = SOURCE
+    time: str = field(default_factory=now_iso)
+    triggeredid: str | None = None
+    gitcommitid: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "specversion": SPEC_VERSION,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time,
+            "datacontenttype": "application/json",
+            "shkeptncontext": self.shkeptncontext,
+            "shkeptnspecversion": KEPTN_SPEC_VERSION,
+            "data": self.data,
+        }
+        if self.triggeredid:
+            out["triggeredid"] = self.triggeredid
+        if self.gitcommitid:
+            out["gitcommitid"] = self.gitcommitid
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "CloudEvent":
+        """Parse a structured CloudEvent; raises ValueError naming the missing attribute."""
+        for key in ("type", "shkeptncontext"):
+            if not isinstance(raw.get(key), str) or not raw[key]:
+                raise ValueError(f"CloudEvent attribute {key!r} is missing or not a string")
+        data = raw.get("data") or {}
+        if not isinstance(data, dict):
+            raise ValueError("CloudEvent attribute 'data' must be an object")
+        kwargs: dict[str, Any] = {
+            "type": raw["type"],
+            "data": data,
+            "shkeptncontext": raw["shkeptncontext"],
+            "triggeredid": raw.get("triggeredid") or None,
+            "gitcommitid": raw.get("gitcommitid") or None,
+        }
+        for key in ("id", "source", "time"):
+            if isinstance(raw.get(key), str) and raw[key]:
+                kwargs[key] = raw[key]
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any) -> "CloudEvent":
+        return dataclasses.replace(self, **changes)
+
+
+def context_uuid(seed: str) -> str:
+    """Deterministic context for a seed (a trigger commit, an alert fingerprint).
+
+    Keptn turns non-UUID contexts into deterministic UUIDs too; deriving ours from the
+    triggering fact makes re-processing the same push after a crash land on the same
+    context, which is what makes recording a trigger idempotent.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "reconciler:" + seed))

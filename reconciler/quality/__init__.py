@@ -1,0 +1,1 @@
+"""Quality gates: Keptn-exact SLO scoring (pure) and SLI providers (adapters)."""

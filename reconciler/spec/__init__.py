@@ -1,0 +1,1 @@
+"""The config repo's files: YAML with positions, JSON schemas, pydantic models, lint."""

@@ -1,0 +1,137 @@
+"""`reconciler.yaml` on the default branch: settings that belong with the project.
+
+Secrets never live here; every credential comes from the environment (names below), so a
+config repo can be public. Durations are Go-style strings (`30s`, `10m`, `1h30m`) like the
+rest of Keptn's files.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|m|s|ms))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds in a Go duration string (`1h30m`, `90s`, `250ms`); plain numbers are seconds."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError(f"duration must not be negative: {text!r}")
+        return float(text)
+    s = str(text).strip()
+    if not s or not _DURATION.match(s):
+        raise ValueError(f"not a duration (use e.g. 30s, 10m, 1h30m): {text!r}")
+    return sum(float(n) * _UNIT[u] for n, u in _PART.findall(s))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class PrometheusSettings(_Model):
+    """Where SLIs come from. Auth/TLS only from the environment:
+    RECONCILER_PROMETHEUS_TOKEN, RECONCILER_PROMETHEUS_USERNAME/_PASSWORD,
+    RECONCILER_PROMETHEUS_CA_FILE, RECONCILER_PROMETHEUS_INSECURE=1;
+    RECONCILER_PROMETHEUS_URL overrides `url`."""
+
+    url: str | None = None
+    timeout: float = 10.0
+    concurrency: int = Field(default=16, ge=1, le=256)
+    retries: int = Field(default=2, ge=0, le=10)
+
+    _dur = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
+
+
+class SliSettings(_Model):
+    provider: Literal["prometheus", "none"] = "prometheus"
+    prometheus: PrometheusSettings = PrometheusSettings()
+
+
+class KubernetesTarget(_Model):
+    namespace: str | None = None           # default `<project>-<stage>`
+    rolloutTimeout: float = 300.0
+    fieldManager: str = "reconciler"
+
+    _dur = field_validator("rolloutTimeout", mode="before")(lambda v: parse_duration(v))
+
+
+class StageSettings(_Model):
+    target: Literal["local", "kubernetes", "none"] = "local"
+    kubernetes: KubernetesTarget = KubernetesTarget()
+
+
+class JobSettings(_Model):
+    runner: Literal["local", "kubernetes"] = "local"
+    namespace: str | None = None
+    defaultTimeout: float = 300.0
+    maxOutputBytes: int = Field(default=65536, ge=1024)
+
+    _dur = field_validator("defaultTimeout", mode="before")(lambda v: parse_duration(v))
+
+
+class ForgeSettings(_Model):
+    """Pull requests for manual approvals; the token comes from RECONCILER_FORGE_TOKEN."""
+
+    kind: Literal["none", "github", "gitea", "gitlab"] = "none"
+    url: str | None = None      # API base, e.g. https://api.github.com
+    repository: str | None = None   # owner/name
+
+
+class WebhookSubscription(_Model):
+    """Outbound CloudEvents, HMAC-SHA256 signed with the secret in env `secretEnv`."""
+
+    name: str
+    url: str
+    events: list[str] = Field(default_factory=lambda: ["sh.keptn.event.*"])
+    secretEnv: str | None = None
+    retries: int = Field(default=3, ge=0, le=10)
+
+
+class TimeoutSettings(_Model):
+    taskTriggered: float = 600.0      # no .started/.finished within this → sequence timed out (Keptn: 10m)
+    taskStarted: float = 1800.0       # our fix: started tasks time out too (default 30m)
+
+    _dur = field_validator("taskTriggered", "taskStarted", mode="before")(lambda v: parse_duration(v))
+
+
+class RemediationSettings(_Model):
+    escalationWebhook: str | None = None   # name of a webhook subscription to call on escalation
+
+
+class SettingsSpec(_Model):
+    sli: SliSettings = SliSettings()
+    stages: dict[str, StageSettings] = Field(default_factory=dict)
+    jobs: JobSettings = JobSettings()
+    forge: ForgeSettings = ForgeSettings()
+    webhooks: list[WebhookSubscription] = Field(default_factory=list)
+    timeouts: TimeoutSettings = TimeoutSettings()
+    remediation: RemediationSettings = RemediationSettings()
+
+
+class Metadata(_Model):
+    name: str = "project"
+
+
+class Settings(_Model):
+    apiVersion: Literal["reconciler/v1"] = "reconciler/v1"
+    kind: Literal["Settings"] = "Settings"
+    metadata: Metadata = Metadata()
+    spec: SettingsSpec = SettingsSpec()
+
+    @property
+    def project(self) -> str:
+        return self.metadata.name
+
+    def stage(self, name: str) -> StageSettings:
+        return self.spec.stages.get(name) or StageSettings()
+
+    @classmethod
+    def from_data(cls, data: Any) -> "Settings":
+        """Build from an already schema-validated mapping (None → all defaults)."""
+        return cls.model_validate(data or {})
