@@ -73,21 +73,27 @@ def parse_criterion(text: str) -> Criterion:
         rest, relative = rest[1:], True
     elif rest.startswith("+"):
         rest, relative = rest[1:], True
-    value = _go_parse_float(rest)
+    try:
+        value = go_parse_float(rest)
+    except ValueError:
+        raise CriteriaError("could not parse criteria target value") from None
     return Criterion(text, operator, value, relative, percent, decrease)
 
 
-def _go_parse_float(s: str) -> float:
-    """Go's strconv.ParseFloat for the inputs the SLO grammar can produce: decimal with
-    optional sign, dot and exponent, `inf`/`infinity`/`nan`, and hex floats."""
+def go_parse_float(s: str) -> float:
+    """Go's strconv.ParseFloat for the inputs Keptn feeds it (criteria values and the
+    `total_score` thresholds): decimal with optional sign, dot and exponent,
+    `inf`/`infinity`/`nan`, and hex floats (which Go only accepts with a `p` exponent).
+    Raises ValueError for anything Go would reject; Python's own float() accepts more
+    (`1_0`, surrounding whitespace), which is why it is not called directly."""
     bare = s.lower().lstrip("+-")
-    try:
-        if bare.startswith("0x"):
-            return float.fromhex(s)
-        if bare in ("inf", "infinity", "nan"):
-            return float(s)
-        if not s or any(c not in "0123456789.eE+-" for c in s):
-            raise ValueError
+    if bare.startswith("0x"):
+        if "p" not in bare:
+            raise ValueError(f"invalid syntax: {s!r}")
+        return float.fromhex(s)
+    if bare in ("inf", "infinity", "nan"):
         return float(s)
-    except ValueError:
-        raise CriteriaError("could not parse criteria target value") from None
+    if not s or any(c not in "0123456789.eE+-" for c in s):
+        raise ValueError(f"invalid syntax: {s!r}")
+    return float(s)
+
