@@ -1,0 +1,477 @@
+"""The `local` target: each service of a stage as supervised processes on 127.0.0.1.
+
+The embedded default, so the whole Keptn story runs on one machine without a cluster.
+
+* deploy: the service folder is copied into the target's work dir (the caller's export may
+  vanish), `replicaCount` replicas start on fresh ports, and only when all answer
+  `healthPath` with 2xx within `startTimeout` do they replace the running ones (which are then
+  stopped). If they do not, they are stopped and the old replicas keep serving.
+* scale: starts (and health-waits) or stops replicas of the running release.
+* supervision: a thread restarts crashed replicas on the same port with capped exponential
+  backoff; the backoff resets once a replica has stayed up for a minute.
+* Prometheus: every change rewrites `<file_sd_dir>/<stage>-<service>.json` (see filesd).
+* restarts of the reconciler: every replica's PID, argument list and a marker (also put in its
+  environment) are in `<work_dir>/state.json`. A new LocalTarget stops the processes recorded
+  there that `/proc` proves are ours, and reports them in `recovered` so the controller can
+  deploy them again. Nothing is adopted, nothing runs twice.
+
+Replicas get a small environment, not the reconciler's (which holds tokens and secrets):
+PATH, HOME, LANG, LC_*, TZ, TMPDIR, PYTHONPATH, VIRTUAL_ENV, then `env` from local.yaml, then
+PORT, RECONCILER_PROJECT/STAGE/SERVICE/REPLICA/COMMIT, VALUES_JSON and VALUE_<KEY> for every
+top-level scalar of values.yaml.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from reconciler.kube.expansion import expand
+from reconciler.targets import filesd, processes
+from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, ReplicaStatus,
+                                     ServiceStatus, replica_count)
+from reconciler.targets.localspec import LocalSpec, load_local_spec
+
+log = logging.getLogger("reconciler.targets.local")
+
+MARKER_KEY = "RECONCILER_LOCAL_MARKER"
+PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+STATE_FILE = "state.json"
+STABLE_AFTER = 60.0        # seconds up after which a replica's restart backoff resets
+
+
+@dataclass(frozen=True)
+class RecoveredService:
+    """A service that a previous run of the target had running (now stopped)."""
+    project: str
+    stage: str
+    service: str
+    commit: str
+    replicas: int
+
+
+@dataclass
+class _Release:
+    project: str
+    stage: str
+    service: str
+    commit: str
+    spec: LocalSpec
+    values: dict[str, Any]
+    directory: Path
+    generation: int
+
+
+@dataclass
+class _Replica:
+    index: int
+    port: int
+    argv: list[str]
+    env: dict[str, str]
+    marker: str
+    log_path: Path
+    cwd: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    backoff_level: int = 0
+    next_restart: float | None = None
+    started_at: float = 0.0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass
+class _Group:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    release: _Release | None = None
+    replicas: list[_Replica] = field(default_factory=list)
+
+
+def value_env(values: Mapping[str, Any]) -> dict[str, str]:
+    """VALUES_JSON plus VALUE_<KEY> for each top-level scalar (pure)."""
+    env = {"VALUES_JSON": json.dumps(values, sort_keys=True, default=str)}
+    for key, value in values.items():
+        if isinstance(value, (dict, list)) or value is None:
+            continue
+        name = "VALUE_" + re.sub(r"[^A-Z0-9_]", "_", str(key).upper())
+        env[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return env
+
+
+class LocalTarget:
+    def __init__(self, work_dir: Path, *, file_sd_dir: Path | None = None, python: str = sys.executable,
+                 poll_interval: float = 0.05, supervise_interval: float = 0.2, restart_backoff: float = 0.5,
+                 max_restart_backoff: float = 30.0, stop_timeout: float = 5.0,
+                 environ: Mapping[str, str] = os.environ):
+        self.work_dir = Path(work_dir)
+        self.file_sd_dir = Path(file_sd_dir) if file_sd_dir else self.work_dir / "file_sd"
+        self.python = python
+        self.poll_interval = poll_interval
+        self.supervise_interval = supervise_interval
+        self.restart_backoff = restart_backoff
+        self.max_restart_backoff = max_restart_backoff
+        self.stop_timeout = stop_timeout
+        self._base_env = {k: environ[k] for k in PASSTHROUGH_ENV if k in environ}
+        self._id = uuid.uuid4().hex[:12]
+        self._lock = threading.RLock()          # guards _groups, _generation, _ports, state file
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._generation = 0
+        self._ports: set[int] = set()
+        self._closed = False
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.file_sd_dir.mkdir(parents=True, exist_ok=True)
+        self.recovered: list[RecoveredService] = self._recover()
+        self._stop = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="local-target-supervisor", daemon=True)
+        self._supervisor.start()
+
+    # ---- the DeploymentTarget protocol -----------------------------------------------------
+
+    def deploy(self, request: DeployRequest) -> DeployResult:
+        self._check_open()
+        spec = load_local_spec(request.service_dir, display=f"{request.service}/local.yaml")
+        count = replica_count(request.values)
+        group = self._group(request.stage, request.service)
+        with group.lock:
+            with self._lock:
+                self._generation += 1
+                generation = self._generation
+            directory = (self.work_dir / "releases" / request.stage / request.service
+                         / f"{generation}-{request.commit[:12] or 'nocommit'}")
+            if directory.exists():
+                shutil.rmtree(directory)
+            shutil.copytree(request.service_dir, directory, symlinks=True)
+            release = _Release(request.project, request.stage, request.service, request.commit, spec,
+                               dict(request.values), directory, generation)
+            new = self._start_healthy(release, range(count), count)
+            with self._lock:
+                old_release, old = group.release, group.replicas
+                group.release, group.replicas = release, new
+                self._save_state()
+                self._write_file_sd(group)
+            self._stop_replicas(old)
+            if old_release is not None and old_release.directory != directory:
+                shutil.rmtree(old_release.directory, ignore_errors=True)
+        ports = ", ".join(str(r.port) for r in new) or "none"
+        return DeployResult(
+            deployment_uris_local=[f"http://{r.address}" for r in new],
+            deployment_names=[request.service],
+            message=(f"{request.service} at {request.commit[:8] or '(no commit)'} runs {count} replica(s) "
+                     f"on the local target (ports {ports})"),
+            commit=request.commit, replicas=count)
+
+    def scale(self, stage: str, service: str, replicas: int) -> ServiceStatus:
+        self._check_open()
+        if replicas < 0:
+            raise DeploymentFailed("manifest-invalid", f"cannot scale {service} in {stage} to {replicas} replicas")
+        group = self._existing(stage, service)
+        with group.lock:
+            release = group.release
+            if release is None:
+                raise DeploymentFailed("not-deployed", f"{service} is not deployed in stage {stage}")
+            current = len(group.replicas)
+            if replicas > current:
+                start = max((r.index for r in group.replicas), default=-1) + 1
+                new = self._start_healthy(release, range(start, start + replicas - current), replicas)
+                with self._lock:
+                    group.replicas = group.replicas + new
+                    self._save_state()
+                    self._write_file_sd(group)
+            elif replicas < current:
+                with self._lock:
+                    removed = group.replicas[replicas:]
+                    group.replicas = group.replicas[:replicas]
+                    self._save_state()
+                    self._write_file_sd(group)
+                self._stop_replicas(removed)
+        return self.status(stage, service)
+
+    def undeploy(self, stage: str, service: str) -> None:
+        with self._lock:
+            group = self._groups.get((stage, service))
+        if group is None:
+            return
+        with group.lock:
+            with self._lock:
+                removed, release = group.replicas, group.release
+                group.replicas, group.release = [], None
+                self._groups.pop((stage, service), None)
+                self._save_state()
+                filesd.remove_file_sd(self.file_sd_dir, stage, service)
+            self._stop_replicas(removed)
+            if release is not None:
+                shutil.rmtree(release.directory, ignore_errors=True)
+
+    def status(self, stage: str, service: str) -> ServiceStatus:
+        with self._lock:
+            group = self._groups.get((stage, service))
+            release = group.release if group else None
+            replicas = list(group.replicas) if group else []
+        if release is None:
+            return ServiceStatus(stage, service, deployed=False, message="not deployed")
+        out = []
+        for r in replicas:
+            running = r.proc is not None and r.proc.poll() is None
+            ok = running and processes.check_health(r.port, release.spec.healthPath, timeout=0.5)[0]
+            out.append(ReplicaStatus(name=f"{service}-{r.index}", ready=ok, address=r.address,
+                                     pid=r.proc.pid if running else None, restarts=r.restarts))
+        ready = sum(1 for r in out if r.ready)
+        image = release.values.get("image")
+        return ServiceStatus(stage, service, deployed=True, commit=release.commit,
+                             image=str(image) if image is not None else None, desired=len(out), ready=ready,
+                             replicas=out, message=f"{ready}/{len(out)} replicas ready")
+
+    def close(self) -> None:
+        """Stop supervising and stop every process (SIGTERM, bounded wait, SIGKILL)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._supervisor.join(timeout=10)
+        with self._lock:
+            groups = list(self._groups.items())
+            self._groups.clear()
+        for (stage, service), group in groups:
+            with group.lock:
+                self._stop_replicas(group.replicas)
+                group.replicas = []
+                if group.release is not None:
+                    shutil.rmtree(group.release.directory, ignore_errors=True)
+                group.release = None
+            filesd.remove_file_sd(self.file_sd_dir, stage, service)
+        with self._lock:
+            self._save_state()
+
+    def __enter__(self) -> "LocalTarget":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- introspection (tests, status page) ------------------------------------------------
+
+    def pids(self, stage: str | None = None, service: str | None = None) -> list[int]:
+        with self._lock:
+            return [r.proc.pid for (st, sv), g in self._groups.items() for r in g.replicas
+                    if r.proc is not None and (stage in (None, st)) and (service in (None, sv))]
+
+    def log_paths(self, stage: str, service: str) -> list[Path]:
+        with self._lock:
+            group = self._groups.get((stage, service))
+            return [r.log_path for r in group.replicas] if group else []
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DeploymentFailed("api-error", "the local target is closed")
+
+    def _group(self, stage: str, service: str) -> _Group:
+        with self._lock:
+            return self._groups.setdefault((stage, service), _Group())
+
+    def _existing(self, stage: str, service: str) -> _Group:
+        with self._lock:
+            group = self._groups.get((stage, service))
+        if group is None:
+            raise DeploymentFailed("not-deployed", f"{service} is not deployed in stage {stage}")
+        return group
+
+    def _environment(self, release: _Release, index: int, port: int, marker: str, desired: int) -> dict[str, str]:
+        values = {**release.values, "replicaCount": desired} if "replicaCount" in release.values else release.values
+        env = dict(self._base_env)
+        env.update(release.spec.env)
+        env.update(value_env(values))
+        env.update({
+            "PORT": str(port),
+            "RECONCILER_PROJECT": release.project,
+            "RECONCILER_STAGE": release.stage,
+            "RECONCILER_SERVICE": release.service,
+            "RECONCILER_REPLICA": str(index),
+            "RECONCILER_COMMIT": release.commit,
+            MARKER_KEY: marker,
+        })
+        return env
+
+    def _argv(self, spec: LocalSpec, env: Mapping[str, str]) -> list[str]:
+        argv = [expand(a, env) for a in spec.command]
+        if argv[0] in ("python", "python3"):
+            argv[0] = self.python
+        return argv
+
+    def _port(self) -> int:
+        with self._lock:
+            for _ in range(20):
+                port = processes.free_port()
+                if port not in self._ports:
+                    self._ports.add(port)
+                    return port
+            raise DeploymentFailed("api-error", "could not find a free port on 127.0.0.1")
+
+    def _new_replica(self, release: _Release, index: int, desired: int) -> _Replica:
+        port = self._port()
+        marker = f"{self._id}/{release.stage}/{release.service}/{release.generation}/{index}"
+        env = self._environment(release, index, port, marker, desired)
+        log_path = (self.work_dir / "logs" / release.stage / release.service
+                    / f"{release.service}-{release.generation}-{index}.log")
+        replica = _Replica(index, port, self._argv(release.spec, env), env, marker, log_path, release.directory)
+        try:
+            replica.proc = processes.spawn(replica.argv, env=env, cwd=release.directory, log_path=log_path)
+        except OSError as exc:
+            self._release_port(port)
+            raise DeploymentFailed("manifest-invalid",
+                                   f"{release.service}/local.yaml: cannot start {replica.argv[0]!r}: {exc}") from None
+        replica.started_at = time.monotonic()
+        return replica
+
+    def _start_healthy(self, release: _Release, indices, desired: int) -> list[_Replica]:
+        """Start replicas and wait until all are healthy; on failure stop them and raise."""
+        started: list[_Replica] = []
+        try:
+            for index in indices:
+                started.append(self._new_replica(release, index, desired))
+            self._wait_healthy(release, started)
+            return started
+        except BaseException:
+            self._stop_replicas(started)
+            raise
+
+    def _wait_healthy(self, release: _Release, replicas: list[_Replica]) -> None:
+        timeout = release.spec.startTimeout
+        deadline = time.monotonic() + timeout
+        pending = {r.index: r for r in replicas}
+        last: dict[int, str] = {}
+        while pending:
+            for index, r in list(pending.items()):
+                code = r.proc.poll() if r.proc else -1
+                if code is not None:
+                    raise DeploymentFailed(
+                        "not-healthy",
+                        f"{release.service} replica {index} (port {r.port}) exited with code {code} before "
+                        f"becoming healthy; the previous version keeps running. Log {r.log_path}:\n"
+                        f"{processes.tail(r.log_path)}")
+                ok, what = processes.check_health(r.port, release.spec.healthPath,
+                                                  timeout=max(0.05, min(1.0, deadline - time.monotonic())))
+                if ok:
+                    del pending[index]
+                else:
+                    last[index] = what
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                details = "; ".join(f"replica {i} port {r.port}: {last.get(i, 'no answer')}" for i, r in pending.items())
+                first = next(iter(pending.values()))
+                raise DeploymentFailed(
+                    "not-healthy",
+                    f"{release.service} did not become healthy within {timeout:g}s "
+                    f"(GET {release.spec.healthPath}: {details}); the previous version keeps running. "
+                    f"Log {first.log_path}:\n{processes.tail(first.log_path)}")
+            time.sleep(self.poll_interval)
+
+    def _release_port(self, port: int) -> None:
+        with self._lock:
+            self._ports.discard(port)
+
+    def _stop_replicas(self, replicas: list[_Replica]) -> None:
+        for r in replicas:
+            if r.proc is not None:
+                processes.stop(r.proc, self.stop_timeout)
+            self._release_port(r.port)
+
+    def _write_file_sd(self, group: _Group) -> None:
+        release = group.release
+        if release is None:
+            return
+        groups = filesd.file_sd_groups(release.project, release.stage, release.service,
+                                       [r.address for r in group.replicas], release.spec.metricsPath)
+        filesd.write_file_sd(self.file_sd_dir, release.stage, release.service, groups)
+
+    def _save_state(self) -> None:
+        entries = []
+        for (stage, service), g in sorted(self._groups.items()):
+            if g.release is None:
+                continue
+            for r in g.replicas:
+                entries.append({"project": g.release.project, "stage": stage, "service": service,
+                                "commit": g.release.commit, "index": r.index, "port": r.port,
+                                "pid": r.proc.pid if r.proc else None, "argv": r.argv, "marker": r.marker,
+                                "replicas": len(g.replicas)})
+        filesd.write_json_atomic(self.work_dir / STATE_FILE, {"version": 1, "replicas": entries})
+
+    def _recover(self) -> list[RecoveredService]:
+        """Stop processes a previous run left behind (only those /proc proves are ours)."""
+        path = self.work_dir / STATE_FILE
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            return []
+        except ValueError:
+            log.warning("ignoring unreadable %s", path)
+            return []
+        services: dict[tuple[str, str], RecoveredService] = {}
+        for entry in state.get("replicas") or []:
+            pid, argv, marker = entry.get("pid"), entry.get("argv"), entry.get("marker")
+            if isinstance(pid, int) and isinstance(argv, list) and isinstance(marker, str):
+                if processes.is_ours(pid, argv, MARKER_KEY, marker):
+                    log.info("stopping stale replica pid %s of %s/%s", pid, entry.get("stage"), entry.get("service"))
+                    processes.stop_pid(pid, self.stop_timeout)
+            key = (str(entry.get("stage")), str(entry.get("service")))
+            services[key] = RecoveredService(str(entry.get("project")), key[0], key[1],
+                                             str(entry.get("commit") or ""), int(entry.get("replicas") or 0))
+        for stage, service in services:
+            filesd.remove_file_sd(self.file_sd_dir, stage, service)
+        shutil.rmtree(self.work_dir / "releases", ignore_errors=True)
+        filesd.write_json_atomic(path, {"version": 1, "replicas": []})
+        return list(services.values())
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(self.supervise_interval):
+            with self._lock:
+                changed = False
+                now = time.monotonic()
+                for (stage, service), group in self._groups.items():
+                    for r in group.replicas:
+                        changed |= self._supervise_one(stage, service, group, r, now)
+                if changed:
+                    self._save_state()
+                    for group in self._groups.values():
+                        self._write_file_sd(group)
+
+    def _supervise_one(self, stage: str, service: str, group: _Group, r: _Replica, now: float) -> bool:
+        running = r.proc is not None and r.proc.poll() is None
+        if running:
+            if r.backoff_level and now - r.started_at > STABLE_AFTER:
+                r.backoff_level = 0
+            return False
+        if r.next_restart is None:
+            delay = min(self.restart_backoff * (2 ** r.backoff_level), self.max_restart_backoff)
+            r.next_restart = now + delay
+            code = r.proc.returncode if r.proc else None
+            log.warning("%s/%s replica %s exited with code %s; restarting in %.1fs", stage, service, r.index, code, delay)
+            return False
+        if now < r.next_restart:
+            return False
+        r.next_restart = None
+        r.backoff_level += 1
+        try:
+            r.proc = processes.spawn(r.argv, env=r.env, cwd=r.cwd, log_path=r.log_path)
+        except OSError as exc:
+            log.warning("%s/%s replica %s could not be restarted: %s", stage, service, r.index, exc)
+            r.proc = None
+            return False
+        r.restarts += 1
+        r.started_at = now
+        return True

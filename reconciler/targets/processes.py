@@ -1,0 +1,141 @@
+"""Starting, checking and stopping service processes (Linux: uses /proc).
+
+Each process starts in its own session, so it leads a process group and stopping it
+(SIGTERM, a bounded wait, then SIGKILL) reaches anything it spawned. A process found by PID
+after a restart is only touched when `/proc/<pid>` proves it is ours: the same argument list
+and our marker in its environment, so a recycled PID of someone else's process is safe.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+PROC = Path("/proc")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path) -> subprocess.Popen:
+    """Start `argv` (no shell) with exactly `env`, output appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab", buffering=0) as log:
+        log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start {list(argv)!r}\n".encode())
+        return subprocess.Popen(list(argv), env=dict(env), cwd=str(cwd), stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                close_fds=True)
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` exists and is not a zombie."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
+    return state not in ("Z", "X")
+
+
+def cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+    return [p.decode("utf-8", "surrogateescape") for p in raw.split(b"\0")[:-1]] if raw else None
+
+
+def has_env(pid: int, key: str, value: str) -> bool:
+    try:
+        raw = (PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    return f"{key}={value}".encode() in raw.split(b"\0")
+
+
+def is_ours(pid: int, argv: Sequence[str], marker_key: str, marker: str) -> bool:
+    """The PID runs exactly `argv` and carries our marker: safe to stop."""
+    return alive(pid) and cmdline(pid) == list(argv) and has_env(pid, marker_key, marker)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_group_leftovers(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
+    """SIGTERM the process group, wait up to `timeout`, then SIGKILL; returns the exit code."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc.pid, signal.SIGKILL)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+    _kill_group_leftovers(proc.pid)      # children that outlived their parent
+    return proc.returncode
+
+
+def stop_pid(pid: int, timeout: float = 5.0) -> bool:
+    """Stop a process that is not our child (found in a state file); True if it is gone."""
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    _kill_group_leftovers(pid)
+    return not alive(pid)
+
+
+def check_health(port: int, path: str, timeout: float = 1.0) -> tuple[bool, str]:
+    """GET http://127.0.0.1:<port><path>; healthy on any 2xx. Returns (ok, what happened)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        resp.read(4096)
+        return 200 <= resp.status < 300, f"HTTP {resp.status}"
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def tail(path: Path, max_bytes: int = 2000) -> str:
+    """The end of a log file, for error messages."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
