@@ -35,3 +35,49 @@ class Finding:
 
 def has_errors(findings) -> bool:
     return any(f.severity == "error" for f in findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """A finding that does not know its file yet: where it is, as a path into the data.
+
+    Checks produce Issues from plain data; `place` turns them into Findings, computing
+    line and column only for documents that have something to report (positions need
+    the YAML node tree, which the fast loader does not build).
+    """
+
+    severity: Severity
+    code: str
+    message: str
+    path: tuple = ()
+    key: bool = False               # point at the last key of `path` rather than its value
+    line: int | None = None         # known already (YAML errors, duplicate keys)
+    column: int | None = None
+
+
+def error(code: str, message: str, path=(), *, key: bool = False) -> Issue:
+    return Issue("error", code, message, tuple(path), key)
+
+
+def warning(code: str, message: str, path=(), *, key: bool = False) -> Issue:
+    return Issue("warning", code, message, tuple(path), key)
+
+
+def place(issues, file: str, text: str | bytes | None) -> list[Finding]:
+    """Findings for `issues` in `file`, positions looked up in `text` (once, lazily)."""
+    positions = None
+    out: list[Finding] = []
+    for issue in issues:
+        line, column = issue.line, issue.column
+        if line is None and text is not None:
+            if positions is None:
+                from reconciler.spec.yamltext import Positions
+                positions = Positions(text)
+            line, column = positions.of(issue.path, key=issue.key)
+        out.append(Finding(file, line, column, issue.severity, issue.code, issue.message))
+    return out
+
+
+def sort_key(finding: Finding) -> tuple:
+    """Order within one file: by position, unknown positions first."""
+    return (finding.line or 0, finding.column or 0, finding.severity != "error", finding.code)

@@ -77,14 +77,20 @@ class Positions:
 
     Built once per document that has findings; `of(path)` walks the node tree and returns
     the position of the deepest node that exists on the path (so a missing key points at
-    its parent mapping, which is where a person has to add it).
+    its parent mapping, which is where a person has to add it). In a stream of several
+    documents it describes the first one, the one `load_document` reads.
     """
 
     def __init__(self, text: str | bytes):
+        self._root = None
+        loader = Loader(text)
         try:
-            self._root = yaml.compose(text, Loader=Loader)
+            if loader.check_node():
+                self._root = loader.get_node()
         except (yaml.YAMLError, ValueError, TypeError, RecursionError):
             self._root = None
+        finally:
+            loader.dispose()
 
     def of(self, path: Iterable[Any], *, key: bool = False) -> tuple[int | None, int | None]:
         """Position of the node at `path`; with key=True the position of the last mapping key."""
@@ -109,3 +115,108 @@ class Positions:
             node, best, best_key = found, found, found_key
         target = best_key if (key and best_key is not None) else best
         return (target.start_mark.line + 1, target.start_mark.column + 1)
+
+
+# --- checked loading: what `reconciler validate` needs beyond the data --------------------
+
+MAX_EXPANDED_NODES = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The first document of a YAML stream plus what a reader of the text should know.
+
+    Mapping keys are the scalar text as written (`on:` stays "on", `1:` stays "1"): Go's
+    YAML decoder matches struct fields on that text, and it keeps every key a string for
+    the JSON schemas.
+    """
+
+    data: Any
+    duplicate_keys: tuple[tuple[str, int, int], ...] = ()   # (key, line, column), later wins
+    more_documents: bool = False    # Go's yaml.Unmarshal reads only the first document
+
+
+class _CheckingLoader(Loader):
+    """Records duplicate keys (PyYAML and Keptn both keep the last one silently)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicate_keys: list[tuple[str, int, int]] = []
+
+    def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)
+        seen: set[str] = set()
+        for key_node, _ in node.value:       # before merging `<<`, whose keys may be overridden
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    mark = key_node.start_mark
+                    self.duplicate_keys.append((key_node.value, mark.line + 1, mark.column + 1))
+                seen.add(key_node.value)
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key: Any = key_node.value
+            else:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    hash(key)
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        "found unhashable key", key_node.start_mark) from None
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+def load_document(text: str | bytes) -> Document:
+    """Load the first document of `text`, with duplicate keys and alias bombs reported.
+
+    Raises YamlError (with a position where libyaml gives one) for anything that is not
+    YAML, and for documents whose aliases expand to more than MAX_EXPANDED_NODES values or
+    refer to themselves: walking such data would hang every consumer.
+    """
+    loader = _CheckingLoader(text)
+    try:
+        data = None
+        if loader.check_node():
+            node = loader.get_node()
+            data = loader.construct_document(node) if node is not None else None
+        try:
+            more = bool(loader.check_node())
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+            more = True
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        return _raise(msg, mark)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise YamlError(f"invalid YAML: {first}" if first else "invalid YAML", None, None) from None
+    finally:
+        loader.dispose()
+    if isinstance(text, (bytes, bytearray)):
+        has_anchor = b"&" in text
+    else:
+        has_anchor = "&" in text
+    if has_anchor and _expanded_size(data, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+        raise YamlError(f"aliases expand this document to more than {MAX_EXPANDED_NODES:,} values "
+                        "(or it refers to itself); write the values out instead", None, None)
+    return Document(data, tuple(loader.duplicate_keys), more)
+
+
+def _expanded_size(data: Any, limit: int) -> int:
+    """Values visited when walking `data` as a tree (aliases counted each time), capped."""
+    count = 0
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count

@@ -1,0 +1,446 @@
+"""Validate a whole config repository: every document, plus the checks that need several
+files at once (a stage without a branch, an SLO objective without a query, …).
+
+The controller re-validates on every push, usually for one changed service, so the
+validator is incremental: documents are cached by content (blob id when the caller has
+one, a hash otherwise), and per-service results are reused until that service's files
+or the project/stage files they depend on change. `ProjectValidator.update()` takes the
+changed paths of one branch; `report()` then re-checks only what those paths affect.
+
+Input is plain data: branch → {path → source}, where a source is `bytes`/`str` or any
+object with `.data` (bytes, read only on a cache miss) and optionally `.id` — a pygit2
+Blob fits as it is.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
+from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
+from reconciler.spec.kinds import Kind, kind_of_repo_path, split_service
+from reconciler.spec.lint.access import ENTITY_NAME, ENTITY_RULE
+from reconciler.spec.remediation import Remediation
+from reconciler.spec.settings import Settings
+from reconciler.spec.shipyard import Shipyard
+from reconciler.spec.sli import unknown_placeholders
+from reconciler.spec.slo import ServiceLevelObjectives
+from reconciler.spec.validate import DocumentResult, check_document
+from reconciler.spec.yamltext import Positions
+
+Source = Any
+NameFn = Callable[[str, str], str]
+
+# SLI files merged for the Prometheus provider, lowest priority first within one level.
+_MERGED_SLI = ("sli.yaml", "prometheus/sli.yaml")
+_PROJECT_FILES: dict[str, Kind] = {
+    SHIPYARD_FILE: "shipyard",
+    SETTINGS_FILE: "settings",
+    "sli.yaml": "sli",
+    "prometheus/sli.yaml": "sli",
+    "dynatrace/sli.yaml": "sli",
+    "job/config.yaml": "jobconfig",
+}
+_STAGE_FILES: dict[str, Kind] = {p: k for p, k in _PROJECT_FILES.items() if k in ("sli", "jobconfig")}
+_NOT_READ_AT_ROOT = ("slo.yaml", "remediation.yaml")
+
+
+def repo_name(branch: str, path: str) -> str:
+    """`branch:path`, how findings inside a repository are named."""
+    return f"{branch}:{path}"
+
+
+def content_key(source: Source) -> Any:
+    """A cache key for a source: its blob id when it has one, else a hash of its bytes."""
+    blob_id = getattr(source, "id", None)
+    if blob_id is not None:
+        return str(blob_id)
+    return hashlib.blake2b(content(source), digest_size=16).digest()
+
+
+def content(source: Source) -> bytes:
+    data = source if isinstance(source, (bytes, bytearray, str)) else source.data
+    return data.encode() if isinstance(data, str) else bytes(data)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """The validated config of one service in one stage (None where the file is missing
+    or has errors). `indicators` is the merged SLI map: project, then stage, then service."""
+
+    stage: str
+    service: str
+    slo: ServiceLevelObjectives | None
+    indicators: Mapping[str, str]
+    remediation: Remediation | None
+    jobconfig: Any
+
+
+@dataclass(frozen=True)
+class ProjectReport:
+    findings: list[Finding]
+    default_branch: str | None
+    shipyard: Shipyard | None
+    settings: Settings | None
+    services: dict[tuple[str, str], ServiceConfig]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+
+# --- the mutable index of the tree -------------------------------------------------------
+
+@dataclass
+class _Service:
+    files: dict[str, Source] = field(default_factory=dict)      # config files (they have a kind)
+    other: set[str] = field(default_factory=set)                # deployable files: only their presence counts
+    version: int = 0
+    memo: tuple | None = None                                    # (inputs, findings, config)
+
+
+@dataclass
+class _Branch:
+    root: dict[str, Source] = field(default_factory=dict)
+    services: dict[str, _Service] = field(default_factory=dict)
+    version: int = 0            # ticks of the validator's clock: never reused, unlike id()
+    root_version: int = 0
+
+    def put(self, path: str, source: Source | None, tick: int) -> None:
+        self.version = tick
+        service, rel = split_service(path)
+        if service is None:
+            self.root_version = tick
+            if source is None:
+                self.root.pop(path, None)
+            else:
+                self.root[path] = source
+            return
+        svc = self.services.get(service)
+        if svc is None:
+            if source is None:
+                return
+            svc = self.services[service] = _Service()
+        if kind_of_repo_path(rel) is None:
+            if source is None:
+                svc.other.discard(rel)
+            else:
+                svc.other.add(rel)
+        else:
+            svc.version = tick
+            if source is None:
+                svc.files.pop(rel, None)
+            else:
+                svc.files[rel] = source
+        if not svc.files and not svc.other:
+            del self.services[service]
+
+
+@dataclass(frozen=True)
+class _Project:
+    fingerprint: tuple
+    findings: list[Finding]
+    shipyard: Shipyard | None
+    settings: Settings | None
+    indicators: dict[str, tuple[str, str]]   # sli → (query, "branch:path" that defines it)
+    jobconfig: Any
+
+
+@dataclass(frozen=True)
+class _Stage:
+    fingerprint: tuple
+    findings: list[Finding]
+    indicators: dict[str, tuple[str, str]]
+    has_evaluation: bool
+    has_remediation: bool
+    known: bool          # the stage comes from a valid shipyard (cross-checks apply)
+
+
+class ProjectValidator:
+    """Incremental validation of one config repository (see the module docstring)."""
+
+    def __init__(self, name: NameFn = repo_name, *, reserved_prefixes: Iterable[str] = ()):
+        self._name = name
+        self._branches: dict[str, _Branch] = {}
+        self._docs: dict[tuple[Any, str], DocumentResult] = {}
+        self._project: _Project | None = None
+        self._project_key: tuple | None = None
+        self._stages: dict[str, tuple[tuple, _Stage]] = {}
+        self._reserved = tuple(reserved_prefixes) + (RESULTS_BRANCH, APPROVAL_PREFIX)
+        self._clock = 0
+
+    # -- input ------------------------------------------------------------------------
+
+    def set_tree(self, tree: Mapping[str, Mapping[str, Source]]) -> "ProjectValidator":
+        """Replace every branch (caches stay: unchanged blobs are not parsed again)."""
+        self._branches = {}
+        for branch, files in tree.items():
+            self.update(branch, files)
+        return self
+
+    def update(self, branch: str, changes: Mapping[str, Source | None]) -> "ProjectValidator":
+        """Apply changed files of one branch; a None source deletes the path."""
+        b = self._branches.setdefault(branch, _Branch())
+        for path, source in changes.items():
+            self._clock += 1
+            b.put(path, source, self._clock)
+        return self
+
+    def remove_branch(self, branch: str) -> "ProjectValidator":
+        self._branches.pop(branch, None)
+        return self
+
+    # -- output -----------------------------------------------------------------------
+
+    def report(self) -> ProjectReport:
+        default = next((b for b in DEFAULT_BRANCHES if b in self._branches), None)
+        findings: list[Finding] = []
+        services: dict[tuple[str, str], ServiceConfig] = {}
+        if default is None:
+            findings.append(Finding(self._name("main", ""), None, None, "error", "no-default-branch",
+                                    "the repository has neither a `main` nor a `master` branch; the default "
+                                    "branch holds shipyard.yaml"))
+            return ProjectReport(findings, None, None, None, services)
+        project = self._project_state(default)
+        findings += project.findings
+        stage_names = self._stage_names(default, project)
+        for stage in stage_names:
+            if stage not in self._branches:
+                if project.shipyard is not None:
+                    findings.append(self._stage_without_branch(default, project, stage))
+                continue
+            branch = self._branches[stage]
+            state = self._stage_state(stage, branch, project)
+            findings += state.findings
+            for service in sorted(branch.services):
+                svc = branch.services[service]
+                inputs = (project.fingerprint, state.fingerprint, svc.version)
+                if svc.memo is None or svc.memo[0] != inputs:
+                    found, config = self._check_service(stage, service, svc, project, state)
+                    svc.memo = (inputs, found, config)
+                findings += svc.memo[1]
+                services[(stage, service)] = svc.memo[2]
+        self._prune()
+        return ProjectReport(findings, default, project.shipyard, project.settings, services)
+
+    # -- documents ----------------------------------------------------------------------
+
+    def _doc(self, source: Source, kind: Kind, path: str) -> DocumentResult:
+        key = (content_key(source), kind)
+        result = self._docs.get(key)
+        if result is None:
+            try:
+                text = content(source)
+            except Exception as exc:  # a lazy source that cannot be read
+                return DocumentResult(kind, (error("unreadable-file", f"could not read the file: {exc}"),))
+            result = self._docs[key] = check_document(text, kind, path)
+        return result
+
+    def _prune(self) -> None:
+        """Forget documents no branch holds any more, once the cache has grown."""
+        live = sum(len(b.root) + sum(len(s.files) for s in b.services.values()) for b in self._branches.values())
+        if len(self._docs) <= 2 * live + 1024:
+            return
+        keep = set()
+        for b in self._branches.values():
+            for path, src in b.root.items():
+                keep.add(content_key(src))
+            for svc in b.services.values():
+                for src in svc.files.values():
+                    keep.add(content_key(src))
+        self._docs = {k: v for k, v in self._docs.items() if k[0] in keep}
+
+    # -- the default branch ---------------------------------------------------------------
+
+    def _project_state(self, default: str) -> _Project:
+        branch = self._branches[default]
+        key = (default, branch.version)
+        if self._project is not None and self._project_key == key:
+            return self._project
+        findings: list[Finding] = []
+        models: dict[str, Any] = {}
+        fp: list = [default]
+        for path, kind in _PROJECT_FILES.items():
+            src = branch.root.get(path)
+            if src is None:
+                continue
+            doc = self._doc(src, kind, path)
+            fp.append((path, content_key(src)))
+            findings += doc.findings(self._name(default, path))
+            models[path] = doc.model
+        if SHIPYARD_FILE not in branch.root:
+            findings.append(Finding(self._name(default, SHIPYARD_FILE), None, None, "error", "missing-shipyard",
+                                    f"the default branch `{default}` has no shipyard.yaml; add one (stages, "
+                                    "sequences, tasks) — it is the only shipyard that counts"))
+        for path in _NOT_READ_AT_ROOT:
+            if path in branch.root:
+                findings.append(self._ignored(default, path, f"{path} on the default branch is not read; put it "
+                                              "in `<service>/` on each stage branch"))
+        for service in sorted(branch.services):
+            for rel in sorted(branch.services[service].files):
+                findings.append(self._ignored(default, f"{service}/{rel}", "service files on the default branch "
+                                              f"are not read; put {service}/{rel} on the stage branches"))
+        shipyard = models.get(SHIPYARD_FILE)
+        settings = models.get(SETTINGS_FILE)
+        if shipyard is not None and settings is not None:
+            findings += self._settings_stages(default, branch, shipyard, settings)
+        indicators = self._indicators({}, default, branch.root, models, "")
+        state = _Project(tuple(fp), findings, shipyard, settings, indicators, models.get("job/config.yaml"))
+        self._project, self._project_key = state, key
+        return state
+
+    def _settings_stages(self, default: str, branch: _Branch, shipyard: Shipyard, settings: Settings) -> list[Finding]:
+        unknown = [s for s in settings.spec.stages if s not in shipyard.stage_names]
+        if not unknown:
+            return []
+        issues = [warning("unknown-stage", f"reconciler.yaml configures stage {s!r}, which the shipyard does not "
+                          f"have (stages: {', '.join(shipyard.stage_names)}); the entry has no effect",
+                          ("spec", "stages", s), key=True) for s in unknown]
+        return place(issues, self._name(default, SETTINGS_FILE), content(branch.root[SETTINGS_FILE]))
+
+    def _ignored(self, branch: str, path: str, message: str) -> Finding:
+        return Finding(self._name(branch, path), None, None, "warning", "ignored-file", message)
+
+    def _stage_names(self, default: str, project: _Project) -> list[str]:
+        if project.shipyard is not None:
+            return project.shipyard.stage_names
+        # Without a usable shipyard every other branch may be a stage: still check its files.
+        return sorted(b for b in self._branches if b != default and not b.startswith(self._reserved))
+
+    def _stage_without_branch(self, default: str, project: _Project, stage: str) -> Finding:
+        index = project.shipyard.stage_names.index(stage)
+        issue = warning("stage-without-branch", f"stage {stage!r} has no branch `{stage}`, so nothing can be "
+                        f"delivered there; create it (e.g. `git branch {stage} {default}`, then add the service "
+                        "folders)", ("spec", "stages", index, "name"))
+        src = self._branches[default].root[SHIPYARD_FILE]
+        return place([issue], self._name(default, SHIPYARD_FILE), content(src))[0]
+
+    # -- stage branches -------------------------------------------------------------------
+
+    def _stage_state(self, stage: str, branch: _Branch, project: _Project) -> _Stage:
+        key = (project.fingerprint, branch.root_version)
+        cached = self._stages.get(stage)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        findings: list[Finding] = []
+        models: dict[str, Any] = {}
+        fp: list = [stage]
+        for path, kind in _STAGE_FILES.items():
+            src = branch.root.get(path)
+            if src is None:
+                continue
+            doc = self._doc(src, kind, path)
+            fp.append((path, content_key(src)))
+            findings += doc.findings(self._name(stage, path))
+            models[path] = doc.model
+        for path in _NOT_READ_AT_ROOT:
+            if path in branch.root:
+                findings.append(self._ignored(stage, path, f"{path} at the root of stage branch `{stage}` is not "
+                                              f"read; move it to `<service>/{path}`"))
+        indicators = self._indicators(dict(project.indicators), stage, branch.root, models, "")
+        seqs = project.shipyard.stage(stage).sequences if project.shipyard and project.shipyard.stage(stage) else []
+        tasks = {t.name for seq in seqs for t in seq.tasks}
+        state = _Stage((project.fingerprint, tuple(fp)), findings, indicators, "evaluation" in tasks,
+                       "get-action" in tasks, project.shipyard is not None)
+        self._stages[stage] = (key, state)
+        return state
+
+    def _indicators(self, base: dict[str, tuple[str, str]], branch: str, files: Mapping[str, Any],
+                    models: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, str]]:
+        for path in _MERGED_SLI:
+            model = models.get(path)
+            if model is not None:
+                where = self._name(branch, prefix + path)
+                for name, query in model.indicators.items():
+                    base[name] = (query, where)
+        return base
+
+    # -- services -------------------------------------------------------------------------
+
+    def _check_service(self, stage: str, service: str, svc: _Service, project: _Project,
+                       state: _Stage) -> tuple[list[Finding], ServiceConfig]:
+        findings: list[Finding] = []
+        models: dict[str, Any] = {}
+        for rel in sorted(svc.files):
+            kind = kind_of_repo_path(rel)
+            doc = self._doc(svc.files[rel], kind, rel)  # type: ignore[arg-type]
+            findings += doc.findings(self._name(stage, f"{service}/{rel}"))
+            models[rel] = doc.model
+        indicators = self._indicators(dict(state.indicators), stage, svc.files, models, f"{service}/")
+        slo: ServiceLevelObjectives | None = models.get("slo.yaml")
+        folder = self._name(stage, f"{service}/")
+        if not ENTITY_NAME.match(service):
+            findings.append(Finding(folder, None, None, "warning", "invalid-service-name",
+                                    f"service folder {service!r} is not a valid Keptn entity name ({ENTITY_RULE}); "
+                                    "it is used in namespaces, job labels and event data"))
+        if state.known:
+            findings += self._service_cross_checks(stage, service, svc, project, state, slo, indicators, folder)
+        config = ServiceConfig(stage, service, slo, {k: v[0] for k, v in indicators.items()},
+                               models.get("remediation.yaml"), models.get("job/config.yaml"))
+        findings.sort(key=lambda f: (f.file, *sort_key(f)))
+        return findings, config
+
+    def _service_cross_checks(self, stage, service, svc, project, state, slo, indicators, folder) -> list[Finding]:
+        out: list[Finding] = []
+        if "sli.yaml" in svc.files and "prometheus/sli.yaml" in svc.files:
+            out.append(Finding(self._name(stage, f"{service}/sli.yaml"), None, None, "warning", "sli-ambiguous",
+                               f"{service} has both sli.yaml and prometheus/sli.yaml; prometheus/sli.yaml wins key "
+                               "by key. Keep one of them"))
+        if "slo.yaml" not in svc.files and state.has_evaluation:
+            out.append(Finding(folder, None, None, "warning", "missing-slo",
+                               f"{service} has no slo.yaml on branch `{stage}`, so its evaluations there pass "
+                               f"without checking anything (Keptn's rule); add {service}/slo.yaml"))
+        if "remediation.yaml" in svc.files and not state.has_remediation:
+            out.append(Finding(self._name(stage, f"{service}/remediation.yaml"), None, None, "warning",
+                               "remediation-unused", f"stage {stage!r} has no sequence with a get-action task, so "
+                               "this remediation.yaml is never used; add a remediation sequence to the shipyard"))
+        elif "remediation.yaml" not in svc.files and state.has_remediation and "slo.yaml" in svc.files:
+            out.append(Finding(folder, None, None, "warning", "missing-remediation",
+                               f"stage {stage!r} runs remediation, but {service} has no remediation.yaml, so a "
+                               f"problem for it ends at get-action with an error; add {service}/remediation.yaml"))
+        if slo is not None and (project.settings is None or project.settings.spec.sli.provider == "prometheus"):
+            out += self._slo_queries(stage, service, svc, slo, indicators)
+        return out
+
+    def _slo_queries(self, stage, service, svc, slo: ServiceLevelObjectives, indicators) -> list[Finding]:
+        slo_issues: list[Issue] = []
+        sli_issues: dict[str, list[Issue]] = {}
+        filter_keys = list(slo.filter)
+        own_prefix = self._name(stage, f"{service}/")
+        for i, objective in enumerate(slo.objectives):
+            entry = indicators.get(objective.sli)
+            path = ("objectives", i, "sli")
+            if entry is None:
+                slo_issues.append(warning("sli-undefined", f"SLI {objective.sli!r} has no query in any sli.yaml "
+                                          f"(project, stage `{stage}` or {service}), so this objective always "
+                                          f"fails; add it under `indicators:` in {service}/prometheus/sli.yaml",
+                                          path))
+                continue
+            query, where = entry
+            unknown = unknown_placeholders(query, filter_keys)
+            if not unknown:
+                continue
+            tokens = ", ".join(f"${t}" for t in unknown)
+            message = (f"the query for {objective.sli!r} uses {tokens}, which nothing fills in (known: $PROJECT, "
+                       "$STAGE, $SERVICE, $DEPLOYMENT, $DURATION_SECONDS, $LABEL.<key> and the SLO filter keys); "
+                       "it reaches Prometheus as written")
+            if where.startswith(own_prefix):
+                rel = where[len(own_prefix):]
+                sli_issues.setdefault(rel, []).append(warning("unknown-placeholder", message,
+                                                              ("indicators", objective.sli), key=True))
+            else:
+                slo_issues.append(warning("unknown-placeholder", f"{message} (defined in {where})", path))
+        out: list[Finding] = []
+        if slo_issues:
+            out += place(slo_issues, self._name(stage, f"{service}/slo.yaml"), content(svc.files["slo.yaml"]))
+        for rel, issues in sli_issues.items():
+            seen: set[tuple] = set()
+            unique = [i for i in issues if not (i.path in seen or seen.add(i.path))]
+            out += place(unique, self._name(stage, f"{service}/{rel}"), content(svc.files[rel]))
+        return out
+
+
+def validate_project(tree: Mapping[str, Mapping[str, Source]], name: NameFn = repo_name) -> ProjectReport:
+    """One-shot validation of branch → {path → source} (see ProjectValidator)."""
+    return ProjectValidator(name).set_tree(tree).report()

@@ -1,0 +1,163 @@
+"""Validate one config document: YAML → kind → compatibility schema → lint → model.
+
+`check_document` depends only on the bytes (and the kind), so its result can be cached
+by blob id and reused under any file name; `validate_document` adds the name. Nothing
+here raises on bad input: every problem, including a bug in a check, becomes a finding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from reconciler.spec import lint as _lint
+from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
+from reconciler.spec.kinds import Kind, detect_kind
+from reconciler.spec.lint import remediation as remediation_lint
+from reconciler.spec.lint import shipyard as shipyard_lint
+from reconciler.spec.remediation import Remediation
+from reconciler.spec.schemas import LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys
+from reconciler.spec.settings import Settings
+from reconciler.spec.shipyard import Shipyard
+from reconciler.spec.sli import SliFile
+from reconciler.spec.slo import ServiceLevelObjectives
+from reconciler.spec.yamltext import Positions, YamlError, load_document
+
+_KIND_WORDS = {
+    "shipyard": "shipyard", "slo": "SLO", "sli": "SLI", "remediation": "remediation",
+    "jobconfig": "job-executor config", "settings": "reconciler settings",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentResult:
+    """What validating one document found; issues already carry line and column."""
+
+    kind: Kind | None
+    issues: tuple[Issue, ...]
+    model: Any = None           # the pydantic model, when the document has no errors
+
+    @property
+    def has_errors(self) -> bool:
+        return any(i.severity == "error" for i in self.issues)
+
+    def findings(self, name: str) -> list[Finding]:
+        return place(self.issues, name, None)
+
+
+def check_document(text: str | bytes, kind: Kind | None = None, path: str | None = None) -> DocumentResult:
+    """Validate one document. `kind` None means detect it (apiVersion/kind, then the name
+    `path`, then the shape); an undetectable kind is a warning, not an error."""
+    try:
+        return _check(text, kind, path)
+    except Exception as exc:  # a bug in a check must not hide the file's other problems silently
+        return DocumentResult(kind, (error("internal-error", f"the validator failed on this file "
+                                           f"({type(exc).__name__}: {exc}); please report it", ()),))
+
+
+def validate_document(text: str | bytes, *, name: str, kind: Kind | None = None,
+                      path: str | None = None) -> list[Finding]:
+    """Findings for one document, reported under `name` (`branch:path` or a file path)."""
+    return check_document(text, kind, path if path is not None else name).findings(name)
+
+
+def _check(text: str | bytes, kind: Kind | None, path: str | None) -> DocumentResult:
+    try:
+        doc = load_document(text)
+    except YamlError as exc:
+        return DocumentResult(kind, (Issue("error", "yaml-syntax", f"not valid YAML: {exc.message}", (),
+                                           False, exc.line, exc.column),))
+    issues: list[Issue] = []
+    for key, line, column in doc.duplicate_keys:
+        issues.append(Issue("warning", "duplicate-key", f"key {key!r} appears twice in this mapping; the later "
+                            "value silently wins. Remove one", (), False, line, column))
+    if doc.more_documents:
+        issues.append(warning("multiple-documents", "this file holds more than one YAML document (`---`); Keptn "
+                              "reads only the first, so the others are ignored"))
+    data = doc.data
+    kind = kind or detect_kind(path, data)
+    if kind is None:
+        issues.append(warning("unknown-kind", "cannot tell what kind of config file this is; name it shipyard.yaml, "
+                              "slo.yaml, sli.yaml, remediation.yaml, job/config.yaml or reconciler.yaml, or give it "
+                              "an apiVersion/kind"))
+        return _done(kind, issues, None, text)
+    if data is None or data == "":
+        issues.append(error("empty-file", f"the file is empty; a {_KIND_WORDS[kind]} file must have content"))
+        return _done(kind, issues, None, text)
+    if kind == "shipyard" and shipyard_lint.is_legacy(data):
+        issues.append(shipyard_lint.legacy_issue(data))
+        return _done(kind, issues, None, text)
+    if kind == "remediation" and remediation_lint.is_legacy(data):
+        issues.append(remediation_lint.legacy_issue(data))
+        return _done(kind, issues, None, text)
+    issues += schema_issues(kind, data)
+    if kind in LENIENT_KINDS:
+        special = getattr(_lint, kind).__dict__.get("unknown_key") if hasattr(_lint, kind) else None
+        for parent, key, known in unknown_keys(kind, data):
+            issue = special(parent, key, known) if special else None
+            issues.append(issue or unknown_key_issue(kind, parent, key, known))
+    issues += _lint.LINTERS[kind](data)
+    model = None
+    if not any(i.severity == "error" for i in issues):
+        model, model_issues = build_model(kind, data)
+        issues += model_issues
+    return _done(kind, issues, model, text)
+
+
+def _done(kind: Kind | None, issues: list[Issue], model: Any, text: str | bytes) -> DocumentResult:
+    """Resolve positions (only for documents with something to say) and order them."""
+    if any(i.line is None for i in issues):
+        positions = Positions(text)
+        issues = [i if i.line is not None else replace(i, line=(p := positions.of(i.path, key=i.key))[0],
+                                                         column=p[1]) for i in issues]
+    issues.sort(key=lambda i: (i.line or 0, i.column or 0, i.severity != "error", i.code))
+    return DocumentResult(kind, tuple(issues), model)
+
+
+# --- models --------------------------------------------------------------------------
+
+_MODEL_PREFIX: dict[str, tuple] = {"shipyard": ("spec",), "remediation": ("spec",)}
+
+
+def build_model(kind: Kind, data: dict) -> tuple[Any, list[Issue]]:
+    """The pydantic model for schema-valid data; model errors become findings."""
+    try:
+        if kind == "shipyard":
+            return Shipyard.from_data(data), []
+        if kind == "slo":
+            return ServiceLevelObjectives.from_data(data), []
+        if kind == "sli":
+            return SliFile.from_data(data), []
+        if kind == "remediation":
+            return Remediation.from_data(data), []
+        if kind == "settings":
+            return Settings.from_data(data), []
+        if kind == "jobconfig":
+            return _jobconfig_model(data), []
+    except ValidationError as exc:
+        prefix = _MODEL_PREFIX.get(kind, ())
+        issues = []
+        for err in exc.errors():
+            loc = prefix + tuple(err.get("loc", ()))
+            issues.append(error("invalid-value", f"`{dotted(loc)}`: {err.get('msg', 'invalid value')}", loc))
+        return None, issues
+    return None, []
+
+
+def _jobconfig_model(data: dict) -> Any:
+    """The job-config model lives in reconciler.spec.jobconfig (owned by the job executor);
+    use it when it is there, otherwise the validated mapping is the model."""
+    try:
+        from reconciler.spec import jobconfig  # type: ignore[attr-defined]
+    except ImportError:
+        return data
+    cls = getattr(jobconfig, "JobConfig", None)
+    if cls is None:
+        return data
+    build = getattr(cls, "from_data", None) or getattr(cls, "model_validate")
+    return build(data)
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=sort_key)
