@@ -10,6 +10,8 @@ from reconciler import __version__
 
 # command name -> "module:attribute" (module relative to reconciler.cli)
 COMMANDS: dict[str, str] = {
+    "validate": "validate:command",
+    "init": "init:command",
 }
 
 

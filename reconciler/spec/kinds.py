@@ -41,6 +41,11 @@ def _by_declaration(data: Any) -> Kind | None:
     return None
 
 
+def kind_from_name(path: str | None) -> Kind | None:
+    """The kind a file name suggests (`slo-quality-gates.yaml` → slo), or None."""
+    return _by_name(path)
+
+
 def _by_name(path: str | None) -> Kind | None:
     if not path:
         return None

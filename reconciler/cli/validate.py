@@ -1,0 +1,147 @@
+"""`reconciler validate PATH [--output json]` (DESIGN §6).
+
+PATH is one file (its kind from apiVersion/kind, file name, then shape), a Git repository
+(bare or a working copy; read from its branches with pygit2, never from the working tree),
+a folder laid out one sub-folder per branch (like example-config-repo/), or any other folder
+(every config file in it, by kind). Exit 0 without errors, 1 with errors, 2 on usage errors.
+Nothing escapes as a traceback: an internal failure is reported as an `internal-error`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.contract import DEFAULT_BRANCHES, SHIPYARD_FILE
+from reconciler.spec.findings import Finding
+from reconciler.spec.kinds import kind_from_name
+from reconciler.spec.project import ProjectValidator, repo_name
+from reconciler.spec.validate import check_document
+
+EXIT_USAGE = 2
+_SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
+
+
+@click.command("validate")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: `file:line:col: severity CODE message` per finding; json: a list of findings.")
+def command(path: Path, output: str) -> None:
+    """Check a config repository, a folder or one file against what Keptn 1.x accepts,
+    plus lint for the mistakes Keptn swallows silently."""
+    if not os.path.lexists(path):
+        _usage(f"{path} does not exist")
+    if not os.access(path, os.R_OK) or (path.is_dir() and not os.access(path, os.X_OK)):
+        _usage(f"{path} is not readable")
+    try:
+        findings, checked = _run(path)
+    except _Usage as exc:
+        _usage(str(exc))
+    except Exception as exc:  # never a traceback: the failure is a finding like any other
+        findings, checked = [Finding(str(path), None, None, "error", "internal-error",
+                                     f"validation failed: {type(exc).__name__}: {exc}")], 0
+    _print(findings, output, checked)
+    sys.exit(1 if any(f.is_error for f in findings) else 0)
+
+
+class _Usage(Exception):
+    pass
+
+
+def _usage(message: str) -> None:
+    click.echo(f"reconciler validate: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _run(path: Path) -> tuple[list[Finding], int]:
+    if path.is_file():
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _Usage(f"cannot read {path}: {exc.strerror}") from None
+        return check_document(data, None, str(path)).findings(str(path)), 1
+    if not path.is_dir():
+        raise _Usage(f"{path} is neither a file nor a folder")
+    from reconciler.gitstore import snapshot  # pygit2 only when a repository is involved
+    if snapshot.is_repository(path):
+        return _repository(path, snapshot)
+    layout_default = next((b for b in DEFAULT_BRANCHES if (path / b / SHIPYARD_FILE).is_file()), None)
+    if layout_default is not None:
+        return _branch_folders(path)
+    return _folder(path)
+
+
+def _repository(path: Path, snapshot) -> tuple[list[Finding], int]:
+    try:
+        repo = snapshot.open_repository(path)
+        tree = snapshot.read_branches(repo, lazy=True)
+    except Exception as exc:
+        raise _Usage(f"cannot read the Git repository at {path}: {exc}") from None
+    report = ProjectValidator(repo_name).set_tree(tree).report()
+    return report.findings, sum(len(files) for files in tree.values())
+
+
+def _branch_folders(path: Path) -> tuple[list[Finding], int]:
+    """A folder with one sub-folder per branch: validated like the repository it seeds."""
+    tree: dict[str, dict[str, bytes]] = {}
+    unreadable: list[Finding] = []
+    for branch_dir in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = tree[branch_dir.name] = {}
+        for f in _files(branch_dir):
+            data = _read(f, unreadable)
+            if data is not None:
+                files[f.relative_to(branch_dir).as_posix()] = data
+    report = ProjectValidator(lambda branch, rel: str(path / branch / rel)).set_tree(tree).report()
+    return unreadable + report.findings, sum(len(files) for files in tree.values())
+
+
+def _folder(path: Path) -> tuple[list[Finding], int]:
+    """Any other folder: every YAML file whose kind can be told; the rest is not config."""
+    findings: list[Finding] = []
+    checked = 0
+    for file in _files(path):
+        if file.suffix not in (".yaml", ".yml"):
+            continue
+        name = str(file)
+        data = _read(file, findings)
+        if data is None:
+            continue
+        result = check_document(data, None, name)
+        if result.kind is None and kind_from_name(name) is None:
+            continue        # values.yaml, Kubernetes manifests, Helm charts: deployable, not config
+        checked += 1
+        findings += result.findings(name)
+    return findings, checked
+
+
+def _files(root: Path):
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            file = Path(dirpath) / name
+            if file.is_file():
+                yield file
+
+
+def _read(file: Path, findings: list[Finding]) -> bytes | None:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        findings.append(Finding(str(file), None, None, "error", "unreadable-file",
+                                f"cannot read the file: {exc.strerror}; fix its permissions"))
+        return None
+
+
+def _print(findings: list[Finding], output: str, checked: int) -> None:
+    if output == "json":
+        click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
+    else:
+        for f in findings:
+            click.echo(f.human())
+    errors = sum(1 for f in findings if f.is_error)
+    warnings = len(findings) - errors
+    click.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+               f"in {checked} file{'s' * (checked != 1)}", err=True)
