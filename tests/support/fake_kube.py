@@ -754,3 +754,18 @@ def _make_handler(fake: FakeKube):
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
     return Handler
+
+
+def fake_kube_fixture():
+    """`fake_kube` pytest fixture body: a started FakeKube, stopped after the test."""
+    import pytest
+
+    @pytest.fixture
+    def fake_kube():
+        server = FakeKube().start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    return fake_kube

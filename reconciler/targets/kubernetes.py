@@ -1,0 +1,176 @@
+"""The `kubernetes` target: server-side apply of `<service>/k8s/*.yaml`, rollout wait, scale.
+
+Namespace per stage: `spec.stages.<stage>.kubernetes.namespace` in reconciler.yaml, else
+`<project>-<stage>` (Keptn's convention), created when missing. Every object is applied with
+`fieldManager: reconciler` (or the stage's `fieldManager`) and force, after `manifests.prepare`
+put the image and replicaCount from values.yaml into the service's Deployment. Then every
+applied Deployment must finish its rollout within `rolloutTimeout`.
+
+Objects carry `reconciler.sh/service=<service>` labels, which is how scale, status and
+undeploy find them again without any state on our side. Scaling goes through the Deployment's
+`scale` subresource, read-modify-replace with the resourceVersion, retried on 409.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from reconciler.kube import resources
+from reconciler.kube.apply import apply_object, ensure_namespace
+from reconciler.kube.client import Kube, KubeError, NotFound
+from reconciler.kube.conflict import with_retries
+from reconciler.kube.rollout import (RolloutFailed, RolloutTimeout, rollout_state, scale_deployment,
+                                     wait_for_rollout)
+from reconciler.spec.settings import Settings
+from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, ReplicaStatus,
+                                     ServiceStatus)
+from reconciler.targets.manifests import LABEL_SERVICE, MANAGED_BY, load_manifests, prepare, service_urls
+
+UNDEPLOY_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "Ingress",
+                  "ServiceAccount", "Job", "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget")
+
+
+class KubernetesTarget:
+    def __init__(self, kube: Kube, settings: Settings | None = None, *, poll_interval: float = 0.5,
+                 attempts: int = 5):
+        self.kube = kube
+        self.settings = settings or Settings()
+        self.poll_interval = poll_interval
+        self.attempts = attempts
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def configure(self, settings: Settings) -> None:
+        """Take a new reconciler.yaml (namespaces and timeouts apply from the next call)."""
+        self.settings = settings
+
+    def namespace(self, stage: str, project: str | None = None) -> str:
+        return self.settings.stage(stage).kubernetes.namespace or f"{project or self.settings.project}-{stage}"
+
+    def _lock(self, stage: str, service: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((stage, service), threading.Lock())
+
+    # ---- the DeploymentTarget protocol -----------------------------------------------------
+
+    def deploy(self, request: DeployRequest) -> DeployResult:
+        conf = self.settings.stage(request.stage).kubernetes
+        namespace = self.namespace(request.stage, request.project)
+        manifests = load_manifests(request.service_dir, request.service)
+        replicas = request.replica_count if "replicaCount" in request.values else None
+        prepared = prepare(manifests, namespace=namespace, project=request.project, stage=request.stage,
+                           service=request.service, commit=request.commit, image=request.image,
+                           replicas=replicas)
+        with self._lock(request.stage, request.service):
+            self._api(lambda: ensure_namespace(self.kube, namespace, field_manager=conf.fieldManager),
+                      f"namespace {namespace}")
+            applied = []
+            for manifest, obj in prepared:
+                applied.append(self._api(
+                    lambda obj=obj: apply_object(self.kube, obj, namespace=namespace, field_manager=conf.fieldManager),
+                    manifest.where))
+            deployments = [o for o in applied if o.get("kind") == "Deployment"]
+            for dep in deployments:
+                self._wait(namespace, dep["metadata"]["name"], conf.rolloutTimeout)
+        names = [d["metadata"]["name"] for d in deployments]
+        desired = sum(rollout_state(d).desired for d in deployments)
+        return DeployResult(
+            deployment_uris_local=service_urls(applied, namespace),
+            deployment_names=names,
+            message=(f"applied {len(applied)} object(s) of {request.service} at {request.commit[:8]} into "
+                     f"namespace {namespace}; rollout of {', '.join(names) or 'no deployment'} complete"),
+            commit=request.commit, replicas=desired)
+
+    def scale(self, stage: str, service: str, replicas: int) -> ServiceStatus:
+        if replicas < 0:
+            raise DeploymentFailed("manifest-invalid", f"cannot scale {service} in {stage} to {replicas} replicas")
+        namespace = self.namespace(stage)
+        with self._lock(stage, service):
+            name = self._service_deployment(namespace, stage, service)
+            self._api(lambda: scale_deployment(self.kube, namespace, name, replicas, attempts=self.attempts),
+                      f"scale of deployment {name} in namespace {namespace}")
+            self._wait(namespace, name, self.settings.stage(stage).kubernetes.rolloutTimeout)
+        return self.status(stage, service)
+
+    def undeploy(self, stage: str, service: str) -> None:
+        namespace = self.namespace(stage)
+        selector = f"{LABEL_SERVICE}={service},{MANAGED_BY}=reconciler"
+        with self._lock(stage, service):
+            for kind in resources.known_namespaced_kinds():
+                if kind.kind not in UNDEPLOY_KINDS:
+                    continue
+                try:
+                    items = with_retries(lambda: self.kube.list(kind.collection(namespace), selector))
+                except NotFound:
+                    continue
+                except KubeError as exc:
+                    raise DeploymentFailed("api-error", f"listing {kind.plural} in {namespace}: {exc}") from None
+                for item in items:
+                    path = kind.path(namespace, item["metadata"]["name"])
+                    try:
+                        with_retries(lambda: self.kube.delete(path))
+                    except NotFound:
+                        pass
+                    except KubeError as exc:
+                        raise DeploymentFailed("api-error", f"deleting {path}: {exc}") from None
+
+    def status(self, stage: str, service: str) -> ServiceStatus:
+        namespace = self.namespace(stage)
+        try:
+            deps = self._deployments(namespace, service)
+        except NotFound:
+            deps = []
+        if not deps:
+            return ServiceStatus(stage, service, deployed=False, message=f"no deployment in {namespace}")
+        dep = next((d for d in deps if d["metadata"]["name"] == service), deps[0])
+        state = rollout_state(dep)
+        annotations = dep["metadata"].get("annotations") or {}
+        containers = dep["spec"]["template"]["spec"].get("containers") or [{}]
+        container = next((c for c in containers if c.get("name") == service), containers[0])
+        return ServiceStatus(
+            stage, service, deployed=True, commit=annotations.get("reconciler.sh/commit", ""),
+            image=container.get("image"), desired=state.desired, ready=state.available,
+            replicas=[ReplicaStatus(name=f"{state.name}", ready=state.done)],
+            message=state.describe())
+
+    def close(self) -> None:
+        self.kube.close()
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _deployments(self, namespace: str, service: str) -> list[dict]:
+        selector = f"{LABEL_SERVICE}={service},{MANAGED_BY}=reconciler"
+        return with_retries(lambda: self.kube.list(resources.DEPLOYMENT.collection(namespace), selector))
+
+    def _service_deployment(self, namespace: str, stage: str, service: str) -> str:
+        try:
+            deps = self._deployments(namespace, service)
+        except KubeError as exc:
+            raise DeploymentFailed("api-error", f"listing deployments in {namespace}: {exc}") from None
+        names = [d["metadata"]["name"] for d in deps]
+        if service in names:
+            return service
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise DeploymentFailed("not-deployed", f"{service} has no deployment in namespace {namespace} "
+                                                   f"(stage {stage}); deploy it first")
+        raise DeploymentFailed("manifest-invalid", f"{service} has several deployments in {namespace} "
+                                                   f"({', '.join(names)}) and none is named {service!r}")
+
+    def _wait(self, namespace: str, name: str, timeout: float) -> None:
+        try:
+            wait_for_rollout(self.kube, namespace, name, timeout, interval=self.poll_interval)
+        except RolloutTimeout as exc:
+            raise DeploymentFailed("rollout-timeout", str(exc)) from None
+        except RolloutFailed as exc:
+            raise DeploymentFailed("rollout-failed", str(exc)) from None
+        except KubeError as exc:
+            raise DeploymentFailed("api-error", f"waiting for deployment {name} in {namespace}: {exc}") from None
+
+    def _api(self, call: Callable, what: str):
+        try:
+            return call()
+        except KubeError as exc:
+            kind = "manifest-invalid" if exc.status in (400, 422) else "api-error"
+            raise DeploymentFailed(kind, f"{what}: {exc}") from None

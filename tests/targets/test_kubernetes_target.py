@@ -1,0 +1,188 @@
+"""The kubernetes target against the fake API server."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reconciler.spec.settings import Settings
+from reconciler.targets.base import DeployRequest, DeploymentFailed, DeploymentTarget
+from reconciler.targets.kubernetes import KubernetesTarget
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: hello
+  labels: {app: hello}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+        - name: hello
+          image: placeholder
+          ports: [{containerPort: 8080}]
+        - name: sidecar
+          image: proxy:1
+"""
+SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: hello-config}
+data: {greeting: hi}
+"""
+
+
+def settings(**stage) -> Settings:
+    stage.setdefault("rolloutTimeout", "10s")
+    return Settings.from_data({"metadata": {"name": "shop"},
+                               "spec": {"stages": {"dev": {"target": "kubernetes", "kubernetes": stage}}}})
+
+
+def service_folder(root: Path, files: dict[str, str] | None = None) -> Path:
+    folder = root / "hello"
+    (folder / "k8s").mkdir(parents=True)
+    for name, text in (files or {"deployment.yaml": DEPLOYMENT, "service.yaml": SERVICE}).items():
+        (folder / "k8s" / name).write_text(text)
+    return folder
+
+
+def request(folder: Path, commit="a" * 40, **values) -> DeployRequest:
+    values.setdefault("image", "hello:1")
+    values.setdefault("replicaCount", 2)
+    return DeployRequest("shop", "dev", "hello", commit, folder, values)
+
+
+@pytest.fixture
+def target(kube):
+    t = KubernetesTarget(kube, settings(), poll_interval=0.02)
+    yield t
+
+
+def test_is_a_deployment_target(target):
+    assert isinstance(target, DeploymentTarget)
+
+
+def test_deploy_applies_manifests_with_image_and_replicas_and_waits_for_rollout(fake_kube, target, tmp_path):
+    fake_kube.rollout_delay = 0.05
+    result = target.deploy(request(service_folder(tmp_path)))
+
+    dep = fake_kube.get("deployments", "shop-dev", "hello")
+    containers = {c["name"]: c["image"] for c in dep["spec"]["template"]["spec"]["containers"]}
+    assert containers == {"hello": "hello:1", "sidecar": "proxy:1"}
+    assert dep["spec"]["replicas"] == 2
+    assert dep["status"]["availableReplicas"] == 2                  # deploy returned after the rollout
+    labels = dep["metadata"]["labels"]
+    assert labels["app"] == "hello" and labels["reconciler.sh/service"] == "hello"
+    assert labels["app.kubernetes.io/managed-by"] == "reconciler"
+    assert dep["metadata"]["annotations"]["reconciler.sh/commit"] == "a" * 40
+    assert fake_kube.get("configmaps", "shop-dev", "hello-config")["data"] == {"greeting": "hi"}
+    assert fake_kube.get("namespaces", None, "shop-dev") is not None
+    assert result.deployment_uris_local == ["http://hello.shop-dev:80"]
+    assert result.deployment_names == ["hello"] and result.replicas == 2
+    applies = fake_kube.calls("PATCH", "/apis/apps/v1/namespaces/shop-dev/deployments/hello")
+    assert applies and applies[0].content_type == "application/apply-patch+yaml"
+    assert applies[0].query["fieldManager"] == "reconciler" and applies[0].query["force"] == "true"
+
+
+def test_redeploy_of_a_new_image_rolls_out_a_new_generation(fake_kube, target, tmp_path):
+    folder = service_folder(tmp_path)
+    target.deploy(request(folder))
+    target.deploy(request(folder, commit="b" * 40, image="hello:2"))
+    dep = fake_kube.get("deployments", "shop-dev", "hello")
+    assert dep["metadata"]["generation"] == 2 and dep["status"]["observedGeneration"] == 2
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "hello:2"
+    status = target.status("dev", "hello")
+    assert status.commit == "b" * 40 and status.image == "hello:2" and status.ready == 2
+
+
+def test_namespace_and_field_manager_come_from_settings(fake_kube, kube, tmp_path):
+    target = KubernetesTarget(kube, settings(namespace="team-a", fieldManager="gitops"), poll_interval=0.02)
+    target.deploy(request(service_folder(tmp_path)))
+    assert fake_kube.get("deployments", "team-a", "hello") is not None
+    assert fake_kube.calls("PATCH", "*/team-a/deployments/hello")[0].query["fieldManager"] == "gitops"
+
+
+def test_scale_uses_the_scale_subresource_and_retries_conflicts(fake_kube, target, tmp_path):
+    target.deploy(request(service_folder(tmp_path)))
+    scale_path = "/apis/apps/v1/namespaces/shop-dev/deployments/hello/scale"
+    fake_kube.inject(scale_path, status=409, count=2, method="PUT")
+
+    status = target.scale("dev", "hello", 4)
+
+    assert status.desired == 4 and status.ready == 4
+    assert fake_kube.get("deployments", "shop-dev", "hello")["spec"]["replicas"] == 4
+    assert [r.method for r in fake_kube.calls(path_glob=scale_path)] == ["GET", "PUT"] * 3
+
+
+def test_rollout_timeout_is_a_deployment_failure_naming_the_deployment(fake_kube, kube, tmp_path):
+    target = KubernetesTarget(kube, settings(rolloutTimeout="300ms"), poll_interval=0.02)
+    fake_kube.stalled.add(("shop-dev", "hello"))
+    with pytest.raises(DeploymentFailed) as err:
+        target.deploy(request(service_folder(tmp_path)))
+    assert err.value.kind == "rollout-timeout"
+    assert "deployment hello in namespace shop-dev did not finish within 0.3s" in str(err.value)
+
+
+def test_scale_of_a_service_that_is_not_deployed(target, fake_kube):
+    fake_kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-dev"}})
+    with pytest.raises(DeploymentFailed) as err:
+        target.scale("dev", "hello", 3)
+    assert err.value.kind == "not-deployed"
+    assert not target.status("dev", "hello").deployed
+
+
+def test_undeploy_deletes_only_what_the_reconciler_applied_for_the_service(fake_kube, target, tmp_path):
+    target.deploy(request(service_folder(tmp_path)))
+    fake_kube.seed({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "shop-dev"}})
+    target.undeploy("dev", "hello")
+    assert fake_kube.list("deployments", "shop-dev") == []
+    assert fake_kube.list("services", "shop-dev") == []
+    assert [c["metadata"]["name"] for c in fake_kube.list("configmaps", "shop-dev")] == ["other"]
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, "hello/k8s/ has no *.yaml manifests"),
+    ({"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nkind: Service\nmetadata: {name: y}\n"},
+     "hello/k8s/a.yaml:5 (document 2): field 'apiVersion' is required"),
+    ({"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: x}\n"},
+     "hello/k8s/a.yaml:1 (document 1): field 'metadata.name' is required"),
+    ({"a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: elsewhere}\n"},
+     "metadata.namespace is 'elsewhere' but stage dev deploys into 'shop-dev'"),
+    ({"a.yaml": DEPLOYMENT.replace("name: hello\n          image", "name: web\n          image")},
+     "containers web, sidecar; name one 'hello'"),
+    ({"a.yaml": "key: [unclosed\n"}, "hello/k8s/a.yaml:2"),
+])
+def test_invalid_manifests_are_rejected_before_anything_is_applied(fake_kube, target, tmp_path, files, message):
+    folder = tmp_path / "hello"
+    (folder / "k8s").mkdir(parents=True)
+    for name, text in files.items():
+        (folder / "k8s" / name).write_text(text)
+    with pytest.raises(DeploymentFailed) as err:
+        target.deploy(request(folder))
+    assert err.value.kind == "manifest-invalid"
+    assert message in str(err.value)
+    assert fake_kube.calls("PATCH") == []
+
+
+def test_api_rejections_are_reported_with_the_manifest(fake_kube, target, tmp_path):
+    folder = service_folder(tmp_path, {"bad.yaml": textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: Not_Valid}
+        """)})
+    with pytest.raises(DeploymentFailed) as err:
+        target.deploy(request(folder, replicaCount=1))
+    assert err.value.kind == "manifest-invalid"
+    assert "hello/k8s/bad.yaml:1 (ConfigMap Not_Valid)" in str(err.value) and "422" in str(err.value)
