@@ -12,6 +12,7 @@ from reconciler import __version__
 COMMANDS: dict[str, str] = {
     "validate": "validate:command",
     "init": "init:command",
+    "evaluate": "evaluate:command",
 }
 
 

@@ -8,6 +8,7 @@ verdict seen in one place is the verdict everywhere.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping
 
@@ -171,7 +172,7 @@ def evaluate(
     if slo is None or (isinstance(slo, (str, bytes)) and len(slo) == 0):
         return not_evaluated(
             f"no evaluation performed by lighthouse because no SLO file configured for project {project}")
-    values = {name: v if isinstance(v, SliValue) else value_from_json(name, v)
+    values = {name: _usable_or_failed(v if isinstance(v, SliValue) else value_from_json(name, v))
               for name, v in sli_results.items()}
     if sli_event_status in ("errored", "aborted"):
         # Keptn leaves evaluation.result at "pass" here; a gate whose provider failed must not
@@ -236,6 +237,13 @@ def evaluate(
                       objectives=tuple(results), **common)
 
 
+def _usable_or_failed(value: SliValue) -> SliValue:
+    """NaN/±Inf marked successful become failures with the reason (missing data never passes)."""
+    if value.success and not value.usable:
+        return SliValue.failed(value.metric, value.reason, value.query)
+    return value
+
+
 def not_evaluated(message: str) -> Evaluation:
     """Keptn's "nothing to evaluate" pass (no SLO file, or no SLI provider configured)."""
     return Evaluation("pass", 0.0, "pass", "succeeded", message)
@@ -269,8 +277,6 @@ def _parse_objective(objective: Objective) -> tuple[CriteriaSets, CriteriaSets]:
 
 def _score_objective(objective: Objective, pass_sets: CriteriaSets, warning_sets: CriteriaSets,
                      value: SliValue | None, base: float | None) -> ObjectiveResult:
-    if value is not None and not value.usable:
-        value = SliValue.failed(value.metric, value.reason, value.query)
     if not pass_sets:                       # informational: shown, never scored
         return ObjectiveResult(objective, "info", 0.0, value, 0.0,
                                warning_targets=_unevaluated(warning_sets, base))
@@ -319,21 +325,25 @@ def _thresholds(total: TotalScore | None) -> tuple[float, float | None] | str:
     """(pass, warning) in percent, or Keptn's rejection message."""
     if total is None or total.pass_ == "":
         return "no target score defined"
-    try:
-        pass_at = go_parse_float(_strip_percent(total.pass_))
-    except ValueError:
+    pass_at = _percentage(total.pass_)
+    if pass_at is None:
         return "could not parse pass target percentage"
     warn_at = None
     if total.warning != "":
-        try:
-            warn_at = go_parse_float(_strip_percent(total.warning))
-        except ValueError:
+        warn_at = _percentage(total.warning)
+        if warn_at is None:
             return "could not parse warning target percentage"
     return pass_at, warn_at
 
 
-def _strip_percent(text: str) -> str:
-    return text[:-1] if text.endswith("%") else text
+def _percentage(text: str) -> float | None:
+    """A number with at most one trailing `%`; NaN/Inf are refused (Go would take them,
+    but no score can be compared with them)."""
+    try:
+        value = go_parse_float(text[:-1] if text.endswith("%") else text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _verdict(score: float, pass_at: float, warn_at: float | None,
@@ -356,6 +366,6 @@ def _verdict(score: float, pass_at: float, warn_at: float | None,
 
 def go_float(x: float) -> str:
     """Go's shortest `%v` form of a float (75.3, 74, 66.66666666666666), as Keptn prints scores."""
-    if x == x and abs(x) != float("inf") and x == int(x) and abs(x) < 1e21:
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e21:
         return str(int(x))
     return repr(x)

@@ -213,9 +213,10 @@ def _node_value(node: yaml.Node, path: tuple[Any, ...]) -> Any:
                 merges.append(value_node)
                 continue
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            if key in out:                              # yaml.v3 refuses duplicate keys
-                raise SloError(f"mapping key {key!r} is defined twice",
-                               path, key_node.start_mark.line + 1)
+            if key in out and (key in _FIELDS or path == ("filter",)):
+                # yaml.v3 refuses a field set twice (and any repeated key of a map); repeated
+                # keys it does not know are ignored like every unknown key.
+                raise SloError(f"key {key!r} is set twice", path, key_node.start_mark.line + 1)
             out[key] = _node_value(value_node, path + (key,))
         for merge in merges:                             # `<<: *anchor` fills missing keys
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
@@ -228,6 +229,11 @@ def _node_value(node: yaml.Node, path: tuple[Any, ...]) -> Any:
     raise SloError(f"unsupported YAML node {type(node).__name__}", path)
 
 
+_FIELDS = frozenset({
+    "spec_version", "filter", "comparison", "objectives", "total_score", "compare_with",
+    "include_result_with_score", "number_of_comparison_results", "aggregate_function", "sli",
+    "displayName", "pass", "warning", "weight", "key_sli", "criteria",
+})
 _IMPLICIT_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
 
 
