@@ -47,20 +47,25 @@ class _Handler(FileSystemEventHandler):
         self.watch = watch
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if is_ref_change(event, self.watch.root):
+        accepted = is_ref_change(event, self.watch.root)
+        if accepted:
             self.watch.events += 1
             self.watch._pending.set()
+        if self.watch.on_event is not None:
+            self.watch.on_event(event, accepted)
 
 
 class LocalWatch:
     """Calls `on_change()` shortly after a ref of the bare repo at `repo_path` changes.
 
     `debounce`: quiet time that ends a burst; `max_delay`: a continuous stream of events
-    still produces a callback at least this often.
+    still produces a callback at least this often. `on_event(event, accepted)` sees every
+    raw event (for debug logging and tests).
     """
 
     def __init__(self, repo_path: Path | str, on_change: Callable[[], None], *, debounce: float = 0.005,
-                 max_delay: float = 0.1, on_error: Callable[[Exception], None] | None = None) -> None:
+                 max_delay: float = 0.1, on_error: Callable[[Exception], None] | None = None,
+                 on_event: Callable[[FileSystemEvent, bool], None] | None = None) -> None:
         self.root = Path(repo_path).resolve()
         if not (self.root / "refs").is_dir():
             raise ValueError(f"{self.root} is not a bare Git repository (no refs/ folder)")
@@ -68,6 +73,7 @@ class LocalWatch:
         self.debounce = debounce
         self.max_delay = max_delay
         self.on_error = on_error
+        self.on_event = on_event
         self.events = 0
         self.callbacks = 0
         self._pending = threading.Event()

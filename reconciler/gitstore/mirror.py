@@ -127,6 +127,9 @@ class Mirror:
             heads = remote.list_heads(callbacks=self.callbacks())
         except (pygit2.GitError, AuthenticationError, OSError) as exc:
             raise self._network_error("ls-remote of", exc) from None
+        return self._heads(heads)
+
+    def _heads(self, heads: list) -> dict[str, str]:
         tips: dict[str, str] = {}
         for head in heads:
             if head.name == "HEAD" and head.symref_target and head.symref_target.startswith(HEADS):
@@ -141,25 +144,23 @@ class Mirror:
         With `branches`, only those are fetched (a writer refreshing one branch); without,
         every branch is, and branches deleted on the remote disappear here too.
         """
-        specs = None if branches is None else [f"+{HEADS}{b}:{HEADS}{b}" for b in branches]
+        wanted = None if branches is None else list(branches)
+        specs = None if wanted is None else [f"+{HEADS}{b}:{HEADS}{b}" for b in wanted]
         with self._net_lock:
             remote = self.repo.remotes[REMOTE_NAME]
             try:
                 remote.fetch(specs, callbacks=self.callbacks(),
                              prune=FetchPrune.PRUNE if specs is None else FetchPrune.NO_PRUNE)
+                # the refs the server advertised for this fetch (no new connection)
+                advertised = self._heads(remote.list_heads(connect=False))
             except (pygit2.GitError, AuthenticationError, OSError) as exc:
-                if specs is not None and "couldn't find remote ref" in str(exc):
-                    for b in branches or ():  # the branch is gone on the remote: drop it here too
-                        self._drop_if_missing_remotely(b)
-                else:
-                    raise self._network_error("fetch from", exc) from None
+                raise self._network_error("fetch from", exc) from None
+            for branch in wanted or ():
+                if branch not in advertised:   # gone on the remote: drop it here too
+                    ref = self.repo.references.get(HEADS + branch)
+                    if ref is not None:
+                        ref.delete()
         return self.tips()
-
-    def _drop_if_missing_remotely(self, branch: str) -> None:
-        if branch not in self.ls_remote():
-            ref = self.repo.references.get(HEADS + branch)
-            if ref is not None:
-                ref.delete()
 
     def push(self, refspecs: list[str]) -> TransportCallbacks:
         """Push `refspecs` (never forced: callers must not pass `+`). Returns the callbacks,

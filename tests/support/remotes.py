@@ -110,11 +110,13 @@ def install_hook(bare: Path, name: str, script: str) -> Path:
     return hook
 
 
-# Rejects any update that is not a fast-forward: proof that nobody force-pushed.
+# Rejects any update that is not a fast-forward and records it in `rejected-updates`
+# (hooks run in the bare repo): proof that nobody even tried to force-push.
 REJECT_NON_FAST_FORWARD = """#!/bin/sh
 while read old new ref; do
   if [ "$old" != "%(zero)s" ] && [ "$new" != "%(zero)s" ]; then
     if ! git merge-base --is-ancestor "$old" "$new"; then
+      echo "$old $new $ref" >> rejected-updates
       echo "rejected non-fast-forward update of $ref" >&2
       exit 1
     fi
@@ -122,6 +124,13 @@ while read old new ref; do
 done
 exit 0
 """ % {"zero": ZERO}
+
+
+def rejected_updates(bare: Path) -> list[str]:
+    """Updates the REJECT_NON_FAST_FORWARD hook refused (`old new ref` lines): any entry
+    means a client tried to force-push."""
+    log = bare / "rejected-updates"
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def protect_branch_hook(branch: str) -> str:
