@@ -116,6 +116,24 @@ class CloudEvent:
         return dataclasses.replace(self, **changes)
 
 
+_EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "reconciler:event")
+
+
+def derived_id(*parts: str) -> str:
+    """A deterministic event id for an event the engine creates (run, task index, kind).
+
+    The pure core has no randomness: the same step replayed after a crash must create the
+    same event, so that executors and the event log can deduplicate by id.
+    """
+    return str(uuid.uuid5(_EVENT_NAMESPACE, "\x1f".join(parts)))
+
+
+def iso_time(epoch: float) -> str:
+    """RFC 3339 UTC with milliseconds for a UNIX time (the engine takes time as an input)."""
+    stamp = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def context_uuid(seed: str) -> str:
     """Deterministic context for a seed (a trigger commit, an alert fingerprint).
 
