@@ -40,7 +40,9 @@ def previous_from_json(raw: Any, index: int = 0) -> PreviousEvaluation:
     result = raw.get("result")
     if not isinstance(result, str):
         raise HistoryError(f"entry {index}: `result` must be pass, warning or fail")
-    sli_values = raw.get("sli_values") or {}
+    sli_values = raw.get("sli_values")
+    if sli_values is None:
+        sli_values = {}
     if not isinstance(sli_values, Mapping):
         raise HistoryError(f"entry {index}: `sli_values` must be an object of SLI name → value")
     try:

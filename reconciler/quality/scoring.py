@@ -366,6 +366,10 @@ def _verdict(score: float, pass_at: float, warn_at: float | None,
 
 def go_float(x: float) -> str:
     """Go's shortest `%v` form of a float (75.3, 74, 66.66666666666666), as Keptn prints scores."""
-    if math.isfinite(x) and x == int(x) and abs(x) < 1e21:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    if x == int(x) and abs(x) < 1e21:
         return str(int(x))
     return repr(x)
