@@ -83,7 +83,9 @@ def _check(text: str | bytes, kind: Kind | None, path: str | None) -> DocumentRe
                               "an apiVersion/kind"))
         return _done(kind, issues, None, text)
     if data is None or data == "":
-        issues.append(error("empty-file", f"the file is empty; a {_KIND_WORDS[kind]} file must have content"))
+        word = _KIND_WORDS[kind]
+        article = "an" if word[0] in "aeiouAEIOSR" else "a"
+        issues.append(error("empty-file", f"the file is empty; {article} {word} file must have content"))
         return _done(kind, issues, None, text)
     if kind == "shipyard" and shipyard_lint.is_legacy(data):
         issues.append(shipyard_lint.legacy_issue(data))
@@ -109,8 +111,13 @@ def _done(kind: Kind | None, issues: list[Issue], model: Any, text: str | bytes)
     """Resolve positions (only for documents with something to say) and order them."""
     if any(i.line is None for i in issues):
         positions = Positions(text)
-        issues = [i if i.line is not None else replace(i, line=(p := positions.of(i.path, key=i.key))[0],
-                                                         column=p[1]) for i in issues]
+        placed = []
+        for i in issues:
+            if i.line is None:
+                line, column = positions.of(i.path, key=i.key)
+                i = replace(i, line=line or 1, column=column or 1)   # an empty document: its start
+            placed.append(i)
+        issues = placed
     issues.sort(key=lambda i: (i.line or 0, i.column or 0, i.severity != "error", i.code))
     return DocumentResult(kind, tuple(issues), model)
 

@@ -1,0 +1,276 @@
+"""Whole-repository validation: cross-file checks, and the incremental re-validation the
+controller relies on (a changed service is parsed again, nothing else)."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+import reconciler.spec.project as project_module
+from reconciler.spec.project import ProjectValidator, validate_project
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example-config-repo"
+
+
+def example_tree() -> dict[str, dict[str, bytes]]:
+    tree = {}
+    for branch in sorted(p for p in EXAMPLE.iterdir() if p.is_dir()):
+        tree[branch.name] = {f.relative_to(branch).as_posix(): f.read_bytes() for f in branch.rglob("*") if f.is_file()}
+    return tree
+
+
+def codes(report) -> list[tuple[str, str]]:
+    return [(f.code, f.file) for f in report.findings]
+
+
+@pytest.fixture
+def tree():
+    return copy.deepcopy(example_tree())
+
+
+def test_example_project_is_clean_and_typed(tree):
+    report = validate_project(tree)
+    assert report.findings == []
+    assert report.default_branch == "main"
+    assert report.shipyard.stage_names == ["dev", "staging", "production"]
+    assert report.settings.project == "hello"
+    prod = report.services[("production", "helloservice")]
+    assert [a.value for a in prod.remediation.actions_for(problem_title="response_time_p95")] == ["1", "2"]
+    assert set(prod.indicators) == {"response_time_p95", "error_rate", "throughput"}
+    assert prod.slo.total_score.pass_ == "90%"
+
+
+def test_no_default_branch(tree):
+    tree["trunk"] = tree.pop("main")
+    assert codes(validate_project(tree)) == [("no-default-branch", "main:")]
+
+
+def test_master_is_a_default_branch_too(tree):
+    tree["master"] = tree.pop("main")
+    assert validate_project(tree).findings == []
+
+
+def test_missing_shipyard_still_checks_stage_files(tree):
+    del tree["main"]["shipyard.yaml"]
+    tree["dev"]["helloservice/slo.yaml"] = b"objectives: [{sli: a}]\n"
+    found = codes(validate_project(tree))
+    assert ("missing-shipyard", "main:shipyard.yaml") in found
+    assert ("missing-total-score", "dev:helloservice/slo.yaml") in found
+
+
+def test_stage_without_branch_points_at_the_stage(tree):
+    del tree["staging"]
+    report = validate_project(tree)
+    [f] = report.findings
+    assert (f.code, f.file, f.severity) == ("stage-without-branch", "main:shipyard.yaml", "warning")
+    text = tree["main"]["shipyard.yaml"].decode()
+    assert text.splitlines()[f.line - 1].strip() == "- name: staging"
+
+
+def test_branches_that_are_not_stages_are_ignored(tree):
+    tree["feature-x"] = {"helloservice/slo.yaml": b"not: [valid"}
+    tree["reconciler/results"] = {"evaluations/x.json": b"{"}
+    assert validate_project(tree).findings == []
+
+
+def test_settings_for_an_unknown_stage(tree):
+    tree["main"]["reconciler.yaml"] += b"    qa:\n      target: local\n"
+    [f] = validate_project(tree).findings
+    assert (f.code, f.file) == ("unknown-stage", "main:reconciler.yaml")
+    assert tree["main"]["reconciler.yaml"].decode().splitlines()[f.line - 1].strip() == "qa:"
+
+
+def test_missing_slo_only_where_the_stage_evaluates(tree):
+    del tree["dev"]["helloservice/slo.yaml"]
+    assert ("missing-slo", "dev:helloservice/") in codes(validate_project(tree))
+    shipyard = tree["main"]["shipyard.yaml"].decode().replace("            - name: evaluation\n            - name: release\n\n",
+                                                              "            - name: release\n\n", 1)
+    tree["main"]["shipyard.yaml"] = shipyard.encode()
+    assert "missing-slo" not in [c for c, _ in codes(validate_project(tree))]
+
+
+def test_sli_undefined_points_at_the_objective(tree):
+    slo = tree["staging"]["helloservice/slo.yaml"].decode().replace("  - sli: throughput", "  - sli: latency_p99")
+    tree["staging"]["helloservice/slo.yaml"] = slo.encode()
+    [f] = validate_project(tree).findings
+    assert (f.code, f.file) == ("sli-undefined", "staging:helloservice/slo.yaml")
+    assert "latency_p99" in slo.splitlines()[f.line - 1]
+
+
+def test_sli_layers_project_stage_service(tree):
+    for stage in ("dev", "staging", "production"):
+        del tree[stage]["helloservice/prometheus/sli.yaml"]
+    tree["main"]["prometheus/sli.yaml"] = b"indicators:\n  response_time_p95: p95\n  error_rate: errors\n"
+    tree["dev"]["prometheus/sli.yaml"] = b"indicators:\n  throughput: dev-throughput\n"
+    tree["dev"]["helloservice/sli.yaml"] = b"indicators:\n  error_rate: service-errors\n"
+    report = validate_project(tree)
+    assert report.services[("dev", "helloservice")].indicators == {
+        "response_time_p95": "p95", "error_rate": "service-errors", "throughput": "dev-throughput"}
+    assert [(c, f) for c, f in codes(report)] == [
+        ("sli-undefined", "staging:helloservice/slo.yaml"), ("sli-undefined", "production:helloservice/slo.yaml")]
+
+
+def test_unknown_placeholder_in_service_sli(tree):
+    sli = tree["dev"]["helloservice/prometheus/sli.yaml"].decode().replace(
+        "throughput: sum(rate(http_requests_total{job=\"$SERVICE-$PROJECT-$STAGE\"}[$DURATION_SECONDS]))",
+        "throughput: sum(rate(http_requests_total{job=\"$SERVICE-$PROJECT-$STAGE\",team=\"$TEAM\"}[$DURATION]))")
+    tree["dev"]["helloservice/prometheus/sli.yaml"] = sli.encode()
+    [f] = validate_project(tree).findings
+    assert (f.code, f.file) == ("unknown-placeholder", "dev:helloservice/prometheus/sli.yaml")
+    assert "$TEAM" in f.message and "$DURATION," in f.message + ","
+    assert sli.splitlines()[f.line - 1].strip().startswith("throughput:")
+
+
+def test_filter_keys_are_placeholders(tree):
+    sli = tree["dev"]["helloservice/prometheus/sli.yaml"].decode().replace("[$DURATION_SECONDS]))\n", "[$DURATION_SECONDS])) + $TEAM\n", 1)
+    tree["dev"]["helloservice/prometheus/sli.yaml"] = sli.encode()
+    assert [c for c, _ in codes(validate_project(tree))] == ["unknown-placeholder"]
+    tree["dev"]["helloservice/slo.yaml"] += b"filter:\n  team: payments\n"
+    assert validate_project(tree).findings == []
+
+
+def test_unknown_placeholder_from_project_level_sli_is_reported_in_the_slo(tree):
+    for stage in ("dev", "staging", "production"):
+        del tree[stage]["helloservice/prometheus/sli.yaml"]
+    tree["main"]["prometheus/sli.yaml"] = (b"indicators:\n  response_time_p95: p95{$ZONE}\n  error_rate: e\n"
+                                           b"  throughput: t\n")
+    found = validate_project(tree).findings
+    assert {(f.code, f.file) for f in found} == {("unknown-placeholder", f"{s}:helloservice/slo.yaml")
+                                                 for s in ("dev", "staging", "production")}
+    assert all("main:prometheus/sli.yaml" in f.message for f in found)
+
+
+def test_provider_none_skips_query_checks(tree):
+    tree["main"]["reconciler.yaml"] = tree["main"]["reconciler.yaml"].replace(b"provider: prometheus", b"provider: none")
+    for stage in ("dev", "staging", "production"):
+        del tree[stage]["helloservice/prometheus/sli.yaml"]
+    assert validate_project(tree).findings == []
+
+
+def test_sli_ambiguous(tree):
+    tree["dev"]["helloservice/sli.yaml"] = b"indicators: {throughput: up}\n"
+    assert codes(validate_project(tree)) == [("sli-ambiguous", "dev:helloservice/sli.yaml")]
+
+
+def test_remediation_in_a_stage_without_remediation(tree):
+    tree["dev"]["helloservice/remediation.yaml"] = tree["production"]["helloservice/remediation.yaml"]
+    assert codes(validate_project(tree)) == [("remediation-unused", "dev:helloservice/remediation.yaml")]
+
+
+def test_missing_remediation(tree):
+    del tree["production"]["helloservice/remediation.yaml"]
+    assert codes(validate_project(tree)) == [("missing-remediation", "production:helloservice/")]
+
+
+def test_files_nobody_reads(tree):
+    tree["main"]["helloservice/slo.yaml"] = tree["dev"]["helloservice/slo.yaml"]
+    tree["staging"]["slo.yaml"] = tree["dev"]["helloservice/slo.yaml"]
+    assert codes(validate_project(tree)) == [("ignored-file", "main:helloservice/slo.yaml"),
+                                              ("ignored-file", "staging:slo.yaml")]
+
+
+def test_invalid_service_folder_name(tree):
+    tree["dev"]["Hello_Service/values.yaml"] = b"image: x\n"
+    assert ("invalid-service-name", "dev:Hello_Service/") in codes(validate_project(tree))
+
+
+def test_stage_level_job_config_and_sli_are_validated(tree):
+    tree["staging"]["job/config.yaml"] = b"actions: []\n"
+    tree["staging"]["prometheus/sli.yaml"] = b"indicators: [up]\n"
+    found = codes(validate_project(tree))
+    assert ("missing-key", "staging:job/config.yaml") in found
+    assert ("wrong-type", "staging:prometheus/sli.yaml") in found
+
+
+def test_custom_file_names(tree):
+    report = validate_project(tree | {"dev": {"helloservice/slo.yaml": b"{"}},
+                              name=lambda branch, path: f"repo/{branch}/{path}")
+    assert [f.file for f in report.findings] == ["repo/dev/helloservice/slo.yaml"]
+
+
+class CountingCheck:
+    def __init__(self, monkeypatch):
+        self.calls: list[str] = []
+        real = project_module.check_document
+
+        def counting(text, kind=None, path=None):
+            self.calls.append(path)
+            return real(text, kind, path)
+        monkeypatch.setattr(project_module, "check_document", counting)
+
+
+def big_tree(services: int) -> dict[str, dict[str, bytes]]:
+    tree = example_tree()
+    for stage in ("dev", "staging", "production"):
+        base = tree[stage]
+        for i in range(services):
+            for rel in ("slo.yaml", "prometheus/sli.yaml", "values.yaml", "remediation.yaml"):
+                if f"helloservice/{rel}" in base:
+                    tree[stage][f"svc-{i:03d}/{rel}"] = base[f"helloservice/{rel}"] + f"# svc-{i:03d}\n".encode()
+    return tree
+
+
+def test_revalidating_one_service_parses_only_its_changed_file(monkeypatch):
+    counter = CountingCheck(monkeypatch)
+    tree = big_tree(20)
+    validator = ProjectValidator().set_tree(tree)
+    assert validator.report().findings == []
+    first = len(counter.calls)
+    config = {data for files in tree.values() for path, data in files.items() if not path.endswith("values.yaml")}
+    assert first == len(config)              # each distinct document parsed once (equal files share)
+    slo = b"objectives: [{sli: throughput}]\n"
+    validator.update("staging", {"svc-007/slo.yaml": slo})
+    report = validator.report()
+    assert counter.calls[first:] == ["slo.yaml"]
+    assert [(f.code, f.file) for f in report.findings] == [("missing-total-score", "staging:svc-007/slo.yaml")]
+    assert validator.report().findings == report.findings
+    assert len(counter.calls) == first + 1              # nothing new to parse
+
+
+def test_a_shipyard_change_rechecks_services_without_reparsing_them(monkeypatch):
+    tree = big_tree(5)
+    counter = CountingCheck(monkeypatch)
+    validator = ProjectValidator().set_tree(tree)
+    validator.report()
+    before = len(counter.calls)
+    shipyard = tree["main"]["shipyard.yaml"].replace(b"            - name: evaluation\n            - name: release\n\n",
+                                                     b"            - name: release\n\n", 1)
+    validator.update("main", {"shipyard.yaml": shipyard})
+    del_slo = {"svc-001/slo.yaml": None}
+    validator.update("dev", del_slo)
+    report = validator.report()
+    assert counter.calls[before:] == ["shipyard.yaml"]
+    assert report.findings == []          # dev no longer evaluates, so no missing-slo for svc-001
+    validator.update("main", {"shipyard.yaml": tree["main"]["shipyard.yaml"]})
+    assert [(f.code, f.file) for f in validator.report().findings] == [("missing-slo", "dev:svc-001/")]
+    assert counter.calls[before + 1:] == []     # the old shipyard came from the cache
+
+
+def test_deleting_files_and_branches():
+    validator = ProjectValidator().set_tree(example_tree())
+    validator.update("dev", {"helloservice/slo.yaml": None, "helloservice/prometheus/sli.yaml": None,
+                             "helloservice/values.yaml": None})
+    report = validator.report()
+    assert ("dev", "helloservice") not in report.services and report.findings == []
+    validator.remove_branch("production")
+    assert [f.code for f in validator.report().findings] == ["stage-without-branch"]
+
+
+def test_blob_ids_are_used_as_cache_keys(monkeypatch):
+    class Blob:
+        def __init__(self, blob_id, data):
+            self.id, self._data, self.reads = blob_id, data, 0
+
+        @property
+        def data(self):
+            self.reads += 1
+            return self._data
+
+    tree = example_tree()
+    blobs = {b: {p: Blob(f"{b}:{p}", d) for p, d in files.items()} for b, files in tree.items()}
+    validator = ProjectValidator().set_tree(blobs)
+    assert validator.report().findings == []
+    validator.set_tree(blobs)                # the same ids again, e.g. after a restart of the poll
+    assert validator.report().findings == []
+    assert all(blob.reads <= 1 for files in blobs.values() for blob in files.values())
