@@ -65,7 +65,6 @@ def build(
     `provider`: where the values came from, e.g. `{"kind": "prometheus", "url": ...}`
     (never credentials). `window`: (start, end) in Unix seconds.
     """
-    slo = evaluation.slo
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
@@ -78,7 +77,7 @@ def build(
         "time": iso(evaluated_at),
         "window": {"start": iso(window[0]), "end": iso(window[1])} if window else None,
         "provider": dict(provider) if provider else None,
-        "slo": {"path": slo_path, "text": slo.text if slo is not None else None},
+        "slo": {"path": slo_path, "text": evaluation.slo_text},
         "result": evaluation.result,
         "score": evaluation.score,
         "event_result": evaluation.event_result,

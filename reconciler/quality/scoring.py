@@ -119,6 +119,7 @@ class Evaluation:
     pass_threshold: float | None = None
     warning_threshold: float | None = None
     slo: Slo | None = None
+    slo_text: str | None = None        # the file as given, kept even when it was rejected
     sli_values: Mapping[str, SliValue] = field(default_factory=dict)
 
     @property
@@ -174,21 +175,23 @@ def evaluate(
             f"no evaluation performed by lighthouse because no SLO file configured for project {project}")
     values = {name: _usable_or_failed(v if isinstance(v, SliValue) else value_from_json(name, v))
               for name, v in sli_results.items()}
+    text = _text_of(slo)
     if sli_event_status in ("errored", "aborted"):
         # Keptn leaves evaluation.result at "pass" here; a gate whose provider failed must not
         # pass (DESIGN §3, docs/compatibility.md), so the verdict is fail.
         detail = sli_event_message or f"the SLI retrieval was {sli_event_status}"
         return _rejected(f"lighthouse failed because SLI failed with message {detail}",
-                         "sli_retrieval_failed", "errored", sli_values=values)
+                         "sli_retrieval_failed", "errored", slo_text=text, sli_values=values)
     try:
         decoded = decode_slo(slo)
     except SloError as exc:
-        return _rejected(f"invalid SLO: {exc}", "invalid_slo", "errored", sli_values=values)
+        return _rejected(f"invalid SLO: {exc}", "invalid_slo", "errored", slo_text=text, sli_values=values)
     assert decoded is not None
     try:
         parsed = [_parse_objective(o) for o in decoded.objectives]
     except _ObjectiveCriteriaError as exc:
-        return _rejected(str(exc), "invalid_criteria", "succeeded", slo=decoded, sli_values=values)
+        return _rejected(str(exc), "invalid_criteria", "succeeded", slo=decoded, slo_text=text,
+                         sli_values=values)
 
     previous = [p if isinstance(p, PreviousEvaluation) else previous_from_json(p, i)
                 for i, p in enumerate(history)]
@@ -212,10 +215,12 @@ def evaluate(
 
     thresholds = _thresholds(decoded.total_score)
     if isinstance(thresholds, str):
-        return _rejected(thresholds, "invalid_total_score", "errored", slo=decoded, sli_values=values)
+        return _rejected(thresholds, "invalid_total_score", "errored", slo=decoded, slo_text=text,
+                         sli_values=values)
     pass_at, warn_at = thresholds
     common = dict(compared_count=len(selected), compared=tuple(p.id for p in selected),
-                  pass_threshold=pass_at, warning_threshold=warn_at, slo=decoded, sli_values=values)
+                  pass_threshold=pass_at, warning_threshold=warn_at, slo=decoded, slo_text=text,
+                  sli_values=values)
 
     if not decoded.objectives:
         # Keptn computes 0 against the pass threshold here, so a `0%` threshold "passes";
@@ -250,9 +255,18 @@ def not_evaluated(message: str) -> Evaluation:
 
 
 def _rejected(error: str, kind: ErrorKind, status: Literal["succeeded", "errored"], *,
-              slo: Slo | None = None, sli_values: Mapping[str, SliValue] | None = None) -> Evaluation:
+              slo: Slo | None = None, slo_text: str | None = None,
+              sli_values: Mapping[str, SliValue] | None = None) -> Evaluation:
     return Evaluation("fail", 0.0, "fail", status, error, error=error, error_kind=kind,
-                      slo=slo, sli_values=sli_values or {})
+                      slo=slo, slo_text=slo_text, sli_values=sli_values or {})
+
+
+def _text_of(slo: str | bytes | Mapping[str, Any] | Slo) -> str | None:
+    if isinstance(slo, Slo):
+        return slo.text
+    if isinstance(slo, bytes):
+        return slo.decode("utf-8", errors="replace")
+    return slo if isinstance(slo, str) else None
 
 
 class _ObjectiveCriteriaError(ValueError):

@@ -14,8 +14,10 @@ same field rules.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
+import types
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -103,7 +105,7 @@ class Slo:
     objectives: tuple[Objective, ...] = ()
     total_score: TotalScore | None = None
     comparison: Comparison = Comparison()
-    filter: Mapping[str, str] = field(default_factory=dict)
+    filter: Mapping[str, str] = field(default_factory=lambda: types.MappingProxyType({}))
     spec_version: str = ""
     text: str | None = None          # the raw file, kept for the evidence document
 
@@ -128,7 +130,11 @@ def decode_slo(source: str | bytes | Mapping[str, Any] | Slo | None) -> Slo | No
     return _decode_value(source, text=None)
 
 
+@functools.lru_cache(maxsize=128)
 def _decode_text(text: str) -> Slo:
+    """Cached by text: the same slo.yaml is evaluated again and again (every delivery, every
+    remediation step) and libyaml, not scoring, is the expensive part (~10 ms for 100
+    objectives). Errors are not cached; decoded SLOs are immutable."""
     try:
         root = next(iter(yaml.compose_all(text, Loader=yamltext.Loader)), None)
     except yaml.MarkedYAMLError as exc:
@@ -258,7 +264,7 @@ def _decode_value(value: Any, *, text: str | None) -> Slo:
         objectives=objectives,
         total_score=total,
         comparison=comparison,
-        filter={k: _string(v, ("filter", k)) for k, v in filter_raw.items()},
+        filter=types.MappingProxyType({k: _string(v, ("filter", k)) for k, v in filter_raw.items()}),
         spec_version=_string(doc.get("spec_version"), ("spec_version",)),
         text=text,
     )
@@ -282,6 +288,10 @@ def _comparison(raw: Any) -> Comparison:
 def _objective(raw: Any, path: tuple[Any, ...]) -> Objective:
     m = _mapping(raw, path)
     weight = _integer(m.get("weight"), path + ("weight",))
+    if weight < 0:
+        # Keptn accepts these and computes scores outside 0-100 (a failing objective can lift
+        # the total); refused here, see docs/compatibility.md.
+        raise SloError(f"weight {weight} is negative; use a positive whole number", path + ("weight",))
     return Objective(
         sli=_string(m.get("sli"), path + ("sli",)),
         display_name=_string(m.get("displayName"), path + ("displayName",)),

@@ -64,6 +64,13 @@ def test_document_content():
     assert [v["metric"] for v in d["sli_values"]] == ["rt", "err", "info", "extra"]
 
 
+def test_a_rejected_slo_is_kept_as_written():
+    text = "objectives:\n  - sli: a\n    weight: '2'\n"
+    d = doc(evaluate(text, {"a": 1}))
+    assert (d["error_kind"], d["slo"]["text"]) == ("invalid_slo", text)
+    assert "line 3" in d["error"]
+
+
 def test_path_sorts_by_time():
     early = evidence.path_for("dev", "cart", NOW, "c2")
     late = evidence.path_for("dev", "cart", NOW + dt.timedelta(milliseconds=1), "c1")

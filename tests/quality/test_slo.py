@@ -39,6 +39,7 @@ def test_a_null_document_is_refused(text):
     ("objectives: [\n", "not valid YAML"),
     ("total_score: [90]\n", "(total_score): expected a mapping"),
     ("comparison: {number_of_comparison_results: many}\n", "expected a number"),
+    ("objectives:\n  - sli: a\n    weight: -1\n", "line 3 (objectives[0].weight): weight -1 is negative"),
 ])
 def test_rejections_name_the_line_and_field(text, message):
     with pytest.raises(SloError) as info:
