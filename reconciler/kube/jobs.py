@@ -56,8 +56,9 @@ def wait_for_job(kube: Kube, namespace: str, name: str, timeout: float, *, inter
         sleep(min(interval, max(0.0, deadline - clock())))
 
 
-def job_logs(kube: Kube, namespace: str, name: str, *, limit_bytes: int | None = None) -> str:
-    """The logs of the Job's pods (oldest pod first), each capped at `limit_bytes` by the server."""
+def job_logs(kube: Kube, namespace: str, name: str, *, tail_lines: int | None = None) -> str:
+    """The logs of the Job's pods (oldest pod first); with `tail_lines` only the end of each
+    (the server's `limitBytes` would keep the beginning, and the end is what explains a failure)."""
     pods = with_retries(lambda: kube.list(resources.POD.collection(namespace), f"job-name={name}"))
     pods.sort(key=lambda p: ((p.get("metadata") or {}).get("creationTimestamp") or "",
                              (p.get("metadata") or {}).get("name") or ""))
@@ -66,7 +67,7 @@ def job_logs(kube: Kube, namespace: str, name: str, *, limit_bytes: int | None =
         pod_name = pod["metadata"]["name"]
         try:
             out.append(with_retries(lambda: kube.text(resources.POD.path(namespace, pod_name, "log"),
-                                                      {"limitBytes": limit_bytes})))
+                                                      {"tailLines": tail_lines})))
         except NotFound:
             continue
     return "".join(out)

@@ -82,6 +82,7 @@ class JobOutcome:
     """What the toy controller does with a Job: succeed or fail, and the pod's log."""
     succeeded: bool = True
     logs: str = ""
+    exit_code: int | None = None     # default: 0 when succeeded, else 1
 
 
 @dataclass
@@ -424,7 +425,13 @@ class FakeKube:
             if res.plural != "pods" or method != "GET":
                 raise ApiError(404, "NotFound", "no such subresource")
             self._must_get(res, key)
-            return 200, self._logs.get((ns, name), "")
+            text = self._logs.get((ns, name), "")
+            if query.get("tailLines"):
+                lines = text.splitlines(keepends=True)
+                text = "".join(lines[-int(query["tailLines"]):])
+            if query.get("limitBytes"):           # the real server keeps the first bytes
+                text = text.encode()[:int(query["limitBytes"])].decode("utf-8", "ignore")
+            return 200, text
         if sub == "scale":
             if res.plural not in ("deployments", "statefulsets"):
                 raise ApiError(404, "NotFound", "no such subresource")
@@ -716,7 +723,14 @@ class FakeKube:
                                                  "uid": obj["metadata"]["uid"], "controller": True}]},
                "spec": copy.deepcopy(template.get("spec") or {})}
         self._create(_BY_PATH[("", "v1", "pods")], ns, pod)
-        self._objects[("", "pods", ns, pod_name)]["status"] = {"phase": "Succeeded" if outcome.succeeded else "Failed"}
+        code = outcome.exit_code if outcome.exit_code is not None else (0 if outcome.succeeded else 1)
+        containers = (pod["spec"].get("containers") or [{"name": "main"}])
+        self._objects[("", "pods", ns, pod_name)]["status"] = {
+            "phase": "Succeeded" if outcome.succeeded else "Failed",
+            "containerStatuses": [{"name": containers[0].get("name", "main"), "ready": False, "restartCount": 0,
+                                   "image": containers[0].get("image", ""), "imageID": "",
+                                   "state": {"terminated": {"exitCode": code, "reason": "Completed" if code == 0
+                                                            else "Error"}}}]}
         self._logs[(ns, pod_name)] = outcome.logs
         done = {"startTime": status["startTime"], "completionTime": _now()}
         if outcome.succeeded:
