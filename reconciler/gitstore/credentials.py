@@ -95,6 +95,13 @@ class GitCredentials:
         return TransportCallbacks(self)
 
 
+_ZERO = pygit2.Oid(hex="0" * 40)
+
+
+class StaleRef(Exception):
+    """Raised inside push negotiation to stop a push whose base moved (see `rejected`)."""
+
+
 class TransportCallbacks(pygit2.RemoteCallbacks):
     """libgit2 callbacks for one ls-remote, fetch or push.
 
@@ -107,6 +114,8 @@ class TransportCallbacks(pygit2.RemoteCallbacks):
         self.attempts = 0
         self.rejected: list[tuple[str, str]] = []
         self.updated: list[str] = []
+        # ref -> the value the remote must still have for the push to go ahead (None: absent)
+        self.expected: dict[str, pygit2.Oid | None] = {}
 
     def credentials(self, url: str, username_from_url: str | None, allowed_types: CredentialType):
         if allowed_types & CredentialType.USERNAME and not allowed_types & ~CredentialType.USERNAME:
@@ -134,6 +143,18 @@ class TransportCallbacks(pygit2.RemoteCallbacks):
         raise AuthenticationError(
             f"{where} asks for credentials and none are configured; set "
             + (" or ".join(wanted) or f"{ENV_TOKEN} or {ENV_SSH_KEY}"))
+
+    def push_negotiation(self, updates: list) -> None:
+        """Abort before sending anything if a ref is no longer where we built on (CAS)."""
+        for update in updates:
+            if update.dst_refname in self.expected:
+                current = None if update.src == _ZERO else update.src
+                expected = self.expected[update.dst_refname]
+                if current != expected:
+                    self.rejected.append((update.dst_refname, (
+                        f"the branch is at {str(current)[:12] if current else 'nothing'}, "
+                        f"not {str(expected)[:12] if expected else 'nothing'} (fetch first)")))
+                    raise StaleRef(update.dst_refname)
 
     def push_update_reference(self, refname: str, message: str | None) -> None:
         if message:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +24,12 @@ from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, Fi
 from watchdog.observers import Observer
 
 from reconciler.gitstore.mirror import local_path
+
+# watchdog re-adds the watch of a folder created inside a recursive watch (git creates
+# refs/heads/approve/<stage>/<service>/ for an approval branch) and warns that the callback
+# "already exists"; the watch stays correct, so the warning is only noise.
+warnings.filterwarnings("ignore", message=r"Callback with id .* already exists", category=RuntimeWarning,
+                        module=r"watchdog\.observers\.inotify")
 
 # Only these reach the handler; inotify is not even asked for opens and read-only closes.
 WRITE_EVENTS = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent,

@@ -5,28 +5,36 @@ its branches *are* the remote's branches (no `origin/` layer to keep in sync). E
 read (files at a ref, diffs, commit facts) comes from here in well under a millisecond;
 the network is touched only by `ls_remote`, `fetch` and pushes.
 
+A remote on this machine (`file://` or a path, the embedded default) is not fetched through
+libgit2's file:// transport, whose cost grows with the repository and whose push overwrites
+the remote ref without a compare-and-swap; objects are copied directly and refs moved with a
+locked compare-and-swap instead (`update_branch`). Network remotes use libgit2's transports.
+
 Threads: libgit2 objects may be used by one thread at a time, so each thread opens its own
-`pygit2.Repository` on the same directory (0.1 ms). Operations that move local refs over
-the network (fetch, push) are serialised by one lock per mirror.
+`pygit2.Repository` on the same directory (0.1 ms). Operations that move refs (fetch, branch
+updates) are serialised by one lock per mirror.
 """
 from __future__ import annotations
 
 import os
 import re
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable
+from urllib.parse import unquote
 
 import pygit2
 from pygit2.enums import FetchPrune, ObjectType, SortMode
 
-from reconciler.contract import DEFAULT_BRANCHES
-from reconciler.gitstore.credentials import GitCredentials, TransportCallbacks, configure_timeouts, redact
-from reconciler.gitstore.errors import AuthenticationError, GitStoreError, RemoteError, UnknownRevision
+from reconciler.contract import BOT_NAME, DEFAULT_BRANCHES
+from reconciler.gitstore.credentials import GitCredentials, StaleRef, TransportCallbacks, configure_timeouts, redact
+from reconciler.gitstore.errors import AuthenticationError, GitStoreError, PushRejected, RemoteError, UnknownRevision
 from reconciler.gitstore.models import CommitInfo, Person
 from reconciler.gitstore.trailers import parse as parse_trailers
 
 HEADS = "refs/heads/"
+OUTGOING = "refs/reconciler/outgoing/"
 FETCH_REFSPEC = "+refs/heads/*:refs/heads/*"
 REMOTE_NAME = "origin"
 MIRROR_DIRNAME = "mirror.git"
@@ -44,7 +52,7 @@ def _same_repo_url(a: str, b: str) -> bool:
 def local_path(url: str) -> Path | None:
     """The directory of a `file://` URL or plain path remote; None for network remotes."""
     if url.startswith("file://"):
-        return Path(url[len("file://"):])
+        return Path(unquote(url[len("file://"):]))
     if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
         return None
     return Path(url)
@@ -66,6 +74,11 @@ class Mirror:
         self._local = threading.local()
         self._net_lock = threading.RLock()
         self._remote_head: str | None = None
+        self._local_origin: bool | None = None   # False once we know the origin is not local
+        # (old tree, new tree) -> changed paths; trees are immutable, so this never goes stale.
+        # It saves the second diff when `commits()` follows `changed_paths()` for one push.
+        self._diffs: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        self._diffs_lock = threading.Lock()
         configure_timeouts(connect_timeout, io_timeout)
         self._open_or_create()
 
@@ -145,8 +158,12 @@ class Mirror:
         every branch is, and branches deleted on the remote disappear here too.
         """
         wanted = None if branches is None else list(branches)
-        specs = None if wanted is None else [f"+{HEADS}{b}:{HEADS}{b}" for b in wanted]
+        source = self._local_source()
         with self._net_lock:
+            if source is not None:
+                self._fetch_local(source, wanted)
+                return self.tips()
+            specs = None if wanted is None else [f"+{HEADS}{b}:{HEADS}{b}" for b in wanted]
             remote = self.repo.remotes[REMOTE_NAME]
             try:
                 remote.fetch(specs, callbacks=self.callbacks(),
@@ -162,20 +179,154 @@ class Mirror:
                         ref.delete()
         return self.tips()
 
-    def push(self, refspecs: list[str]) -> TransportCallbacks:
-        """Push `refspecs` (never forced: callers must not pass `+`). Returns the callbacks,
-        whose `rejected` lists refs the server declined; raises RemoteError for transport
-        failures and libgit2's client-side non-fast-forward refusals."""
-        if any(spec.startswith("+") for spec in refspecs):
-            raise ValueError("reconciler never force-pushes")
-        callbacks = self.callbacks()
-        with self._net_lock:
-            remote = self.repo.remotes[REMOTE_NAME]
+    # -- fetching from a repository on this machine
+
+    def _local_source(self) -> pygit2.Repository | None:
+        """The origin opened directly when it is a local repository (file:// or a path)."""
+        if self._local_origin is False:
+            return None
+        source = getattr(self._local, "source", None)
+        if source is None:
+            path = local_path(self.url)
             try:
-                remote.push(refspecs, callbacks=callbacks)
-            except (pygit2.GitError, AuthenticationError, OSError) as exc:
-                raise self._network_error("push to", exc) from None
-        return callbacks
+                source = pygit2.Repository(str(path)) if path is not None and path.exists() else None
+            except pygit2.GitError:
+                source = None
+            if source is None:
+                self._local_origin = False
+                return None
+            self._local.source = source
+        return source
+
+    def _fetch_local(self, source: pygit2.Repository, wanted: list[str] | None) -> None:
+        """Fetch from a local origin by copying only the objects we lack.
+
+        libgit2's file:// transport builds a pack and marks the *whole* tree of every commit
+        we already have as uninteresting, so its cost grows with the repo (30 ms at 1,000
+        services). Copying new objects directly costs what the change costs: new commits,
+        the trees on the changed paths, the new blobs. Objects are written children first,
+        so a tree or commit in our store always has everything below it.
+        """
+        remote = {}
+        for name in source.references:
+            if name.startswith(HEADS):
+                ref = source.references.get(name)
+                if ref is not None:
+                    remote[name[len(HEADS):]] = ref.resolve().target
+        head = source.references.get("HEAD")
+        if head is not None and head.type == pygit2.enums.ReferenceType.SYMBOLIC:
+            target = head.target
+            if isinstance(target, str) and target.startswith(HEADS):
+                self._remote_head = target[len(HEADS):]
+        repo = self.repo
+        branches = list(remote) if wanted is None else [b for b in wanted if b in remote]
+        for branch in branches:
+            tip = remote[branch]
+            copy_missing(source, repo, tip, self._branch_oids(repo))
+            ref = repo.references.get(HEADS + branch)
+            if ref is None or ref.target != tip:
+                repo.references.create(HEADS + branch, tip, force=True)
+        gone = (set(self.tips()) - set(remote)) if wanted is None else {b for b in wanted if b not in remote}
+        for branch in gone:
+            ref = repo.references.get(HEADS + branch)
+            if ref is not None:
+                ref.delete()
+
+    @staticmethod
+    def _branch_oids(repo: pygit2.Repository) -> list[pygit2.Oid]:
+        out = []
+        for name in repo.references:
+            if name.startswith(HEADS):
+                ref = repo.references.get(name)
+                if ref is not None and isinstance(ref.target, pygit2.Oid):
+                    out.append(ref.target)
+        return out
+
+    def update_branch(self, branch: str, new: pygit2.Oid | None, old: pygit2.Oid | None) -> None:
+        """Move `branch` on the remote from `old` to `new` — a compare-and-swap, never forced.
+
+        `old=None` creates the branch, `new=None` deletes it. On success the mirror's branch
+        follows. Raises PushRejected when the remote refuses (the branch moved, a hook or a
+        permission declined), RemoteError / AuthenticationError for transport failures.
+
+        A local origin is updated directly: the new objects are copied into it and its ref is
+        moved with libgit2's locked compare-and-swap (the same `<ref>.lock` protocol git's
+        receive-pack uses). libgit2's own file:// push overwrites the remote ref without
+        checking it (a concurrent `git push` could be lost) and its cost grows with the repo.
+        Like that transport, this runs no server hooks; use git:// or http(s):// for hooks.
+        """
+        source = self._local_source()
+        with self._net_lock:
+            if source is not None:
+                self._update_local(source, branch, new, old)
+            else:
+                self._update_remote(branch, new, old)
+            local = self.repo.references.get(HEADS + branch)
+            if new is None:
+                if local is not None:
+                    local.delete()
+            elif local is None or local.target != new:
+                self.repo.references.create(HEADS + branch, new, force=True)
+
+    def _update_local(self, source: pygit2.Repository, branch: str, new: pygit2.Oid | None,
+                      old: pygit2.Oid | None) -> None:
+        name = HEADS + branch
+        ref = source.references.get(name)
+        current = ref.target if ref is not None else None
+        if current != old:
+            raise PushRejected(branch, f"the branch is at {str(current)[:12] if current else 'nothing'}, "
+                                       f"not {str(old)[:12] if old else 'nothing'} (fetch first)")
+        try:
+            if new is None:
+                ref.delete()  # type: ignore[union-attr]  # CAS: fails if it moved since lookup
+                return
+            copy_missing(self.repo, source, new, self._branch_oids(source))
+            if ref is None:
+                source.references.create(name, new, force=False)
+            else:
+                ref.set_target(new, f"push by {BOT_NAME}")   # CAS against the looked-up value
+        except (pygit2.GitError, pygit2.AlreadyExistsError, ValueError) as exc:
+            raise PushRejected(branch, f"the branch moved while we updated it ({exc})") from None
+
+    def _update_remote(self, branch: str, new: pygit2.Oid | None, old: pygit2.Oid | None) -> None:
+        repo = self.repo
+        outgoing = OUTGOING + branch
+        if new is None:
+            spec = f":{HEADS}{branch}"
+        else:
+            # Push from a private ref: a concurrent fetch resets refs/heads/* to the remote's
+            # state, and must not change what we push.
+            repo.references.create(outgoing, new, force=True)
+            spec = f"{outgoing}:{HEADS}{branch}"
+        callbacks = self.callbacks()
+        callbacks.expected[HEADS + branch] = old   # checked against the server's advertisement
+        try:
+            self.repo.remotes[REMOTE_NAME].push([spec], callbacks=callbacks)
+        except StaleRef:
+            pass   # reported through callbacks.rejected below
+        except (pygit2.GitError, OSError) as exc:
+            raise self._network_error("push to", exc) from None
+        finally:
+            ref = repo.references.get(outgoing)
+            if ref is not None:
+                ref.delete()
+        if callbacks.rejected:
+            raise PushRejected(branch, "; ".join(message for _, message in callbacks.rejected))
+
+    def maintain(self, force: bool = False) -> bool:
+        """Pack loose objects when git thinks it is time (`git gc --auto`; `force`: now);
+        True if git exited cleanly.
+
+        Every write-back and every local fetch adds a few loose objects, and every network
+        fetch a small pack; call this now and then (say hourly) so reads stay fast. Safe
+        with concurrent readers; unreachable objects younger than two weeks are kept.
+        """
+        import subprocess
+
+        with self._net_lock:
+            proc = subprocess.run(["git", "gc", "--quiet", *([] if force else ["--auto"])], cwd=self.path, capture_output=True,
+                                  timeout=600, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+        return proc.returncode == 0
 
     # ------------------------------------------------------------------ refs
 
@@ -259,10 +410,23 @@ class Mirror:
         `None` stands for "nothing", so `changed_paths(None, c)` lists every file of `c`.
         Unchanged subtrees are skipped by id, so the cost follows the change, not the repo.
         """
-        repo = self.repo
         a = self.commit(old).tree if old is not None else None
         b = self.commit(new).tree if new is not None else None
-        return tree_changes(repo, a, b)
+        return self._tree_changes(a, b)
+
+    def _tree_changes(self, a: pygit2.Tree | None, b: pygit2.Tree | None) -> tuple[str, ...]:
+        key = (str(a.id) if a is not None else "", str(b.id) if b is not None else "")
+        with self._diffs_lock:
+            hit = self._diffs.get(key)
+            if hit is not None:
+                self._diffs.move_to_end(key)
+                return hit
+        paths = tree_changes(self.repo, a, b)
+        with self._diffs_lock:
+            self._diffs[key] = paths
+            if len(self._diffs) > 256:
+                self._diffs.popitem(last=False)
+        return paths
 
     def commits(self, old: Rev | None, new: Rev, limit: int = 1000) -> list[CommitInfo]:
         """Commits reachable from `new` but not from `old`, oldest first (at most `limit`,
@@ -277,10 +441,13 @@ class Mirror:
             picked.append(c)
             if len(picked) >= limit:
                 break
-        return [commit_info(repo, c) for c in reversed(picked)]
+        return [self._info(c) for c in reversed(picked)]
 
     def commit_info(self, rev: Rev) -> CommitInfo:
-        return commit_info(self.repo, self.commit(rev))
+        return self._info(self.commit(rev))
+
+    def _info(self, c: pygit2.Commit) -> CommitInfo:
+        return commit_info(c, self._tree_changes(c.parents[0].tree if c.parents else None, c.tree))
 
     def is_ancestor(self, ancestor: Rev, descendant: Rev) -> bool:
         """True when `ancestor` is `descendant` or in its history."""
@@ -332,6 +499,46 @@ class Mirror:
 
 # ---------------------------------------------------------------------- helpers on a repo
 
+def copy_missing(source: pygit2.Repository, dest: pygit2.Repository, tip: pygit2.Oid,
+                 known: list[pygit2.Oid]) -> int:
+    """Copy commit `tip` and its history into `dest`, skipping what `dest` has; returns the
+    number of commits copied. `known` are commits `dest` has (its branch tips), where the
+    history walk stops. Cost follows the change: new commits, trees on changed paths, new
+    blobs (plus one pass over each changed tree's entries)."""
+    have = dest.odb
+    if tip in have:
+        return 0
+    walker = source.walk(tip, SortMode.TOPOLOGICAL)
+    for oid in known:
+        if oid in source.odb:
+            walker.hide(oid)
+    new_commits = [c for c in walker if c.id not in have]
+    for commit in reversed(new_commits):      # parents before children
+        _copy_tree(source, have, commit.tree_id)
+        have.write(*source.odb.read(commit.id))
+    return len(new_commits)
+
+
+def _copy_tree(source: pygit2.Repository, have: pygit2.Odb, oid: pygit2.Oid) -> None:
+    """Copy tree `oid` and whatever below it `have` lacks, children first."""
+    if oid in have:
+        return
+    for entry in source[oid]:  # type: ignore[union-attr]
+        eid = entry.id
+        if eid in have:          # checked first: most entries are unchanged folders
+            continue
+        mode = entry.filemode
+        if mode == _TREE:
+            _copy_tree(source, have, eid)
+        elif mode != _GITLINK:
+            have.write(*source.odb.read(eid))
+    have.write(*source.odb.read(oid))
+
+
+_TREE = pygit2.enums.FileMode.TREE
+_GITLINK = pygit2.enums.FileMode.COMMIT
+
+
 def iter_files(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""):
     """Yield `(path, blob id)` for every file in `tree`, depth first."""
     stack = [(tree, prefix)]
@@ -353,7 +560,7 @@ def tree_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.T
     if new is None:
         return tuple(sorted(p for p, _ in iter_files(repo, old)))
     paths: set[str] = set()
-    for delta in old.diff_to_tree(new).deltas:
+    for delta in repo.diff(old, new).deltas:
         paths.add(delta.old_file.path)
         paths.add(delta.new_file.path)
     return tuple(sorted(paths))
@@ -363,8 +570,7 @@ def _person(sig: pygit2.Signature) -> Person:
     return Person(sig.name, sig.email, int(sig.time), int(sig.offset))
 
 
-def commit_info(repo: pygit2.Repository, c: pygit2.Commit) -> CommitInfo:
-    parent_tree = c.parents[0].tree if c.parents else None
+def commit_info(c: pygit2.Commit, changed_paths: tuple[str, ...]) -> CommitInfo:
     message = c.message
     return CommitInfo(
         oid=str(c.id),
@@ -373,5 +579,5 @@ def commit_info(repo: pygit2.Repository, c: pygit2.Commit) -> CommitInfo:
         committer=_person(c.committer),
         message=message,
         trailers=parse_trailers(message),
-        changed_paths=tree_changes(repo, parent_tree, c.tree),
+        changed_paths=changed_paths,
     )

@@ -11,8 +11,9 @@ building, the writer looks for that step on the branch (an incremental index ove
 `step_depth` commits) and returns the commit it finds, so a controller restarted between
 "pushed" and "recorded" does not write the same thing twice.
 
-Pushes go from a private ref (`refs/reconciler/outgoing/<branch>`), so a concurrent fetch,
-which resets `refs/heads/*` to the remote's state, cannot make us push the wrong commit.
+Every push is a compare-and-swap from the tip the change was built on (`Mirror.update_branch`):
+over the network the server enforces it, for a local origin we do it with libgit2's locked
+ref update.
 """
 from __future__ import annotations
 
@@ -33,8 +34,6 @@ from reconciler.gitstore.mirror import HEADS, Mirror, Rev, iter_files
 from reconciler.gitstore.models import WriteResult
 from reconciler.gitstore.trailers import Trailers, format_message
 from reconciler.gitstore.trailers import parse as parse_trailers
-
-OUTGOING = "refs/reconciler/outgoing/"
 
 TrailerInput = Mapping[str, str] | Iterable[tuple[str, str]] | Trailers | None
 
@@ -169,7 +168,7 @@ class Writer:
                         commit_id = base.id   # new branch with no change: the start point itself
                     else:
                         return WriteResult(branch, tip, created=False, attempts=attempt)
-                reason = self._push(branch, commit_id)
+                reason = self._push(branch, commit_id, tip)
                 if reason is None:
                     return WriteResult(branch, str(commit_id), created=True, attempts=attempt)
                 new_tip = self.mirror.fetch([branch]).get(branch)
@@ -230,7 +229,7 @@ class Writer:
                 return target
             if current is not None:
                 raise BranchExists(branch, current)
-            reason = self._push(branch, pygit2.Oid(hex=target))
+            reason = self._push(branch, pygit2.Oid(hex=target), None)
             if reason is not None:
                 if self.mirror.ls_remote().get(branch) == target:
                     return target
@@ -240,8 +239,9 @@ class Writer:
     def delete_branch(self, branch: str, expected: str | None = None) -> bool:
         """Delete `branch` on the remote (and here). False when it did not exist.
 
-        With `expected`, refuse (WriteConflict) if the branch no longer points there; the
-        check is not atomic with the delete (libgit2 has no --force-with-lease).
+        With `expected`, refuse (WriteConflict) if the branch no longer points there. The
+        delete itself is a compare-and-swap against the tip just read, so a push that lands
+        in between makes it fail (PushRejected) instead of being deleted with the branch.
         """
         with self.lock(branch):
             current = self.mirror.ls_remote().get(branch)
@@ -250,10 +250,7 @@ class Writer:
                 return False
             if expected is not None and current != expected:
                 raise WriteConflict(branch, 1, 0.0, f"branch is at {current[:12]}, expected {expected[:12]}")
-            callbacks = self.mirror.push([f":{HEADS}{branch}"])
-            if callbacks.rejected:
-                raise PushRejected(branch, "; ".join(m for _, m in callbacks.rejected))
-            self._drop_local(branch)
+            self.mirror.update_branch(branch, None, pygit2.Oid(hex=current))
             return True
 
     def find_step(self, branch: str, step: str, *, tip: str | None = None) -> str | None:
@@ -314,27 +311,17 @@ class Writer:
         bot = pygit2.Signature(BOT_NAME, BOT_EMAIL)
         return repo.create_commit(None, bot, bot, message, tree, parents)
 
-    def _push(self, branch: str, oid: pygit2.Oid) -> str | None:
-        """Push `oid` to `branch`; None on success, else the reason (`transport: …` for
-        transport errors, the server's message for refused refs)."""
-        repo = self.mirror.repo
-        outgoing = OUTGOING + branch
-        repo.references.create(outgoing, oid, force=True)
+    def _push(self, branch: str, oid: pygit2.Oid, old: str | None) -> str | None:
+        """Move the remote `branch` from `old` to `oid`; None on success, else the reason
+        (`transport: …` for transport errors, the remote's message for refusals)."""
         try:
-            callbacks = self.mirror.push([f"{outgoing}:{HEADS}{branch}"])
+            self.mirror.update_branch(branch, oid, pygit2.Oid(hex=old) if old else None)
         except AuthenticationError:
             raise
+        except PushRejected as exc:
+            return exc.reason
         except RemoteError as exc:
             return f"transport: {exc}"
-        finally:
-            ref = repo.references.get(outgoing)
-            if ref is not None:
-                ref.delete()
-        if callbacks.rejected:
-            return "; ".join(message for _, message in callbacks.rejected)
-        if self.mirror.tip(branch) != str(oid):
-            # libgit2 updates refs/heads/<branch> after a push; make sure even if it did not.
-            repo.references.create(HEADS + branch, oid, force=True)
         return None
 
     def _backoff(self, attempt: int) -> float:

@@ -180,3 +180,30 @@ def test_threads_each_get_their_own_repository(origin, workdir):
     assert not errors
     assert len({id(r) for r in seen}) == 4
     assert git_out("rev-parse", "dev", cwd=origin.path) == mirror.tip("dev")
+
+
+def test_maintain_packs_loose_objects(remotes, workdir):
+    origin = remotes.origin("file", {"main": {"a": "0"}})
+    mirror = Mirror(origin.url, workdir)
+    mirror.fetch()
+    from reconciler.gitstore import Writer
+    writer = Writer(mirror)
+    for i in range(12):
+        writer.write("main", lambda tip, i=i: {f"f{i}": str(i).encode()}, f"write {i}")
+
+    def loose() -> int:
+        return sum(1 for d in (mirror.path / "objects").glob("[0-9a-f][0-9a-f]") for _ in d.iterdir())
+
+    assert loose() > 10
+    assert mirror.maintain()                 # git's own threshold (6,700 loose objects): no-op
+    assert mirror.maintain(force=True)
+    assert loose() == 0
+    assert mirror.read("main", "f11") == b"11" and len(mirror.commits(None, "main")) == 13
+
+
+def test_file_urls_with_escapes(remotes, workdir):
+    origin = remotes.origin("file", {"main": {"a": "1"}}, name="with space.git")
+    assert "%20" in origin.url
+    assert local_path(origin.url) == origin.path
+    mirror = Mirror(origin.url, workdir)
+    assert mirror.fetch()["main"] == git_out("rev-parse", "main", cwd=origin.path)

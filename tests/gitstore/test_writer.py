@@ -283,3 +283,28 @@ def test_executable_bits_survive_a_rewrite(remotes, workdir, tmp_path):
     mirror.fetch()
     Writer(mirror).write("main", lambda t: {"job/run.sh": b"#!/bin/sh\necho v2\n"}, "v2")
     assert git_out("ls-tree", "main", "job/run.sh", cwd=origin.path).startswith("100755")
+
+
+def test_update_branch_is_a_compare_and_swap(origin, workdir, human_factory):
+    import pygit2
+
+    from reconciler.gitstore import PushRejected
+
+    mirror = Mirror(origin.url, workdir)
+    base = mirror.fetch()["dev"]
+    human_commit = human_factory(origin.url, "dev").change("orders/values.yaml", "image: orders:3\n")
+    repo = mirror.repo
+    bot = pygit2.Signature(BOT_NAME, BOT_EMAIL)
+    parent = repo[base]
+    ours = repo.create_commit(None, bot, bot, "built on a stale tip", parent.tree_id, [parent.id])
+    with pytest.raises(PushRejected, match="fetch first"):
+        mirror.update_branch("dev", ours, pygit2.Oid(hex=base))
+    with pytest.raises(PushRejected):
+        mirror.update_branch("dev", None, pygit2.Oid(hex=base))      # a stale delete is refused too
+    assert git_out("rev-parse", "dev", cwd=origin.path) == human_commit
+    mirror.fetch()
+    rebuilt = repo.create_commit(None, bot, bot, "rebuilt", repo[human_commit].tree_id, [pygit2.Oid(hex=human_commit)])
+    mirror.update_branch("dev", rebuilt, pygit2.Oid(hex=human_commit))
+    assert git_out("rev-parse", "dev", cwd=origin.path) == str(rebuilt) == mirror.tip("dev")
+    with pytest.raises(PushRejected):
+        mirror.update_branch("dev", rebuilt, None)                    # "create" of an existing branch

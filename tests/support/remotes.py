@@ -354,6 +354,12 @@ class GitHttpServer(ThreadingHTTPServer):
     def port(self) -> int:
         return self.server_address[1]
 
+    def handle_error(self, request, client_address) -> None:
+        import sys
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return   # a client that aborts a push mid-request (by design, e.g. a stale base)
+        super().handle_error(request, client_address)
+
     def start(self) -> "GitHttpServer":
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="git-http", daemon=True)
