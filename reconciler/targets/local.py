@@ -386,9 +386,8 @@ class LocalTarget:
             self._ports.discard(port)
 
     def _stop_replicas(self, replicas: list[_Replica]) -> None:
+        processes.stop_all([r.proc for r in replicas if r.proc is not None], self.stop_timeout)
         for r in replicas:
-            if r.proc is not None:
-                processes.stop(r.proc, self.stop_timeout)
             self._release_port(r.port)
 
     def _write_file_sd(self, group: _Group) -> None:

@@ -100,6 +100,21 @@ def stop(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
     return proc.returncode
 
 
+def stop_all(procs: list[subprocess.Popen], timeout: float = 5.0) -> None:
+    """stop() for many processes at once: signal all groups first, then wait (one timeout)."""
+    running = [p for p in procs if p.poll() is None]
+    for proc in running:
+        _signal_group(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for proc in procs:
+        stop(proc, timeout)           # SIGKILL for stragglers, reap, clean up leftover children
+
+
 def stop_pid(pid: int, timeout: float = 5.0) -> bool:
     """Stop a process that is not our child (found in a state file); True if it is gone."""
     _signal_group(pid, signal.SIGTERM)

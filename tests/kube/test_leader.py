@@ -7,7 +7,7 @@ import pytest
 
 from reconciler.kube.leader import LeaderElector
 
-TIMING = dict(lease_duration=1.0, renew_deadline=0.6, retry_period=0.05)
+TIMING = dict(lease_duration=1.5, renew_deadline=1.0, retry_period=0.05)
 
 
 def wait_until(predicate, timeout=10.0):

@@ -313,3 +313,17 @@ def test_value_env_and_file_sd_documents_are_pure_functions():
     doc = filesd.file_sd_groups("p", "s", "v", ["127.0.0.1:2", "127.0.0.1:1"], "/m")
     assert doc[0]["targets"] == ["127.0.0.1:1", "127.0.0.1:2"]
     assert doc[0]["labels"]["__metrics_path__"] == "/m" and doc[0]["labels"]["job"] == "v-p-s"
+
+
+@pytest.mark.prometheus
+def test_prometheus_accepts_the_file_sd_files(target, tmp_path):
+    folder = make_service(tmp_path / "export")
+    target.deploy(request(folder, replicaCount=2))
+    config = tmp_path / "prometheus.yml"
+    config.write_text(textwrap.dedent(f"""\
+        scrape_configs:
+          - job_name: local-target
+            file_sd_configs: [{{files: ["{target.file_sd_dir}/*.json"]}}]
+        """))
+    check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -128,6 +128,7 @@ def test_missing_secret_missing_image_and_injection_fail_before_any_job(fake_kub
         ("- {name: t, image: a, cmd: ['true'], env: [{name: nope, valueFrom: secret}]}\n",
          "secret 'nope' not found in namespace jobs"),
         ("- {name: t, cmd: ['true']}\n", "image is required"),
+        ("- {name: t, image: a, securityContext: {privileged: true}}\n", "privileged containers are not allowed"),
         ("- {name: t, image: a, cmd: [sh, -c, 'echo $(X)'], env: [{name: X, value: $.data.x, valueFrom: event}]}\n",
          "refused: $(X) comes from the event"),
     ]

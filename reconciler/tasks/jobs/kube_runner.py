@@ -60,11 +60,12 @@ def label_value(text: str) -> str:
 
 class KubernetesJobRunner:
     def __init__(self, kube: Kube, *, namespace: str = "default", poll_interval: float = 1.0,
-                 service_account: str | None = None):
+                 service_account: str | None = None, allow_privileged: bool = False):
         self.kube = kube
         self.namespace = namespace
         self.poll_interval = poll_interval
         self.service_account = service_account
+        self.allow_privileged = allow_privileged     # JES: privileged jobs are refused unless allowed
 
     def run(self, plan: TaskPlan, service_dir: Path) -> TaskOutcome:
         started = now_iso()
@@ -75,6 +76,8 @@ class KubernetesJobRunner:
             redactor = Redactor(v for keys in secrets.values() for v in keys.values())
             if not plan.image:
                 raise PlanError("image is required to run a task as a Kubernetes Job")
+            if plan.security_context.get("privileged") and not self.allow_privileged:
+                raise PlanError("privileged containers are not allowed (securityContext.privileged: true)")
             plain: dict[str, str] = {}
             sources: dict[str, str] = {}
             for e in plan.env:

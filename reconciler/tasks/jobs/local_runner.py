@@ -110,17 +110,16 @@ class LocalJobRunner:
         buffer = TailBuffer(plan.max_output_bytes + redactor.margin)
         reader = threading.Thread(target=_pump, args=(proc.stdout, buffer), daemon=True)
         reader.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=plan.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # A blocking wait in a thread: Popen.wait(timeout) would poll with sleeps of up to 50 ms.
+        exited = threading.Event()
+        waiter = threading.Thread(target=lambda: (proc.wait(), exited.set()), daemon=True)
+        waiter.start()
+        timed_out = not exited.wait(plan.timeout)
+        if timed_out:
             _kill_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=self.kill_grace)
-            except subprocess.TimeoutExpired:
+            if not exited.wait(self.kill_grace):
                 _kill_group(proc.pid, signal.SIGKILL)
-                proc.wait()
+                exited.wait()
         _kill_group(proc.pid, signal.SIGKILL)       # whatever the task left running in its group
         reader.join(timeout=self.kill_grace + 1)
         output, truncated = bounded_text(buffer.tail(), buffer.total, plan.max_output_bytes, redactor)
