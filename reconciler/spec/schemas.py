@@ -73,8 +73,85 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def schema_issues(kind: Kind, data: Any) -> list[Issue]:
-    """Errors of the compatibility schema, one per problem, in document order."""
+# --- shapes: schema results reused across documents that differ only in their strings ----
+#
+# jsonschema costs about as much as parsing the YAML. Config repositories hold hundreds of
+# SLO/SLI files that are copies of each other with other strings in them, and for a schema
+# without string-value constraints (enum, const, pattern, lengths, format) the verdict only
+# depends on the document's shape: its keys, list lengths, value types and numbers.
+_STRING_CONSTRAINTS = frozenset({"enum", "const", "pattern", "minLength", "maxLength", "format"})
+_SHAPE_CACHE_MAX = 4096
+_valid_shapes: dict[str, set] = {}
+_key_shapes: dict[str, dict] = {}
+
+
+class _NoShape(Exception):
+    pass
+
+
+@functools.cache
+def _shape_safe(kind: Kind) -> bool:
+    def constrained(node: Any) -> bool:
+        if isinstance(node, dict):
+            return bool(_STRING_CONSTRAINTS & node.keys()) or any(constrained(v) for v in node.values())
+        if isinstance(node, list):
+            return any(constrained(v) for v in node)
+        return False
+    return not constrained(schema(kind))
+
+
+def shape_of(kind: Kind, data: Any) -> Any:
+    """A hashable stand-in for `data` with every string blanked, or None when the kind's
+    schema looks at string values (or the data holds types YAML rarely produces)."""
+    if not _shape_safe(kind):
+        return None
+    try:
+        return _shape(data)
+    except (_NoShape, RecursionError):
+        return None
+
+
+def _shape(data: Any) -> Any:
+    if isinstance(data, str):
+        return "s"
+    if isinstance(data, dict):
+        return ("d",) + tuple((k if isinstance(k, str) else _no_shape(), _shape(v)) for k, v in data.items())
+    if isinstance(data, list):
+        return ("l",) + tuple(_shape(v) for v in data)
+    if data is None:
+        return None
+    if isinstance(data, bool):
+        return ("b", data)
+    if isinstance(data, (int, float)) and data == data:
+        return ("n", data)
+    return _no_shape()
+
+
+def _no_shape() -> Any:
+    raise _NoShape
+
+
+def reset_shape_caches() -> None:
+    """Forget every remembered shape (benchmarks measuring a cold start call this)."""
+    _valid_shapes.clear()
+    _key_shapes.clear()
+
+
+def _remember(store: Any, key: Any, value: Any = None) -> None:
+    if len(store) >= _SHAPE_CACHE_MAX:
+        store.clear()
+    if isinstance(store, set):
+        store.add(key)
+    else:
+        store[key] = value
+
+
+def schema_issues(kind: Kind, data: Any, shape: Any = None) -> list[Issue]:
+    """Errors of the compatibility schema, one per problem. `shape` (from shape_of) lets a
+    document skip validation when another one of the same shape was valid."""
+    valid = _valid_shapes.setdefault(kind, set())
+    if shape is not None and shape in valid:
+        return []
     issues: list[Issue] = []
     seen: set[tuple] = set()
     for err in validator(kind).iter_errors(data):
@@ -83,6 +160,8 @@ def schema_issues(kind: Kind, data: Any) -> list[Issue]:
             if key not in seen:
                 seen.add(key)
                 issues.append(issue)
+    if shape is not None and not issues:
+        _remember(valid, shape)
     return issues
 
 
@@ -169,11 +248,17 @@ def _unknown_key_message(kind: str, path: tuple, key: str, known: list[str], *, 
     return f"unknown key `{key}`{where} is ignored by Keptn; {hint}"
 
 
-def unknown_keys(kind: Kind, data: Any) -> list[tuple[tuple, str, list[str]]]:
+def unknown_keys(kind: Kind, data: Any, shape: Any = None) -> list[tuple[tuple, str, list[str]]]:
     """(path of the mapping, unknown key, known keys) for every key the schema does not
-    name, in mappings whose schema lists `properties` without closing them."""
+    name, in mappings whose schema lists `properties` without closing them. The answer
+    depends on keys only, so it is reused for documents of the same shape."""
+    store = _key_shapes.setdefault(kind, {})
+    if shape is not None and shape in store:
+        return store[shape]
     out: list[tuple[tuple, str, list[str]]] = []
     _walk(kind, schema(kind), data, (), out)
+    if shape is not None:
+        _remember(store, shape, out)
     return out
 
 

@@ -17,7 +17,8 @@ from reconciler.spec.kinds import Kind, detect_kind
 from reconciler.spec.lint import remediation as remediation_lint
 from reconciler.spec.lint import shipyard as shipyard_lint
 from reconciler.spec.remediation import Remediation
-from reconciler.spec.schemas import LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys
+from reconciler.spec.schemas import (LENIENT_KINDS, dotted, schema_issues, shape_of, unknown_key_issue,
+                                     unknown_keys)
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.sli import SliFile
@@ -93,10 +94,11 @@ def _check(text: str | bytes, kind: Kind | None, path: str | None) -> DocumentRe
     if kind == "remediation" and remediation_lint.is_legacy(data):
         issues.append(remediation_lint.legacy_issue(data))
         return _done(kind, issues, None, text)
-    issues += schema_issues(kind, data)
+    shape = shape_of(kind, data)
+    issues += schema_issues(kind, data, shape)
     if kind in LENIENT_KINDS:
         special = getattr(_lint, kind).__dict__.get("unknown_key") if hasattr(_lint, kind) else None
-        for parent, key, known in unknown_keys(kind, data):
+        for parent, key, known in unknown_keys(kind, data, shape):
             issue = special(parent, key, known) if special else None
             issues.append(issue or unknown_key_issue(kind, parent, key, known))
     issues += _lint.LINTERS[kind](data)

@@ -170,6 +170,66 @@ class _CheckingLoader(Loader):
         return mapping
 
 
+_TAG = "tag:yaml.org,2002:"
+
+
+class _Fallback(Exception):
+    """The document uses a YAML feature the fast path leaves to PyYAML's constructor."""
+
+
+class _FastConstructor:
+    """Node tree → plain data for the common case: maps, lists, str/int/float/bool/null.
+
+    PyYAML's generic constructor spends most of a config file's load time on bookkeeping
+    (state generators, per-node dispatch). Config files use plain JSON-like YAML, so this
+    walk builds the same data directly and defers to PyYAML for anything else (merge keys,
+    complex keys, explicit or unusual tags). Aliases share one object, as in PyYAML.
+    """
+
+    def __init__(self, loader: "_CheckingLoader"):
+        self._loader = loader
+        self._memo: dict[int, Any] = {}
+        self._scalars = {
+            _TAG + "str": None,
+            _TAG + "int": loader.construct_yaml_int,
+            _TAG + "float": loader.construct_yaml_float,
+            _TAG + "bool": loader.construct_yaml_bool,
+            _TAG + "null": loader.construct_yaml_null,
+        }
+
+    def build(self, node) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            try:
+                convert = self._scalars[node.tag]
+            except KeyError:
+                raise _Fallback from None
+            return node.value if convert is None else convert(node)
+        seen = self._memo.get(id(node))
+        if seen is not None:
+            return seen
+        if cls is yaml.SequenceNode:
+            if node.tag != _TAG + "seq":
+                raise _Fallback
+            items: list[Any] = []
+            self._memo[id(node)] = items
+            items.extend(self.build(child) for child in node.value)
+            return items
+        if cls is yaml.MappingNode and node.tag == _TAG + "map":
+            mapping: dict[str, Any] = {}
+            self._memo[id(node)] = mapping
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _TAG + "merge":
+                    raise _Fallback
+                key = key_node.value
+                if key in mapping:
+                    mark = key_node.start_mark
+                    self._loader.duplicate_keys.append((key, mark.line + 1, mark.column + 1))
+                mapping[key] = self.build(value_node)
+            return mapping
+        raise _Fallback
+
+
 def load_document(text: str | bytes) -> Document:
     """Load the first document of `text`, with duplicate keys and alias bombs reported.
 
@@ -182,7 +242,12 @@ def load_document(text: str | bytes) -> Document:
         data = None
         if loader.check_node():
             node = loader.get_node()
-            data = loader.construct_document(node) if node is not None else None
+            if node is not None:
+                try:
+                    data = _FastConstructor(loader).build(node)
+                except _Fallback:
+                    loader.duplicate_keys.clear()
+                    data = loader.construct_document(node)
         try:
             more = bool(loader.check_node())
         except (yaml.YAMLError, ValueError, TypeError, RecursionError):

@@ -136,3 +136,18 @@ def test_perturbed_valid_documents_never_crash_a_check(case):
     assert "internal-error" not in [i.code for i in result.issues], result.issues
     if not result.has_errors:
         assert result.model is not None
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(cases=st.lists(perturbed(), min_size=2, max_size=4))
+def test_shape_cache_never_changes_a_verdict(cases):
+    """Schema results are reused between documents of one shape; the findings must be exactly
+    those of a validation from scratch."""
+    from reconciler.spec.schemas import reset_shape_caches
+    texts = [(str(path), yaml.safe_dump(data, allow_unicode=True)) for path, data in cases]
+    warm = [check_document(text, None, path).issues for path, text in texts]
+    fresh = []
+    for path, text in texts:
+        reset_shape_caches()
+        fresh.append(check_document(text, None, path).issues)
+    assert warm == fresh

@@ -126,3 +126,18 @@ def test_emitted_codes_are_registered():
     assert emitted, "the scan found no codes"
     assert emitted <= set(CODES), emitted - set(CODES)
     assert emitted == set(CODES), set(CODES) - emitted
+
+
+def test_shape_cache_only_for_schemas_without_string_constraints():
+    from reconciler.spec.schemas import shape_of
+    assert shape_of("slo", {"objectives": [{"sli": "a"}]}) == shape_of("slo", {"objectives": [{"sli": "b"}]})
+    assert shape_of("slo", {"objectives": [{"sli": "a"}]}) != shape_of("slo", {"objectives": [{"sli": 1}]})
+    assert shape_of("slo", {"weight": True}) != shape_of("slo", {"weight": 1})
+    assert shape_of("jobconfig", {"apiVersion": "v2"}) is None       # const/enum look at strings
+    assert shape_of("settings", {"apiVersion": "reconciler/v1"}) is None
+
+
+def test_same_shape_different_types_is_validated_again():
+    ok = check_document("indicators: {a: up}\n", "sli")
+    bad = check_document("indicators: {a: [up]}\n", "sli")
+    assert not ok.issues and [i.code for i in bad.issues] == ["wrong-type"]
