@@ -92,12 +92,13 @@ class Lane:
         self._keys.insert(i, run.queue)
         self._runs.insert(i, run)
 
-    def remove(self, run: LaneRun) -> None:
+    def remove(self, run: LaneRun) -> bool:
         for i, r in enumerate(self._runs):
             if r is run:
                 del self._keys[i]
                 del self._runs[i]
-                return
+                return True
+        return False
 
     def startable(self) -> list[LaneRun]:
         return startable(self._runs)

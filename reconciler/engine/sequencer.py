@@ -25,7 +25,7 @@ from reconciler.engine.events import (SOURCE, CloudEvent, derived_id, iso_time, 
 from reconciler.engine.inputs import (CommitResolved, ConfigChanged, Control, EventReceived, Input,
                                       PromotionFailed, PromotionFinished, Tick)
 from reconciler.engine.payload import (ABORTED as STATUS_ABORTED, ERRORED, FAIL, aggregate,
-                                       deep_merge, stops_sequence, task_data)
+                                       deep_merge, json_copy, stops_sequence, task_data)
 from reconciler.engine.selectors import followups
 from reconciler.engine.state import (ABORTED, AWAIT_COMMIT, AWAIT_PROMOTION, DONE, FINISHED, PAUSED,
                                      PENDING, PROMOTE_AT_START, PROMOTE_BY_APPROVAL, SCHEDULED,
@@ -116,7 +116,7 @@ def resume_commands(world: World) -> list[Command]:
         if run.current < len(run.tasks):
             task = run.tasks[run.current]
             if task.state in (TASK_TRIGGERED, TASK_STARTED):
-                event = next((e for e in run.events if e.id == task.triggered_id), None)
+                event = next((e for e in run.cloud_events() if e.id == task.triggered_id), None)
                 if event is not None:
                     out.append(_dispatch_command(run, task, event, redelivery=True))
     return out
@@ -179,7 +179,8 @@ def _emit_unstored_finished(s: _Step, trigger: CloudEvent, stage: str, sequence:
         data=deep_merge(trigger.data, {"stage": stage, "service": service}), result=FAIL,
         status=ERRORED, message=problem, triggered_id=trigger.id,
         event_id=derived_id(trigger.id, "finished"), time=s.time, gitcommitid=trigger.gitcommitid)
-    s.commands.append(EmitEvent(f"{trigger.shkeptncontext}/{stage}/-/-/finished", "", finished))
+    # No run exists, so the key names the sequence where the run index would be.
+    s.commands.append(EmitEvent(f"{trigger.shkeptncontext}/{stage}/-/-/{sequence}.finished", "", finished))
 
 
 def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> None:
@@ -212,7 +213,7 @@ def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> N
         return s.reject("duplicate-source", f"source {source!r} already sent .{kind} for task "
                         f"{task.name} of sequence {run.sequence}", event.id)
     w.applied.add(event.id)
-    run.events.append(event)
+    run.record(event)
     s.touch(run)
     if kind == "started":
         task.started[source] = Answer(event.id, s.now)
@@ -347,7 +348,7 @@ def _dispatch(s: _Step, run: SequenceRun, task: TaskRun) -> None:
     task.triggered_id = event.id
     task.triggered_at = s.now
     w.task_triggers[event.id] = (run, task.index)
-    run.events.append(event)
+    run.record(event)
     s.touch(run)
     s.commands.append(_dispatch_command(run, task, event))
     w.schedule(run)
@@ -377,7 +378,7 @@ def _follow_up(s: _Step, parent: SequenceRun, stage: str, sequence: Sequence) ->
     if trigger.id in s.world.sequence_triggers:
         return
     if not NAME.match(stage):
-        s.commands.append(EmitEvent(f"{parent.context}/{stage}/-/-/triggered", "", trigger))
+        s.commands.append(EmitEvent(f"{parent.context}/{stage}/-/-/{sequence.name}.triggered", "", trigger))
         _emit_unstored_finished(s, trigger, stage, sequence.name, parent.service,
                                 f"stage name {stage!r} is not a valid Keptn name (lowercase letters, "
                                 f"digits and '-'); rename it in shipyard.yaml")
@@ -438,7 +439,7 @@ def _maybe_escalate(s: _Step, run: SequenceRun, last: TaskRun) -> None:
     event = CloudEvent(type=task_type(ESCALATION, "triggered"), data=data, shkeptncontext=run.context,
                        id=derived_id(run.id, "escalate"), source=SOURCE, time=s.time,
                        gitcommitid=run.gitcommitid)
-    run.events.append(event)
+    run.record(event)
     s.commands.append(Escalate(f"{run.id}/-/escalate", run.id, event))
 
 
@@ -453,7 +454,7 @@ def _end(s: _Step, run: SequenceRun, state: str, result: str, status: str, messa
         context=run.context, stage=run.stage, sequence=run.sequence, data=run.data, result=result,
         status=status, message=message, triggered_id=run.trigger.id,
         event_id=derived_id(run.id, "finished"), time=s.time, gitcommitid=run.gitcommitid)
-    run.events.append(event)
+    run.record(event)
     w.retire(run)
     s.touch(run)
     s.dirty[run.lane] = None
@@ -645,9 +646,11 @@ def _settle(s: _Step) -> None:
 
 def _dispatch_command(run: SequenceRun, task: TaskRun, event: CloudEvent, *,
                       redelivery: bool = False) -> DispatchTask:
+    # The executor gets its own copy of the data: the stored event shares subtrees with the
+    # run's state, which an executor must never be able to change.
     return DispatchTask(key=f"{run.id}/{task.index}/triggered", run_id=run.id, context=run.context,
                         stage=run.stage, service=run.service, task_index=task.index, task=task.name,
-                        event=event, redelivery=redelivery)
+                        event=event.replace(data=json_copy(event.data)), redelivery=redelivery)
 
 
 def _resolve_command(run: SequenceRun) -> ResolveCommit:

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 
 from reconciler.engine.lanes import Lane
 from reconciler.engine.state import (PAUSED, SequenceRun, StateFormatError, lane_document,
-                                     runs_from_document)
+                                     lane_document_json, runs_from_document)
 from reconciler.engine.timeouts import next_deadline
 from reconciler.spec.settings import TimeoutSettings
 from reconciler.spec.shipyard import Shipyard
@@ -37,6 +37,7 @@ class World:
         self.next_seq = 0
         self.next_creation = 0
         self.run_counts: dict[tuple[str, str], int] = {}             # (context, stage) → runs
+        self.active = 0                                              # runs in lanes
 
     # -- queries --------------------------------------------------------------------------
 
@@ -81,13 +82,14 @@ class World:
             if lane is None:
                 lane = self.lanes[run.lane] = Lane(run.lane)
             lane.add(run)
+            self.active += 1
             self.schedule(run)
 
     def retire(self, run: SequenceRun) -> None:
         """Take a run that just became terminal out of its lane."""
         lane = self.lanes.get(run.lane)
-        if lane is not None:
-            lane.remove(run)
+        if lane is not None and lane.remove(run):
+            self.active -= 1
             if not len(lane):
                 del self.lanes[run.lane]
 
@@ -96,7 +98,7 @@ class World:
         due = next_deadline(run, self.timeouts)
         if due is not None:
             heapq.heappush(self.deadlines, (due, run.id))
-            if len(self.deadlines) > 64 and len(self.deadlines) > 4 * max(1, self._active_count()):
+            if len(self.deadlines) > 64 and len(self.deadlines) > 4 * max(1, self.active):
                 self.rebuild_deadlines()
 
     def rebuild_deadlines(self) -> None:
@@ -143,9 +145,6 @@ class World:
         self.paused.pop(context, None)
         return True
 
-    def _active_count(self) -> int:
-        return sum(len(lane) for lane in self.lanes.values())
-
     # -- persistence -------------------------------------------------------------------------
 
     def lane_runs(self, stage: str, service: str, context: str) -> list[SequenceRun]:
@@ -155,14 +154,23 @@ class World:
     def document(self, stage: str, service: str, context: str) -> dict[str, Any]:
         return lane_document(stage, service, context, self.lane_runs(stage, service, context))
 
-    def documents(self) -> Iterator[dict[str, Any]]:
+    def document_json(self, stage: str, service: str, context: str) -> str:
+        """The lane file's text (compact JSON), without decoding the recorded events."""
+        return lane_document_json(stage, service, context, self.lane_runs(stage, service, context))
+
+    def lane_files(self) -> Iterator[tuple[str, str, str]]:
+        """(stage, service, context) of every lane document the world holds."""
         seen: set[tuple[str, str, str]] = set()
         for context, runs in self.contexts.items():
             for run in runs:
                 key = (run.stage, run.service, context)
                 if key not in seen:
                     seen.add(key)
-                    yield self.document(*key)
+                    yield key
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        for key in self.lane_files():
+            yield self.document(*key)
 
     def controls_document(self) -> dict[str, Any]:
         return {"apiVersion": "reconciler/v1", "kind": CONTROLS_KIND, "version": 1,
@@ -198,7 +206,7 @@ class World:
 
     def __repr__(self) -> str:
         paused = sum(1 for r in self.active_runs() if r.state == PAUSED)
-        return f"<World runs={len(self.runs)} active={self._active_count()} paused={paused}>"
+        return f"<World runs={len(self.runs)} active={self.active} paused={paused}>"
 
 
 def _runs_of(documents: Iterable[Any]) -> list[SequenceRun]:

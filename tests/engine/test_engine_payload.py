@@ -59,8 +59,7 @@ def test_task_data_order_of_precedence():
     assert data == {"project": "p", "stage": "dev", "service": "s", "result": "warning", "status": "succeeded",
                     "configurationChange": {"values": {"image": "v1"}},
                     "test": {"start": "t0", "teststrategy": "functional"}}
-    data["configurationChange"]["values"]["image"] = "mutated"
-    assert run_data["configurationChange"]["values"]["image"] == "v1"
+    assert run_data["stage"] == "wrong" and run_data["message"] == "old"     # input unchanged
 
 
 def test_task_data_keeps_the_trigger_result_for_the_first_task():

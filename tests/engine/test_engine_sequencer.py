@@ -88,6 +88,19 @@ def test_task_triggered_data_merges_trigger_earlier_results_and_properties():
     assert all(d.event.shkeptncontext == d0.context for d in sim.dispatches())
 
 
+def test_an_executor_changing_its_event_data_cannot_change_the_run():
+    sim = manual()
+    sim.feed(trigger("dev", data={"configurationChange": {"commit": "c0", "values": {"image": "v1"}}}))
+    d = last_dispatch(sim)
+    d.event.data["configurationChange"]["values"]["image"] = "evil"
+    d.event.data["stage"] = "production"
+    run = sim.world.runs_of(d.context)[0]
+    assert run.data["configurationChange"]["values"]["image"] == "v1"
+    assert run.cloud_events()[-1].data["configurationChange"]["values"]["image"] == "v1"
+    finish(sim, d)
+    assert last_dispatch(sim).event.data["configurationChange"]["values"]["image"] == "v1"
+
+
 def test_a_finished_event_may_move_the_commit_later_tasks_read():
     sim = manual()
     sim.feed(trigger("dev"))
@@ -158,6 +171,7 @@ def test_unknown_stage_finishes_errored_without_a_run():
     assert emit.event.type == "sh.keptn.event.qa.delivery.finished"
     assert (emit.event.data["result"], emit.event.data["status"]) == ("fail", "errored")
     assert "stage 'qa' is not in shipyard.yaml" in emit.event.data["message"]
+    assert emit.key == f"{emit.event.shkeptncontext}/qa/-/-/delivery.finished" and emit.run_id == ""
     assert sim.world.runs == {} and not any(isinstance(c, RunsChanged) for c in cmds)
     assert sim.feed(trigger("qa")) == []          # the same event again: nothing
 
@@ -621,6 +635,19 @@ def test_pause_while_waiting_for_approval_then_approved():
     assert run.state == "paused" and run.paused_from == "waiting" and len(sim.dispatches()) == 1
     sim.feed(Control(c, "resume"))
     assert run.state == "started" and last_dispatch(sim).task == "deployment"
+
+
+def test_pause_during_a_triggered_after_delay_holds_the_task_until_resume():
+    sy = [{"name": "prod", "sequences": [{"name": "check", "tasks": [{"name": "test", "triggeredAfter": "5m"}]}]}]
+    sim = Sim.of(sy, auto=False)
+    c = ctx(1)
+    sim.feed(trigger("prod", sequence="check", context=c), at=BASE_TIME)
+    sim.feed(Control(c, "pause"), at=BASE_TIME + 10)
+    sim.feed(Tick(), at=BASE_TIME + 600)
+    assert sim.dispatches() == []
+    sim.feed(Control(c, "resume"), at=BASE_TIME + 700)
+    (d,) = sim.dispatches()
+    assert d.task == "test" and sim.world.runs_of(c)[0].tasks[0].triggered_at == BASE_TIME + 700
 
 
 def test_invalid_control_is_rejected():
