@@ -20,7 +20,7 @@ CODES: dict[str, str] = {
     "bad-value": "a value is not one of the allowed values or has the wrong format",
     "empty-list": "a list that must have entries is empty",
     "unknown-key": "a key that is not part of the format (ignored by Keptn files, rejected in strict files)",
-    "invalid-value": "a value the settings model rejects",
+    "invalid-value": "a value the typed model (settings, job config) rejects",
     # shipyard
     "legacy-shipyard": "a pre-0.2 shipyard (Keptn ≤ 0.7 format), rejected by Keptn ≥ 0.8",
     "shipyard-version": "the shipyard apiVersion is not spec.keptn.sh/0.2.x",

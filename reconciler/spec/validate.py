@@ -78,6 +78,10 @@ def _check(text: str | bytes, kind: Kind | None, path: str | None) -> DocumentRe
                               "reads only the first, so the others are ignored"))
     data = doc.data
     kind = kind or detect_kind(path, data)
+    if kind == "jobconfig":     # the job-executor-service parses strictly: a duplicate is fatal there
+        issues = [replace(i, severity="error", message=i.message.replace(
+            "the later value silently wins", "the job-executor-service rejects the file"))
+            if i.code == "duplicate-key" else i for i in issues]
     if kind is None:
         issues.append(warning("unknown-kind", "cannot tell what kind of config file this is; name it shipyard.yaml, "
                               "slo.yaml, sli.yaml, remediation.yaml, job/config.yaml or reconciler.yaml, or give it "

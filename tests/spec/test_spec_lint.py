@@ -51,8 +51,21 @@ CASES: list[tuple[str, str, str, str, str]] = [
                 image: alpine
                 comand: [echo]  # !
         """), "unknown-key", "error"),
-    ("invalid-value", "reconciler.yaml", "apiVersion: reconciler/v1\nkind: Settings\nspec:\n  timeouts:\n"
+    ("bad-value pattern", "reconciler.yaml", "apiVersion: reconciler/v1\nkind: Settings\nspec:\n  timeouts:\n"
      "    taskStarted: 1.5.5s  # !\n", "bad-value", "error"),
+    ("invalid-value", "job/config.yaml", textwrap.dedent("""\
+        apiVersion: v2
+        actions:
+          - name: a
+            events: [{name: sh.keptn.event.test.triggered}]
+            tasks:
+              - name: t
+                image: alpine
+                securityContext:
+                  runAsUser: "1000"  # !
+        """), "invalid-value", "error"),
+    ("duplicate-key strict", "job/config.yaml", "apiVersion: v2\nactions: []\napiVersion: v2  # !\n",
+     "duplicate-key", "error"),
     ("legacy-shipyard", "shipyard.yaml", "stages:  # !\n  - name: dev\n    deployment_strategy: direct\n",
      "legacy-shipyard", "error"),
     ("shipyard-version old", "shipyard.yaml", SHIPYARD_HEAD.replace("0.2.3", "0.1.7  # !")
@@ -376,7 +389,7 @@ def test_rule(name, text, code, severity):
 def test_every_code_has_a_case_or_a_project_test():
     """Codes not covered here are cross-file checks (test_spec_project) or reading failures."""
     covered = {c[3] for c in CASES}
-    elsewhere = {"internal-error", "unreadable-file", "invalid-value", "unknown-placeholder", "sli-undefined",
+    elsewhere = {"internal-error", "unreadable-file", "unknown-placeholder", "sli-undefined",
                  "sli-ambiguous", "no-default-branch", "missing-shipyard", "stage-without-branch",
                  "unknown-stage", "ignored-file", "invalid-service-name", "missing-slo", "missing-remediation",
                  "remediation-unused"}
