@@ -32,7 +32,7 @@ from reconciler.engine.state import (ABORTED, AWAIT_COMMIT, AWAIT_PROMOTION, DON
                                      STARTED, TASK_STARTED, TASK_TRIGGERED, TIMED_OUT, TRIGGERED,
                                      WAITING, WAITING_FOR_APPROVAL, Answer, Promotion, SequenceRun,
                                      TaskRun)
-from reconciler.engine.timeouts import APPROVAL, expired, next_deadline
+from reconciler.engine.timeouts import APPROVAL, expired
 from reconciler.engine.world import ALL_STAGES, World
 from reconciler.spec.shipyard import Sequence
 
