@@ -47,12 +47,14 @@ actions:
 """
 
 
-def timed(fn, runs: int) -> list[float]:
-    out = []
+def interleaved(cases: dict, runs: int) -> dict[str, list[float]]:
+    """Samples per case, taking turns, so load from elsewhere hits baseline and subject alike."""
+    out: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
+        for name, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            out[name].append((time.perf_counter() - t) * 1000)
     return out
 
 
@@ -77,12 +79,16 @@ def main(argv: list[str]) -> int:
         (service / "data.txt").write_text("x" * 10_000)
         environ = {**os.environ, "RECONCILER_SECRET_CREDS_TOKEN": "t0ken-value"}
         runner = LocalJobRunner(tmp_path / "jobs", environ=environ)
-        base = report("baseline: subprocess.run(python -c pass)",
-                      timed(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), runs))
         quiet = load_jobconfig(CONFIG.replace("{code}", "pass"))
-        report("run_job, local runner, same command", timed(lambda: run_job(quiet, event, service, runner), runs), base)
         noisy = load_jobconfig(CONFIG.replace("{code}", "import sys; sys.stdout.write('y' * 1000000)"))
-        report("run_job, local runner, 1 MB of output", timed(lambda: run_job(noisy, event, service, runner), runs), base)
+        samples = interleaved({
+            "baseline": lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
+            "quiet": lambda: run_job(quiet, event, service, runner),
+            "noisy": lambda: run_job(noisy, event, service, runner),
+        }, runs)
+        base = report("baseline: subprocess.run(python -c pass)", samples["baseline"])
+        report("run_job, local runner, same command", samples["quiet"], base)
+        report("run_job, local runner, 1 MB of output", samples["noisy"], base)
 
         with FakeKube() as fake:
             fake.job_handler = lambda job: JobOutcome(logs="ok\n" * 100)
@@ -99,7 +105,7 @@ def main(argv: list[str]) -> int:
                 [result] = run_job(quiet, ev, service, kube_runner)
                 assert result.status == "succeeded", result.message
 
-            report("run_job, kubernetes runner (fake API)", timed(kube_run, runs), base)
+            report("run_job, kubernetes runner (fake API)", interleaved({"k": kube_run}, runs)["k"], base)
             kube.close()
     return 0
 

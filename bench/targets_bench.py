@@ -64,6 +64,17 @@ def timed(fn, runs: int) -> list[float]:
     return out
 
 
+def interleaved(cases: dict, runs: int) -> dict[str, list[float]]:
+    """Samples per case, taking turns, so load from elsewhere hits baseline and subject alike."""
+    out: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, fn in cases.items():
+            t = time.perf_counter()
+            fn()
+            out[name].append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def report(name: str, samples: list[float], baseline: float | None = None) -> float:
     med = statistics.median(samples)
     ratio = f"  x{med / baseline:.1f} baseline" if baseline else ""
@@ -93,25 +104,31 @@ def bench_local(runs: int) -> None:
         folder.mkdir(parents=True)
         shutil.copy(SVC, folder / "svc.py")
         (folder / "local.yaml").write_text("command: [python, svc.py]\nstartTimeout: 20s\n")
-        base = report("baseline: bare process start + health", timed(lambda: bare_process_start(tmp_path), runs))
         target = LocalTarget(tmp_path / "work", poll_interval=0.01)
         try:
             n = {"i": 0}
 
-            def deploy(replicas: int):
+            def deploy(service: str, replicas: int):
                 n["i"] += 1
-                target.deploy(DeployRequest("shop", "dev", "hello", f"{n['i']:040d}", folder,
+                target.deploy(DeployRequest("shop", "dev", service, f"{n['i']:040d}", folder,
                                             {"image": f"hello:{n['i']}", "replicaCount": replicas}))
 
-            report("local: rolling deploy, 1 replica", timed(lambda: deploy(1), runs), base)
-            report("local: rolling deploy, 4 replicas", timed(lambda: deploy(4), runs), base)
-            deploy(1)
+            deploy("scaled", 1)
 
             def scale_cycle():
-                target.scale("dev", "hello", 3)
-                target.scale("dev", "hello", 1)
+                target.scale("dev", "scaled", 3)
+                target.scale("dev", "scaled", 1)
 
-            report("local: scale 1 -> 3 -> 1", timed(scale_cycle, runs), base)
+            samples = interleaved({
+                "baseline": lambda: bare_process_start(tmp_path),
+                "deploy1": lambda: deploy("one", 1),
+                "deploy4": lambda: deploy("four", 4),
+                "scale": scale_cycle,
+            }, runs)
+            base = report("baseline: bare process start + health", samples["baseline"])
+            report("local: rolling deploy, 1 replica", samples["deploy1"], base)
+            report("local: rolling deploy, 4 replicas", samples["deploy4"], base)
+            report("local: scale 1 -> 3 -> 1", samples["scale"], base)
         finally:
             target.close()
 
