@@ -125,7 +125,7 @@ class KubernetesTarget:
         dep = next((d for d in deps if d["metadata"]["name"] == service), deps[0])
         state = rollout_state(dep)
         annotations = dep["metadata"].get("annotations") or {}
-        containers = dep["spec"]["template"]["spec"].get("containers") or [{}]
+        containers = (((dep.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
         container = next((c for c in containers if c.get("name") == service), containers[0])
         return ServiceStatus(
             stage, service, deployed=True, commit=annotations.get("reconciler.sh/commit", ""),
