@@ -198,7 +198,8 @@ class ProjectValidator:
         findings: list[Finding] = []
         services: dict[tuple[str, str], ServiceConfig] = {}
         if default is None:
-            findings.append(Finding(self._name("main", ""), None, None, "error", "no-default-branch",
+            findings.append(Finding(self._name(DEFAULT_BRANCHES[0], SHIPYARD_FILE), None, None, "error",
+                                    "no-default-branch",
                                     "the repository has neither a `main` nor a `master` branch; the default "
                                     "branch holds shipyard.yaml"))
             return ProjectReport(findings, None, None, None, services)

@@ -43,7 +43,7 @@ def test_example_project_is_clean_and_typed(tree):
 
 def test_no_default_branch(tree):
     tree["trunk"] = tree.pop("main")
-    assert codes(validate_project(tree)) == [("no-default-branch", "main:")]
+    assert codes(validate_project(tree)) == [("no-default-branch", "main:shipyard.yaml")]
 
 
 def test_master_is_a_default_branch_too(tree):
