@@ -158,7 +158,11 @@ class _Stage:
 
 
 class ProjectValidator:
-    """Incremental validation of one config repository (see the module docstring)."""
+    """Incremental validation of one config repository (see the module docstring).
+
+    Not thread-safe: one owner feeds it (`set_tree`/`update`/`remove_branch`) and asks for
+    the `report()`; in the reconciler that is the controller thread.
+    """
 
     def __init__(self, name: NameFn = repo_name, *, reserved_prefixes: Iterable[str] = ()):
         self._name = name
