@@ -246,7 +246,8 @@ def main(argv: list[str]) -> int:
         samples = sum(len(s.samples) for s in series)
         with running_prometheus(Path(tmp), series=series) as prom:
             print(f"\nPrometheus {prom.url}: {len(series)} series, {samples} backfilled samples "
-                  f"({hours} h), ready after {time.perf_counter() - started:.1f} s; cores: {os.cpu_count()}")
+                  f"({hours} h), ready after {time.perf_counter() - started:.1f} s; cores: {os.cpu_count()}, "
+                  f"load average {os.getloadavg()[0]:.1f}")
             server = statistics.median(server_time_ms(prom.url, end) for _ in range(3))
             print(f"Prometheus' own evaluation time for the 100 queries (stats=all): {server:.1f} ms "
                   f"in total, {server / 100:.2f} ms per query")

@@ -19,7 +19,7 @@ import math
 import re
 import types
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import yaml
 
@@ -423,11 +423,3 @@ def _format_path(path: tuple[Any, ...]) -> str:
         out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
     return out
 
-
-def iter_criteria(slo: Slo) -> Iterator[tuple[int, Objective, str, str]]:
-    """Every criterion string in file order: (objective index, objective, 'pass'|'warning', text)."""
-    for index, objective in enumerate(slo.objectives):
-        for kind, sets in (("pass", objective.pass_sets), ("warning", objective.warning_sets)):
-            for criteria in sets:
-                for text in criteria:
-                    yield index, objective, kind, text

@@ -232,8 +232,11 @@ def misbehaving_server(*replies: Reply, tls: tuple[Path, Path] | None = None) ->
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:          # noqa: N802 (http.server naming)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
             with state._lock:
-                state.requests.append({"path": self.path, "headers": dict(self.headers)})
+                state.requests.append({"method": self.command, "path": self.path,
+                                       "headers": dict(self.headers), "body": body})
                 reply = state.next_reply()
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -242,6 +245,8 @@ def misbehaving_server(*replies: Reply, tls: tuple[Path, Path] | None = None) ->
             finally:
                 with state._lock:
                     state.in_flight -= 1
+
+        do_POST = do_GET                   # noqa: N815
 
         def _answer(self, reply: Reply) -> None:
             if reply.delay:
