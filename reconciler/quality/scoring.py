@@ -61,7 +61,7 @@ class ObjectiveResult:
     @property
     def error(self) -> str:
         """Why the value could not be used ('' when it could or when there is none)."""
-        return self.value.message if self.value is not None and not self.value.success else ""
+        return self.value.reason if self.value is not None else ""
 
     def indicator_result(self) -> dict[str, Any]:
         """Keptn's `indicatorResults[]` entry, plus the objective's `sli`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import urllib.request
 
 import pytest
 from click.testing import CliRunner
@@ -201,3 +202,17 @@ def test_cli_live_mode(prometheus, tmp_path):
     assert [(o["sli"], o["status"], o["value"]) for o in out["objectives"]] == [
         ("latency", "pass", 150.0), ("nodata", "fail", None)]
     assert "no data" in out["objectives"][1]["error"]
+
+
+def test_support_starts_prometheus_with_a_scrape_config(tmp_path):
+    """The scrape mode the end-to-end demo test uses: the given configuration is loaded."""
+    config = ("global: {scrape_interval: 1s}\n"
+              "scrape_configs:\n"
+              "  - job_name: helloservice\n"
+              "    static_configs: [{targets: ['127.0.0.1:9']}]\n")
+    with running_prometheus(tmp_path / "scraping", config=config) as prom:
+        with urllib.request.urlopen(f"{prom.url}/api/v1/status/config", timeout=10) as r:
+            loaded = json.load(r)["data"]["yaml"]
+        process = prom.process
+        assert "job_name: helloservice" in loaded
+    assert process.poll() is not None                 # stopped on leaving the block
