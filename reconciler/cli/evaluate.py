@@ -105,9 +105,12 @@ def _live(slo_text: str, sli_files, url, start, end, timeframe, labels, project,
     settings = PrometheusSettings()
     if timeout:
         try:
-            settings = PrometheusSettings(timeout=parse_duration(timeout))
+            seconds = parse_duration(timeout)
         except ValueError as exc:
             _usage(f"--timeout: {exc}")
+        if seconds <= 0:
+            _usage("--timeout must be longer than 0s")
+        settings = PrometheusSettings(timeout=seconds)
     try:
         config = PrometheusConfig.from_settings(settings, url=url)
     except ValueError as exc:

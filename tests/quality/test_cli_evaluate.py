@@ -149,6 +149,8 @@ def test_missing_file_is_rejected(tmp_path, files):
     (["--prometheus", "http://127.0.0.1:1", "--sli", "SLI", "--start", "yesterday", "--timeframe", "5m"],
      "--start: expected ISO 8601"),
     (["--prometheus", "http://127.0.0.1:1", "--sli", "SLI"], "give the window"),
+    (["--prometheus", "http://127.0.0.1:1", "--sli", "SLI", "--timeframe", "5m", "--timeout", "0s"],
+     "--timeout must be longer than 0s"),
     (["--prometheus", "http://127.0.0.1:1", "--sli", "SLI", "--timeframe", "5m", "--label", "team"],
      "--label expects KEY=VALUE"),
 ])
