@@ -222,20 +222,22 @@ def write_back(base: Path, big: Path, quick: bool) -> None:
 
 def change_processing(base: Path, big: Path, quick: bool) -> None:
     print("\n## 4. one-service push: fetch + changed paths + commit facts, 1,000 vs 10 services")
+    print("  (the two repos are measured alternately, so both see the same machine load)")
     small = make_repo(base / "small.git", services=10)
     daemon = GitDaemon(base).start()
     try:
         n = 15 if quick else 60
-        results: dict[tuple[str, str], list[float]] = {}
         for kind in ("file", "daemon"):
+            setups = {}
             for label, repo_path in (("10", small), ("1000", big)):
                 url = repo_path.as_uri() if kind == "file" else daemon.url(repo_path)
                 mirror = Mirror(url, base / f"proc-{kind}-{label}")
                 mirror.fetch()
                 pusher = Writer(Mirror(url, base / f"proc-pusher-{kind}-{label}"))
                 pusher.mirror.fetch()
-                samples = []
-                for i in range(n + 2):
+                setups[label] = (mirror, pusher, [])
+            for i in range(n + 2):
+                for label, (mirror, pusher, samples) in setups.items():
                     pusher.write("production", lambda tip, i=i: {"svc-0003/values.yaml": b"image: p:%d\n" % i},
                                  f"push {i}")
                     old = mirror.tip("production")
@@ -247,9 +249,9 @@ def change_processing(base: Path, big: Path, quick: bool) -> None:
                     assert paths == ("svc-0003/values.yaml",) and len(facts) == 1, (paths, len(facts))
                     if i >= 2:
                         samples.append(elapsed)
-                results[(kind, label)] = samples
+            for label, (_, _, samples) in setups.items():
                 print(f"  {kind:<7} {label:>5} services: {stats(samples)}")
-            ratio = med(results[(kind, "1000")]) / med(results[(kind, "10")])
+            ratio = med(setups["1000"][2]) / med(setups["10"][2])
             print(f"  {kind:<7} ratio 1000/10: {ratio:.2f}   (target ≤ 1.5)")
     finally:
         daemon.stop()
