@@ -114,6 +114,11 @@ class TaskEnv(Protocol):
     def previous_evaluations(self, stage: str, service: str, limit: int) -> list[dict[str, Any]]:
         """Evidence documents of earlier evaluations, newest first (for SLO comparison)."""
 
+    def config_ref(self, stage: str, service: str, commit: str | None) -> str | None:
+        """The commit whose quality-gate files (slo, sli, remediation, job config) of this
+        service to read: `commit`, unless the service's config is currently invalid, in
+        which case the last valid one (invalid config never replaces the last valid)."""
+
     def now(self) -> float: ...
 
     def file_sd_path(self, stage: str, service: str) -> Path | None:
