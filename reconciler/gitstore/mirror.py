@@ -74,7 +74,7 @@ class Mirror:
         self._local = threading.local()
         self._net_lock = threading.RLock()
         self._remote_head: str | None = None
-        self._local_origin: bool | None = None   # False once we know the origin is not local
+        self._origin_path = local_path(url)      # set for file:// and plain-path remotes
         # (old tree, new tree) -> changed paths; trees are immutable, so this never goes stale.
         # It saves the second diff when `commits()` follows `changed_paths()` for one push.
         self._diffs: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
@@ -182,19 +182,17 @@ class Mirror:
     # -- fetching from a repository on this machine
 
     def _local_source(self) -> pygit2.Repository | None:
-        """The origin opened directly when it is a local repository (file:// or a path)."""
-        if self._local_origin is False:
+        """The origin opened directly when it is a local repository (file:// or a path);
+        None for network remotes. A local origin that cannot be opened is an error, never a
+        fallback to libgit2's file:// transport (its push has no compare-and-swap)."""
+        if self._origin_path is None:
             return None
         source = getattr(self._local, "source", None)
         if source is None:
-            path = local_path(self.url)
             try:
-                source = pygit2.Repository(str(path)) if path is not None and path.exists() else None
-            except pygit2.GitError:
-                source = None
-            if source is None:
-                self._local_origin = False
-                return None
+                source = pygit2.Repository(str(self._origin_path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
+            except (pygit2.GitError, KeyError, OSError) as exc:
+                raise RemoteError(f"{self.display_url} is not a readable Git repository: {exc}") from None
             self._local.source = source
         return source
 

@@ -207,3 +207,12 @@ def test_file_urls_with_escapes(remotes, workdir):
     assert local_path(origin.url) == origin.path
     mirror = Mirror(origin.url, workdir)
     assert mirror.fetch()["main"] == git_out("rev-parse", "main", cwd=origin.path)
+
+
+def test_a_missing_local_origin_is_a_remote_error(tmp_path, workdir):
+    mirror = Mirror((tmp_path / "nowhere.git").as_uri(), workdir)
+    with pytest.raises(RemoteError, match="nowhere.git"):
+        mirror.fetch()
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(RemoteError):
+        Mirror(str(tmp_path / "plain"), tmp_path / "w2").fetch()   # a folder, not a repo

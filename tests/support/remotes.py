@@ -14,7 +14,6 @@ import base64
 import contextlib
 import gzip
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -515,7 +514,3 @@ def human_factory(tmp_path: Path) -> Callable[..., Human]:
         return Human(url, tmp_path / f"human-{next(counter)}", branch)
 
     return make
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
