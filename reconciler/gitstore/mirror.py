@@ -208,9 +208,10 @@ class Mirror:
         remote = {}
         for name in source.references:
             if name.startswith(HEADS):
-                ref = source.references.get(name)
-                if ref is not None:
-                    remote[name[len(HEADS):]] = ref.resolve().target
+                try:
+                    remote[name[len(HEADS):]] = source.references[name].resolve().target
+                except (KeyError, pygit2.GitError):
+                    continue   # a dangling symbolic ref is not a branch we can mirror
         head = source.references.get("HEAD")
         if head is not None and head.type == pygit2.enums.ReferenceType.SYMBOLIC:
             target = head.target
@@ -218,9 +219,11 @@ class Mirror:
                 self._remote_head = target[len(HEADS):]
         repo = self.repo
         branches = list(remote) if wanted is None else [b for b in wanted if b in remote]
+        known = self._branch_oids(repo)
         for branch in branches:
             tip = remote[branch]
-            copy_missing(source, repo, tip, self._branch_oids(repo))
+            if copy_missing(source, repo, tip, known):
+                known.append(tip)
             ref = repo.references.get(HEADS + branch)
             if ref is None or ref.target != tip:
                 repo.references.create(HEADS + branch, tip, force=True)
