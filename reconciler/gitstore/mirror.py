@@ -272,6 +272,10 @@ class Mirror:
     def _update_local(self, source: pygit2.Repository, branch: str, new: pygit2.Oid | None,
                       old: pygit2.Oid | None) -> None:
         name = HEADS + branch
+        if not source.is_bare and not source.head_is_unborn and source.head.name == name:
+            # what git's receive.denyCurrentBranch protects: the working tree would go stale
+            raise PushRejected(branch, "it is checked out in the non-bare repository "
+                                       f"{self._origin_path}; use a bare repository as the config repo")
         ref = source.references.get(name)
         current = ref.target if ref is not None else None
         if current != old:

@@ -308,3 +308,21 @@ def test_update_branch_is_a_compare_and_swap(origin, workdir, human_factory):
     assert git_out("rev-parse", "dev", cwd=origin.path) == str(rebuilt) == mirror.tip("dev")
     with pytest.raises(PushRejected):
         mirror.update_branch("dev", rebuilt, None)                    # "create" of an existing branch
+
+
+def test_a_checked_out_branch_of_a_working_copy_is_not_moved(tmp_path):
+    from reconciler.gitstore import PushRejected
+
+    work = tmp_path / "working-copy"
+    git("init", "-q", "-b", "main", str(work))
+    (work / "a").write_text("1")
+    git("add", "a", cwd=work)
+    git("commit", "-q", "-m", "first", cwd=work)
+    git("branch", "dev", cwd=work)
+    mirror = Mirror(str(work), tmp_path / "w")
+    mirror.fetch()
+    writer = Writer(mirror)
+    with pytest.raises(PushRejected, match="checked out"):
+        writer.write("main", lambda tip: {"a": b"2"}, "x")
+    assert writer.write("dev", lambda tip: {"a": b"2"}, "x").created     # other branches are fine
+    assert git_out("show", "dev:a", cwd=work) == "2" and (work / "a").read_text() == "1"
