@@ -13,6 +13,9 @@ COMMANDS: dict[str, str] = {
     "validate": "validate:command",
     "init": "init:command",
     "evaluate": "evaluate:command",
+    "serve": "serve:command",
+    "status": "status:command",
+    "events": "events:command",
 }
 
 

@@ -1,0 +1,32 @@
+"""`reconciler events`: the CloudEvent log, filterable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import emit_json, open_index, output_option, table, workdir_option
+
+
+@click.command("events")
+@workdir_option
+@click.option("--context", help="Only this keptn context.")
+@click.option("--stage")
+@click.option("--service")
+@click.option("--type", "type_prefix", help="Event type prefix, e.g. sh.keptn.event.evaluation.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@output_option
+def command(workdir: Path, context: str | None, stage: str | None, service: str | None,
+            type_prefix: str | None, limit: int, output: str) -> None:
+    """List recorded CloudEvents, newest first (Keptn type names)."""
+    events = open_index(workdir).events(context=context, stage=stage, service=service,
+                                        type_prefix=type_prefix, limit=limit)
+    if output == "json":
+        emit_json(events)
+        return
+    rows = [(e.get("time", ""), e.get("type", "").removeprefix("sh.keptn.event."),
+             (e.get("data") or {}).get("stage", ""), (e.get("data") or {}).get("service", ""),
+             (e.get("data") or {}).get("result", ""), str(e.get("shkeptncontext", ""))[:8], e.get("source", ""))
+            for e in events]
+    click.echo(table(("time", "type", "stage", "service", "result", "context", "source"), rows) if rows
+               else "no events")

@@ -1,0 +1,66 @@
+"""`reconciler serve`: run the controller for one config repository."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import fail
+
+
+@click.command("serve")
+@click.option("--repo", required=True, metavar="URL",
+              help="The config repository: a local path, file://, git://, http(s):// or ssh URL. "
+                   "Credentials come from RECONCILER_GIT_TOKEN / RECONCILER_GIT_SSH_KEY.")
+@click.option("--workdir", "-w", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the mirror, the SQLite index, the API token and local deployments live.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT",
+              help="Address of the HTTP server (webhooks, API, /metrics, status page). Port 0 picks one.")
+@click.option("--poll-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="How often to compare branch tips with the remote (0 disables polling; "
+                   "local repositories are also watched with inotify).")
+@click.option("--no-watch", is_flag=True, help="Do not watch a local repository with inotify.")
+@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Threads for built-in executors (deployments, evaluations, jobs).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watch: bool, workers: int,
+            log_level: str) -> None:
+    """Watch REPO and run its shipyard: pushes to stage branches start sequences, results are
+    committed to the branch `reconciler/results`.
+
+    Secrets only from the environment: RECONCILER_API_TOKEN (else generated into
+    WORKDIR/api-token), RECONCILER_WEBHOOK_SECRET (push webhooks), RECONCILER_ALERTMANAGER_TOKEN,
+    RECONCILER_PROMETHEUS_URL/_TOKEN, RECONCILER_FORGE_TOKEN.
+    """
+    from reconciler.controller.service import Service, ServeOptions, parse_listen
+
+    logging.basicConfig(level=getattr(logging, log_level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        fail(str(exc))
+    options = ServeOptions(repo=repo, workdir=workdir, host=host, port=port, poll_interval=poll_interval,
+                           watch=not no_watch, workers=workers)
+    try:
+        service = Service(options)
+    except Exception as exc:  # noqa: BLE001 - a bad URL or workdir is a usage error, not a traceback
+        fail(f"cannot start: {exc}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        service.start()
+    except Exception as exc:  # noqa: BLE001
+        service.stop()
+        fail(f"cannot start: {exc}")
+    ok, reason = service.controller.ready()
+    click.echo(f"reconciler serving {service.mirror.display_url} on {service.url} "
+               f"({'ready' if ok else 'not ready: ' + reason}); token in {workdir / 'api-token'}", err=True)
+    stop.wait()
+    click.echo("stopping…", err=True)
+    service.stop()

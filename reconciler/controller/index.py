@@ -1,0 +1,248 @@
+"""SQLite index of the results branch: fast queries for `status`, `events` and the API.
+
+It holds nothing Git does not: every row is derived from a file on `reconciler/results`,
+and `meta.results_tip` says which commit it reflects. Deleting the file and starting again
+rebuilds the same rows (`sync` walks the whole branch when the index is empty, and only the
+changed paths between the recorded tip and the new one otherwise). WAL mode lets `reconciler
+status` read while the controller writes.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from reconciler.controller import journal as J
+
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, context TEXT NOT NULL, stage TEXT NOT NULL, service TEXT NOT NULL,
+  idx INTEGER NOT NULL, sequence TEXT NOT NULL, state TEXT NOT NULL, result TEXT, status TEXT,
+  message TEXT, task TEXT, triggered_at REAL, started_at REAL, finished_at REAL,
+  gitcommitid TEXT, trigger_commit TEXT, path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS runs_lane ON runs (stage, service, triggered_at);
+CREATE INDEX IF NOT EXISTS runs_context ON runs (context);
+CREATE INDEX IF NOT EXISTS runs_path ON runs (path);
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY, context TEXT NOT NULL, stage TEXT, service TEXT, type TEXT NOT NULL,
+  time TEXT, triggeredid TEXT, source TEXT, run_id TEXT, path TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_context ON events (context, time);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, time);
+CREATE INDEX IF NOT EXISTS events_path ON events (path);
+CREATE TABLE IF NOT EXISTS evaluations (
+  path TEXT PRIMARY KEY, stage TEXT, service TEXT, context TEXT, time TEXT,
+  result TEXT, score REAL, invalidated INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS evaluations_lane ON evaluations (stage, service, time);
+CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, body TEXT NOT NULL);
+"""
+# `documents`: the small singleton files (config/status.json, state/*.json, escalations).
+
+
+class Index:
+    """One writer (the controller thread), any number of readers (other connections)."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5.0)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            if self.meta("schema") not in (None, SCHEMA_VERSION):
+                self._reset()
+            self._set_meta("schema", SCHEMA_VERSION)
+            self.db.commit()
+        self.db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        for table in ("runs", "events", "evaluations", "documents", "meta"):
+            self.db.execute(f"DELETE FROM {table}")
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def results_tip(self) -> str | None:
+        return self.meta("results_tip")
+
+    def sync(self, journal: "J.Journal") -> int:
+        """Bring the index to the journal's tip; returns how many files were (re)indexed."""
+        tip = journal.tip()
+        have = self.results_tip
+        if tip == have:
+            return 0
+        mirror = journal.mirror
+        if have is None or not _known(mirror, have):
+            paths = list(journal.files("", tip)) if tip else []
+            with self._lock, self.db:
+                self._reset()
+                self._set_meta("schema", SCHEMA_VERSION)
+                self._apply(tip, {p: mirror.read(tip, p) for p in paths})
+            return len(paths)
+        changed = mirror.changed_paths(have, tip)
+        files = {p: (mirror.read(tip, p) if tip else None) for p in changed}
+        self.apply(tip, files)
+        return len(files)
+
+    def apply(self, tip: str | None, files: Mapping[str, bytes | None]) -> None:
+        """Index files just written in commit `tip` (the controller's fast path)."""
+        with self._lock, self.db:
+            self._apply(tip, files)
+
+    def _apply(self, tip: str | None, files: Mapping[str, bytes | None]) -> None:
+        for path, content in files.items():
+            self._drop(path)
+            if content is None:
+                continue
+            if path.startswith(J.SEQUENCES):
+                self._index_lane(path, content)
+            elif path.startswith(J.EVALUATIONS):
+                self._index_evaluation(path, content)
+            elif path.endswith(".json"):
+                self.db.execute("INSERT OR REPLACE INTO documents (path, body) VALUES (?, ?)",
+                                (path, content.decode("utf-8", "replace")))
+        if tip:
+            self._set_meta("results_tip", tip)
+
+    def _drop(self, path: str) -> None:
+        for table in ("runs", "events", "evaluations", "documents"):
+            self.db.execute(f"DELETE FROM {table} WHERE path = ?", (path,))
+
+    def _index_lane(self, path: str, content: bytes) -> None:
+        try:
+            doc = json.loads(content)
+        except ValueError:
+            return
+        for run in doc.get("runs") or []:
+            if not isinstance(run, dict) or "id" not in run:
+                continue
+            tasks = run.get("tasks") or []
+            current = run.get("current", 0)
+            task = tasks[current].get("name") if isinstance(current, int) and 0 <= current < len(tasks) else None
+            trigger = run.get("trigger") or {}
+            change = (trigger.get("data") or {}).get("configurationChange") or {}
+            self.db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run["id"], run.get("context"), run.get("stage"), run.get("service"), run.get("index", 0),
+                 run.get("sequence"), run.get("state"), run.get("result"), run.get("status"),
+                 run.get("message"), task, run.get("triggeredAt"), run.get("startedAt"),
+                 run.get("finishedAt"), run.get("gitcommitid"), change.get("commit"), path))
+            for event in [trigger] + list(run.get("events") or []):
+                if not isinstance(event, dict) or "id" not in event:
+                    continue
+                data = event.get("data") or {}
+                self.db.execute(
+                    "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (event["id"], event.get("shkeptncontext") or run.get("context"),
+                     data.get("stage") or run.get("stage"), data.get("service") or run.get("service"),
+                     event.get("type"), event.get("time"), event.get("triggeredid"), event.get("source"),
+                     run["id"], path, json.dumps(event, separators=(",", ":"), sort_keys=True)))
+
+    def _index_evaluation(self, path: str, content: bytes) -> None:
+        try:
+            doc = json.loads(content)
+        except ValueError:
+            return
+        parts = path.split("/")
+        stage, service = (parts[1], parts[2]) if len(parts) >= 4 else (None, None)
+        result = doc.get("result")
+        score = doc.get("score")
+        self.db.execute(
+            "INSERT OR REPLACE INTO evaluations VALUES (?,?,?,?,?,?,?,?)",
+            (path, stage, service, doc.get("context"), doc.get("time") or doc.get("timeEnd"),
+             result if isinstance(result, str) else None,
+             float(score) if isinstance(score, (int, float)) else None,
+             1 if doc.get("invalidated") else 0))
+
+    # -- queries --------------------------------------------------------------------------
+
+    def runs(self, *, context: str | None = None, stage: str | None = None, service: str | None = None,
+             states: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        where, args = _where(context=context, stage=stage, service=service)
+        states = list(states or [])
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            args += states
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY triggered_at DESC, id DESC LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (*args, limit))]
+
+    def events(self, *, context: str | None = None, stage: str | None = None, service: str | None = None,
+               type_prefix: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        where, args = _where(context=context, stage=stage, service=service)
+        if type_prefix:
+            where.append("type LIKE ?")
+            args.append(type_prefix.replace("%", "") + "%")
+        sql = "SELECT body FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY time DESC, id DESC LIMIT ?"
+        return [json.loads(r[0]) for r in self.db.execute(sql, (*args, limit))]
+
+    def evaluations(self, *, stage: str | None = None, service: str | None = None,
+                    limit: int = 50) -> list[dict[str, Any]]:
+        where, args = _where(stage=stage, service=service)
+        sql = "SELECT * FROM evaluations" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY path DESC LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (*args, limit))]
+
+    def document(self, path: str) -> Any | None:
+        row = self.db.execute("SELECT body FROM documents WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0])
+        except ValueError:
+            return None
+
+    def documents(self, prefix: str) -> dict[str, Any]:
+        rows = self.db.execute("SELECT path, body FROM documents WHERE path LIKE ? ORDER BY path",
+                               (prefix + "%",))
+        return {r[0]: json.loads(r[1]) for r in rows}
+
+    def dump(self) -> dict[str, list[tuple]]:
+        """Every row of every table except meta, in a canonical order (for equality checks)."""
+        out = {}
+        for table, key in (("runs", "id"), ("events", "id"), ("evaluations", "path"), ("documents", "path")):
+            out[table] = [tuple(r) for r in self.db.execute(f"SELECT * FROM {table} ORDER BY {key}")]
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("runs", "events", "evaluations", "documents")}
+
+
+def _where(**filters: str | None) -> tuple[list[str], list[Any]]:
+    where, args = [], []
+    for column, value in filters.items():
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    return where, args
+
+
+def _known(mirror: Any, oid: str) -> bool:
+    try:
+        mirror.commit(oid)
+        return True
+    except Exception:  # noqa: BLE001 - any lookup failure means "rebuild from scratch"
+        return False
+

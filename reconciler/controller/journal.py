@@ -1,0 +1,155 @@
+"""The `reconciler/results` branch: the durable record a new controller rebuilds from.
+
+Layout (DESIGN §2, docs/git-contract.md):
+
+* `sequences/<stage>/<service>/<context>.json` — every run of a context in a lane, rewritten
+  at each transition (its file history is the sequence's story)
+* `evaluations/<stage>/<service>/<UTC timestamp>-<context>.json` — evaluation evidence
+* `escalations/<stage>/<service>/<context>.json` — remediation that ran out of actions
+* `config/status.json` — current config findings and rejected triggers
+* `state/tips.json` — branch tips already processed (written with the triggers they caused)
+* `state/controls.json` — paused contexts
+
+All writes of one controller batch become one commit, so the sequence files, the evidence
+they cite and the tips that caused them can never disagree after a crash.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from reconciler import contract
+from reconciler.gitstore import Mirror, Writer, WriteResult
+
+SEQUENCES = "sequences/"
+EVALUATIONS = "evaluations/"
+ESCALATIONS = "escalations/"
+CONFIG_STATUS = "config/status.json"
+TIPS = "state/tips.json"
+CONTROLS = "state/controls.json"
+# History read for SLO comparison: the newest evaluations of a lane, bounded so a service
+# with years of evaluations does not make every gate slower (Keptn compares with ≤ N anyway;
+# the include filter only needs a window of candidates).
+HISTORY_WINDOW = 100
+
+
+def dumps(doc: Any) -> bytes:
+    """Stable, diff-friendly JSON for files humans read in `git log -p`."""
+    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+@dataclass
+class Batch:
+    """Files to write in the next results commit, with what the commit message says."""
+
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    contexts: dict[str, None] = field(default_factory=dict)
+    events: dict[str, None] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    def put(self, path: str, content: bytes | None) -> None:
+        self.files[path] = content
+
+    def note(self, line: str, *, context: str | None = None, event: str | None = None) -> None:
+        if line and line not in self.lines:
+            self.lines.append(line)
+        if context:
+            self.contexts[context] = None
+        if event:
+            self.events[event] = None
+
+    def __bool__(self) -> bool:
+        return bool(self.files)
+
+    def message(self) -> str:
+        head = self.lines[0] if self.lines else "record state"
+        more = len(self.lines) - 1
+        subject = head if more <= 0 else f"{head} (+{more} more)"
+        body = "\n".join(f"- {line}" for line in self.lines[1:21])
+        return subject + ("\n\n" + body if body else "")
+
+    def trailers(self) -> list[tuple[str, str]]:
+        out = [(contract.TRAILER_CONTEXT, c) for c in list(self.contexts)[:50]]
+        out += [(contract.TRAILER_EVENT, e) for e in list(self.events)[:50]]
+        if not self.events:
+            out.append((contract.TRAILER_EVENT, "sh.reconciler.journal"))
+        return out
+
+
+class Journal:
+    """Read and write the results branch through the mirror and the single writer."""
+
+    def __init__(self, mirror: Mirror, writer: Writer):
+        self.mirror = mirror
+        self.writer = writer
+
+    @property
+    def branch(self) -> str:
+        return contract.RESULTS_BRANCH
+
+    def tip(self) -> str | None:
+        return self.mirror.tip(contract.RESULTS_BRANCH)
+
+    def read_json(self, path: str, rev: str | None = None) -> Any | None:
+        rev = rev or self.tip()
+        if rev is None:
+            return None
+        raw = self.mirror.read(rev, path)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def files(self, prefix: str, rev: str | None = None) -> dict[str, str]:
+        """`{path: blob id}` under a prefix at the tip (or `rev`)."""
+        rev = rev or self.tip()
+        return {} if rev is None else self.mirror.list_tree(rev, prefix)
+
+    def lane_documents(self, rev: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        rev = rev or self.tip()
+        if rev is None:
+            return
+        for path in sorted(self.files(SEQUENCES, rev)):
+            doc = self.read_json(path, rev)
+            if isinstance(doc, dict):
+                yield path, doc
+
+    def evaluations(self, stage: str, service: str, limit: int = HISTORY_WINDOW) -> list[dict[str, Any]]:
+        """Evidence documents of a lane, newest first (names start with a UTC timestamp)."""
+        tip = self.tip()
+        if tip is None:
+            return []
+        paths = sorted(self.files(f"{EVALUATIONS}{stage}/{service}/", tip), reverse=True)[:limit]
+        docs = []
+        for path in paths:
+            doc = self.read_json(path, tip)
+            if isinstance(doc, dict):
+                docs.append(doc)
+        return docs
+
+    def commit(self, batch: Batch) -> WriteResult:
+        files = dict(batch.files)
+        return self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), batch.trailers())
+
+
+def lane_path(stage: str, service: str, context: str) -> str:
+    return contract.sequence_path(stage, service, context)
+
+
+def escalation_path(stage: str, service: str, context: str) -> str:
+    return f"{ESCALATIONS}{stage}/{service}/{context}.json"
+
+
+def parse_lane_path(path: str) -> tuple[str, str, str] | None:
+    """(stage, service, context) of `sequences/<stage>/<service>/<context>.json`."""
+    parts = path.split("/")
+    if len(parts) != 4 or parts[0] != "sequences" or not parts[3].endswith(".json"):
+        return None
+    return parts[1], parts[2], parts[3][:-5]
+
+
+def tips_document(tips: Mapping[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "reconciler/v1", "kind": "ProcessedTips", "tips": dict(sorted(tips.items()))}

@@ -1,0 +1,185 @@
+"""`reconciler serve`: the controller, its trigger sources and the HTTP server, wired.
+
+`Service` is usable in-process (tests, the demo) and from the CLI. It writes
+`<workdir>/serve.json` (repo, API URL, pid) so that CLI commands on the same machine find
+the running controller and its token without extra flags.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import web
+
+from reconciler.controller.config_state import ConfigState
+from reconciler.controller.index import Index
+from reconciler.controller.journal import Journal
+from reconciler.controller.loop import Controller, ExecutorSet, Notifier
+from reconciler.controller.metrics import Metrics
+from reconciler.controller.taskenv import ControllerTaskEnv, Targets
+from reconciler.gitstore import GitCredentials, LocalWatch, Mirror, Poller, Writer
+from reconciler.server.app import make_app
+from reconciler.server.auth import load_or_create_token
+
+log = logging.getLogger("reconciler.serve")
+
+SERVE_FILE = "serve.json"
+INDEX_FILE = "index.sqlite"
+
+
+@dataclass
+class ServeOptions:
+    repo: str
+    workdir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    poll_interval: float = 30.0
+    watch: bool = True                 # inotify on a local bare repo, when the URL is local
+    workers: int = 8
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`:PORT` means 127.0.0.1); raises ValueError with a readable message."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--listen must be HOST:PORT, e.g. 127.0.0.1:8080 (got {text!r})")
+    return (host or "127.0.0.1").strip("[]"), int(port)
+
+
+def default_executors() -> ExecutorSet:
+    from reconciler.controller.executors import BuiltinExecutors
+    return BuiltinExecutors()
+
+
+def default_notifier(settings_fn: Callable[[], Any]) -> Notifier | None:
+    try:
+        from reconciler.controller.notify import WebhookNotifier
+    except ImportError:
+        return None
+    return WebhookNotifier(settings_fn)
+
+
+class Service:
+    def __init__(self, options: ServeOptions, *, executors: ExecutorSet | None = None,
+                 targets: Targets | None = None, environ: dict[str, str] | None = None,
+                 notifier: Notifier | None = None):
+        self.options = options
+        env = dict(os.environ if environ is None else environ)
+        workdir = options.workdir.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.mirror = Mirror(options.repo, workdir, GitCredentials.from_env(env))
+        self.writer = Writer(self.mirror)
+        self.journal = Journal(self.mirror, self.writer)
+        self.index = Index(workdir / INDEX_FILE)
+        self.reader = Index(workdir / INDEX_FILE, readonly=True)
+        self.config = ConfigState(self.mirror)
+        self.metrics = Metrics()
+        self.targets = targets or Targets(workdir, lambda: self.config.settings)
+        self.env = ControllerTaskEnv(workdir, self.mirror, self.writer, self.journal, self.config, self.targets)
+        self.controller = Controller(
+            mirror=self.mirror, journal=self.journal, index=self.index, config=self.config,
+            executors=executors or default_executors(), env=self.env,
+            notifier=notifier if notifier is not None else default_notifier(lambda: self.config.settings),
+            workers=options.workers, metrics=self.metrics)
+        self.api_token = load_or_create_token(workdir, env)
+        self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None
+        self.alertmanager_token = env.get("RECONCILER_ALERTMANAGER_TOKEN") or None
+        self._sources: list[Any] = []
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.port}"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, ready_timeout: float = 60.0) -> "Service":
+        """Start controller, sources and HTTP server (in a background thread)."""
+        self.controller.start()
+        self._start_sources()
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._serve_http, args=(started,), name="http", daemon=True)
+        self._thread.start()
+        if not started.wait(30):
+            raise RuntimeError("the HTTP server did not start")
+        if self.port is None:
+            raise RuntimeError(f"cannot listen on {self.options.host}:{self.options.port}")
+        self._write_serve_file()
+        self.controller.wait_ready(ready_timeout)
+        return self
+
+    def _start_sources(self) -> None:
+        notify = self.controller.notify_tips_changed
+        if self.options.watch:
+            watch = LocalWatch.for_url(self.options.repo, lambda: notify("watch"))
+            if watch is not None:
+                self._sources.append(watch.start())
+        if self.options.poll_interval > 0:
+            self._sources.append(Poller.for_mirror(self.mirror, lambda: notify("poll"),
+                                                   self.options.poll_interval).start())
+
+    def _serve_http(self, started: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        app = make_app(self.controller, self.reader, api_token=self.api_token,
+                       webhook_secret=self.webhook_secret, alertmanager_token=self.alertmanager_token,
+                       metrics_registry=self.metrics.registry)
+        runner = web.AppRunner(app, access_log=None)
+        self._runner = runner
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)
+            loop.run_until_complete(site.start())
+            sockets = site._server.sockets if site._server else []  # noqa: SLF001 - the only way to learn port 0
+            self.port = sockets[0].getsockname()[1] if sockets else self.options.port
+        except OSError as exc:
+            log.error("cannot listen on %s:%s: %s", self.options.host, self.options.port, exc)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    def _write_serve_file(self) -> None:
+        info = {"repo": self.mirror.display_url, "api": self.url, "pid": os.getpid()}
+        (self.workdir / SERVE_FILE).write_text(json.dumps(info, indent=1) + "\n")
+
+    def stop(self) -> None:
+        for source in self._sources:
+            try:
+                source.stop()
+            except Exception:  # noqa: BLE001
+                log.exception("stopping a trigger source failed")
+        self._sources.clear()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self.controller.stop()
+        self.targets.close()
+        try:
+            (self.workdir / SERVE_FILE).unlink()
+        except FileNotFoundError:
+            pass
+        self.reader.close()
+        self.index.close()
+
+
+def read_serve_file(workdir: Path) -> dict[str, Any] | None:
+    path = workdir / SERVE_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,116 @@
+"""The services executors may use (`tasks.base.TaskEnv`), backed by the controller's parts.
+
+Executors run in worker threads: everything here is either immutable (the config objects
+are replaced, never mutated), thread-local (pygit2 repositories inside the Mirror) or
+locked (the Writer's per-branch locks, the target registry).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from reconciler.controller.journal import Journal
+from reconciler.gitstore import Mirror, Writer
+from reconciler.spec.settings import Settings
+from reconciler.spec.shipyard import Shipyard
+
+if TYPE_CHECKING:
+    from reconciler.controller.config_state import ConfigState
+    from reconciler.targets.base import DeploymentTarget
+
+
+class Targets:
+    """One deployment target per kind, created on first use (the Kubernetes client costs
+    ~200 ms to import and needs credentials; a project on `local` never pays for it)."""
+
+    def __init__(self, workdir: Path, settings: Callable[[], Settings],
+                 factories: dict[str, Callable[[], "DeploymentTarget"]] | None = None):
+        self.workdir = workdir
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._targets: dict[str, DeploymentTarget] = {}
+        self._factories = factories or {"local": self._local, "kubernetes": self._kubernetes}
+
+    @property
+    def file_sd_dir(self) -> Path:
+        return self.workdir / "prometheus" / "targets"
+
+    def _local(self) -> "DeploymentTarget":
+        from reconciler.targets.local import LocalTarget
+        return LocalTarget(self.workdir / "targets" / "local", file_sd_dir=self.file_sd_dir)
+
+    def _kubernetes(self) -> "DeploymentTarget":
+        from reconciler.kube.client import Kube
+        from reconciler.targets.kubernetes import KubernetesTarget
+        return KubernetesTarget(Kube.connect(), self._settings())
+
+    def for_stage(self, stage: str) -> "DeploymentTarget | None":
+        kind = self._settings().stage(stage).target
+        if kind == "none":
+            return None
+        with self._lock:
+            target = self._targets.get(kind)
+            if target is None:
+                target = self._targets[kind] = self._factories[kind]()
+            if hasattr(target, "configure"):
+                target.configure(self._settings())  # type: ignore[attr-defined]
+            return target
+
+    def existing(self) -> dict[str, "DeploymentTarget"]:
+        with self._lock:
+            return dict(self._targets)
+
+    def close(self) -> None:
+        with self._lock:
+            targets, self._targets = list(self._targets.values()), {}
+        for target in targets:
+            try:
+                target.close()
+            except Exception:  # noqa: BLE001 - closing must reach every target
+                logging.getLogger(__name__).exception("closing a deployment target failed")
+
+
+class ControllerTaskEnv:
+    """`TaskEnv` for executors started by the controller."""
+
+    def __init__(self, workdir: Path, mirror: Mirror, writer: Writer, journal: Journal,
+                 config: "ConfigState", targets: Targets, clock: Callable[[], float] = time.time,
+                 log: logging.Logger | None = None):
+        self.workdir = workdir
+        self.mirror = mirror
+        self.writer = writer
+        self.journal = journal
+        self._config = config
+        self.targets = targets
+        self._clock = clock
+        self.log = log or logging.getLogger("reconciler.tasks")
+
+    @property
+    def settings(self) -> Settings:
+        return self._config.settings
+
+    @property
+    def shipyard(self) -> Shipyard | None:
+        return self._config.shipyard
+
+    @property
+    def default_branch(self) -> str:
+        return self._config.default_branch or "main"
+
+    def target(self, stage: str) -> "DeploymentTarget | None":
+        return self.targets.for_stage(stage)
+
+    def previous_evaluations(self, stage: str, service: str, limit: int) -> list[dict[str, Any]]:
+        return self.journal.evaluations(stage, service, limit)
+
+    def config_ref(self, stage: str, service: str, commit: str | None) -> str | None:
+        return self._config.config_ref(stage, service, commit)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def file_sd_path(self, stage: str, service: str) -> Path | None:
+        return self.targets.file_sd_dir / f"{stage}-{service}.json"
