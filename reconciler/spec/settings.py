@@ -44,6 +44,7 @@ class PrometheusSettings(_Model):
     timeout: float = 10.0
     concurrency: int = Field(default=16, ge=1, le=256)
     retries: int = Field(default=2, ge=0, le=10)
+    batchSize: int = Field(default=25, ge=1, le=500)    # SLI queries per request; 1 = one each
 
     _dur = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
 
