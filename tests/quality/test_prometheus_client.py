@@ -1,7 +1,9 @@
 """The Prometheus provider against scripted HTTP peers: retries, errors, auth, TLS, bounds.
 
 Real Prometheus behaviour (no data, NaN, several series) is in test_prometheus_live.py;
-here a tiny local server plays the failure modes a real one rarely shows on demand.
+here a tiny local server plays the failure modes a real one rarely shows on demand. Its
+scripted answers are for one query at a time, so these tests send every query alone
+(`batch_size=1`); batching has its own tests in test_batching.py.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ def config(url: str, **kw) -> PrometheusConfig:
     kw.setdefault("timeout", 2.0)
     kw.setdefault("retries", 2)
     kw.setdefault("backoff", 0.01)
+    kw.setdefault("batch_size", 1)
     return PrometheusConfig(url=url, **kw)
 
 
@@ -172,7 +175,8 @@ def test_config_comes_from_settings_then_environment_then_argument():
     env = {"RECONCILER_PROMETHEUS_URL": "http://env:9090", "RECONCILER_PROMETHEUS_TOKEN": "t",
            "RECONCILER_PROMETHEUS_CA_FILE": "/ca.pem", "RECONCILER_PROMETHEUS_INSECURE": "true"}
     c = PrometheusConfig.from_settings(settings, env=env)
-    assert (c.url, c.timeout, c.concurrency, c.retries) == ("http://env:9090", 3.0, 4, 1)
+    assert (c.url, c.timeout, c.concurrency, c.retries, c.batch_size) == ("http://env:9090", 3.0, 4, 1, 25)
+    assert PrometheusConfig.from_settings(PrometheusSettings(batchSize=1), env=env).batch_size == 1
     assert (c.token, c.ca_file, c.insecure) == ("t", "/ca.pem", True)
     assert PrometheusConfig.from_settings(settings, env={}).url == "http://settings:9090"
     assert PrometheusConfig.from_settings(settings, env=env, url="http://arg").url == "http://arg"
