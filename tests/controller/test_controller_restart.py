@@ -1,0 +1,86 @@
+"""Issue 4: crash safety. kill -9 between a push and its record → recorded exactly once after
+restart; deleting the SQLite index rebuilds the same rows from Git."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from reconciler import contract
+from reconciler.controller.index import Index
+from tests.support.controller import ServeProcess, wait_until
+from tests.support.remotes import git_out
+
+
+@pytest.fixture
+def remote_kind():
+    return "daemon"        # a network remote: the serve process polls it
+
+
+def lane_runs(origin) -> list[dict]:
+    """Every run recorded on the remote's results branch (the record, not the index)."""
+    try:
+        listing = git_out("ls-tree", "-r", "--name-only", contract.RESULTS_BRANCH, "sequences/", cwd=origin.path)
+    except Exception:  # noqa: BLE001 - no results branch yet
+        return []
+    out = []
+    for path in listing.splitlines():
+        doc = json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:{path}", cwd=origin.path))
+        out.extend(doc["runs"])
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.6])
+def test_kill9_between_push_and_record_records_the_trigger_exactly_once(origin, human_factory, tmp_path, delay):
+    workdir = tmp_path / "work"
+    serve = ServeProcess(origin.url, workdir, poll=0.1)
+    try:
+        serve.wait_ready()
+        dev = human_factory(origin.url, "dev")
+        commit = dev.change("helloservice/values.yaml", "image: helloservice:1.9.0\nreplicaCount: 1\n", "bump")
+        time.sleep(delay)                 # 0: before the poll saw it; later: during or after the record
+        serve.kill9()
+        serve = ServeProcess(origin.url, workdir, poll=0.1)
+        serve.wait_ready()
+        wait_until(lambda: [r for r in lane_runs(origin) if r["trigger"]["gitcommitid"] == commit],
+                   timeout=20, what="the trigger to be recorded")
+        # give a duplicate every chance to appear, then count
+        dev.change("helloservice/values.yaml", "image: helloservice:1.9.1\nreplicaCount: 1\n", "second")
+        wait_until(lambda: len(lane_runs(origin)) >= 2, timeout=20, what="the second push")
+        triggered = [r for r in lane_runs(origin) if r["trigger"]["gitcommitid"] == commit]
+        assert len(triggered) == 1
+    finally:
+        serve.stop()
+
+
+@pytest.mark.slow
+def test_deleting_the_index_rebuilds_the_same_rows_from_git(origin, human_factory, tmp_path):
+    workdir = tmp_path / "work"
+    serve = ServeProcess(origin.url, workdir, poll=0.1)
+    try:
+        serve.wait_ready()
+        dev = human_factory(origin.url, "dev")
+        for image in ("2.0.1", "2.0.2"):
+            dev.change("helloservice/values.yaml", f"image: helloservice:{image}\nreplicaCount: 1\n", image)
+        main = human_factory(origin.url, "main")
+        main.change("shipyard.yaml", "not: [valid", "break it")       # a config finding in the index too
+        wait_until(lambda: len(lane_runs(origin)) >= 2, what="two runs")
+        wait_until(lambda: not json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:config/status.json",
+                                                  cwd=origin.path))["valid"], what="the config error")
+        serve.stop()
+        old = Index(workdir / "index.sqlite", readonly=True)
+        before = old.dump()
+        old.close()
+        assert before["runs"] and before["events"] and before["documents"]
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"index.sqlite{suffix}").unlink(missing_ok=True)
+        serve = ServeProcess(origin.url, workdir, poll=0.1)
+        serve.wait_ready()
+        serve.stop()
+        rebuilt = Index(workdir / "index.sqlite", readonly=True)
+        assert rebuilt.dump() == before
+        rebuilt.close()
+    finally:
+        serve.stop()

@@ -1,0 +1,90 @@
+"""Helpers for tests that run a real controller (in-process or as a `reconciler serve` process)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import httpx
+
+from reconciler.controller.service import ServeOptions, Service
+from reconciler.gitstore.seed import seed_bare_repo
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "example-config-repo"
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy (bounded); fail with `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value: {last!r})")
+
+
+def seeded_origin(path: Path, layout: Path = EXAMPLE) -> Path:
+    seed_bare_repo(path, layout)
+    return path
+
+
+def start_service(url: str, workdir: Path, *, executors: Any = None, poll: float = 0.0, watch: bool = True,
+                  environ: dict[str, str] | None = None, **kwargs: Any) -> Service:
+    options = ServeOptions(repo=url, workdir=workdir, port=0, poll_interval=poll, watch=watch)
+    if executors is None:
+        from reconciler.controller.executors import NoExecutors
+        executors = NoExecutors()
+    env = {"RECONCILER_API_TOKEN": "test-token", **(environ or {})}
+    return Service(options, executors=executors, environ=env, **kwargs).start()
+
+
+class ServeProcess:
+    """`reconciler serve` as a child process (for kill -9 tests)."""
+
+    def __init__(self, url: str, workdir: Path, *, poll: float = 0.2, extra_env: dict[str, str] | None = None):
+        self.workdir = workdir
+        env = {**os.environ, "RECONCILER_API_TOKEN": "test-token", **(extra_env or {})}
+        self.log = open(workdir.parent / f"{workdir.name}-serve.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconciler.cli", "serve", "--repo", url, "--workdir", str(workdir),
+             "--listen", "127.0.0.1:0", "--poll-interval", str(poll), "--log-level", "debug"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> str:
+        def ready() -> str | None:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                info = json.loads((self.workdir / "serve.json").read_text())
+                if httpx.get(info["api"] + "/readyz", timeout=1).status_code == 200:
+                    return info["api"]
+            except (OSError, ValueError, KeyError, httpx.HTTPError):
+                return None
+            return None
+        return wait_until(ready, timeout, 0.05, "reconciler serve to become ready")
+
+    def kill9(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        if not self.log.closed:
+            self.log.close()
