@@ -1,0 +1,191 @@
+"""Remediation: get-action picks actions in order and runs out; scaling commits the replica count."""
+from __future__ import annotations
+
+import pytest
+
+from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
+from reconciler.targets.base import DeploymentFailed
+from reconciler.tasks.action import ScalingExecutor, set_replica_count
+from reconciler.tasks.getaction import GetActionExecutor
+from reconciler.spec.settings import Settings
+from tests.support.remotes import git_out, remote_kind, remotes  # noqa: F401 - fixtures
+from tests.support.taskenv import CONTEXT, make_env, stage_branches  # noqa: F401 - fixtures
+
+REMEDIATION = """\
+apiVersion: spec.keptn.sh/0.1.4
+kind: Remediation
+metadata: {name: carts-remediation}
+spec:
+  remediations:
+    - problemType: Response time degradation
+      actionsOnOpen:
+        - {name: Scale up, action: scaling, description: one more replica, value: "1"}
+        - {name: Toggle cache, action: featuretoggle, description: cache on, value: {EnableItemCache: "on"}}
+    - problemType: Out of memory
+      actionsOnOpen:
+        - {name: Restart, action: restart}
+    - problemType: default
+      actionsOnOpen:
+        - {name: Escalate, action: escalate, value: {channel: "#ops"}}
+"""
+VALUES = """\
+# carts values (production)
+image: carts:1.0   # pinned
+replicaCount: 2    # raised by remediation
+resources:
+  replicaCount: 99   # nested, not ours
+endpoint: prod.example
+"""
+
+
+def get_action(env, problem, index=None, service="carts"):
+    data = {"problem": problem}
+    if index is not None:
+        data["get-action"] = {"actionIndex": index}
+    return GetActionExecutor().run(env.request("get-action", "production", service, data), env)
+
+
+def test_actions_in_order_by_root_cause_then_title_then_default(make_env):  # noqa: F811
+    env, _ = make_env(stage_branches(production={"carts/remediation.yaml": REMEDIATION}))
+    first = get_action(env, {"problemTitle": "whatever", "rootCause": "Response time degradation"})
+    assert first.result == "pass"
+    assert first.data == {"get-action": {"actionIndex": 1}, "action": {
+        "name": "Scale up", "action": "scaling", "description": "one more replica", "value": "1"}}
+    second = get_action(env, {"rootCause": "Response time degradation"}, index=1)
+    assert second.data["action"]["value"] == {"EnableItemCache": "on"}
+    assert second.data["get-action"]["actionIndex"] == 2
+    by_title = get_action(env, {"ProblemTitle": "Out of memory"})                     # Keptn's old capitalised keys
+    assert by_title.data["action"]["action"] == "restart"
+    fallback = get_action(env, {"problemTitle": "Disk full"})
+    assert fallback.data["action"]["name"] == "Escalate"
+
+
+def test_running_out_of_actions_succeeds_with_result_fail_and_exhausted(make_env):  # noqa: F811
+    env, _ = make_env(stage_branches(production={"carts/remediation.yaml": REMEDIATION}))
+    outcome = get_action(env, {"rootCause": "Response time degradation"}, index=2)
+    assert (outcome.result, outcome.status) == ("fail", "succeeded")
+    assert "no action with index 2" in outcome.message
+    info = outcome.data["get-action"]
+    assert info["exhausted"] is True and info["actionIndex"] == 2
+    assert [a["name"] for a in info["actionsTried"]] == ["Scale up", "Toggle cache"]
+
+
+def test_no_matching_problem_type_is_exhausted_at_once(make_env):  # noqa: F811
+    no_default = REMEDIATION.split("    - problemType: default")[0]
+    env, _ = make_env(stage_branches(production={"carts/remediation.yaml": no_default}))
+    outcome = get_action(env, {"problemTitle": "Disk full"})
+    assert (outcome.result, outcome.status) == ("fail", "succeeded")
+    assert outcome.data["get-action"]["exhausted"] is True
+    assert "unable to find an action for problem title 'Disk full'" in outcome.message
+
+
+@pytest.mark.parametrize("files, problem", [
+    ({}, "there is no carts/remediation.yaml"),
+    ({"carts/remediation.yaml": REMEDIATION.replace("0.1.4", "0.2.0")}, "apiVersion is 'spec.keptn.sh/0.2.0'"),
+    ({"carts/remediation.yaml": "spec: [\n"}, "carts/remediation.yaml:2: not valid YAML"),
+])
+def test_missing_or_wrong_remediation_file_is_errored(make_env, files, problem):  # noqa: F811
+    env, _ = make_env(stage_branches(production=files))
+    outcome = get_action(env, {"rootCause": "Response time degradation"})
+    assert (outcome.result, outcome.status) == ("fail", "errored")
+    assert problem in outcome.message
+
+
+def test_remediation_is_read_at_the_config_ref(make_env):  # noqa: F811
+    env, _ = make_env(stage_branches(production={"carts/remediation.yaml": REMEDIATION}))
+    valid = env.mirror.tip("production")
+    env.writer.write("production", lambda tip: {"carts/remediation.yaml": b"apiVersion: broken\n"}, "break it")
+    env.config_refs[("production", "carts")] = valid          # the last valid config
+    assert get_action(env, {"rootCause": "Out of memory"}).data["action"]["name"] == "Restart"
+
+
+# --------------------------------------------------------------------------- scaling
+
+def scaling(env, value, key=None, redelivery=False):
+    data = {"action": {"name": "Scale up", "action": "scaling", "value": value}, "problem": {"problemTitle": "x"}}
+    return ScalingExecutor().run(env.request("action", "production", "carts", data, key=key,
+                                             redelivery=redelivery), env)
+
+
+@pytest.mark.parametrize("text, replicas, expected", [
+    (VALUES, 5, VALUES.replace("replicaCount: 2    #", "replicaCount: 5    #")),
+    ("image: a\nreplicaCount: 1\n", 3, "image: a\nreplicaCount: 3\n"),
+    ("image: a\n", 2, "image: a\nreplicaCount: 2\n"),
+    ("image: a", 2, "image: a\nreplicaCount: 2\n"),
+    ("", 1, "replicaCount: 1\n"),
+    ("replicaCount: 1\r\nimage: a\r\n", 4, "replicaCount: 4\r\nimage: a\r\n"),
+])
+def test_replica_line_edit_keeps_everything_else(text, replicas, expected):
+    assert set_replica_count(text, replicas) == expected
+
+
+def test_scaling_commits_keeps_comments_and_scales_the_target(make_env, remote_kind):  # noqa: F811
+    env, origin = make_env(stage_branches(production={"carts/values.yaml": VALUES}), kind=remote_kind)
+    env.target_impl.deployed[("production", "carts")] = _deployed(env, 2)
+    before = env.mirror.tip("production")
+
+    outcome = scaling(env, "+1")
+
+    assert (outcome.result, outcome.status) == ("pass", "succeeded"), outcome.message
+    commit = outcome.gitcommitid
+    assert commit and outcome.data == {"action": {"gitCommit": commit}}
+    assert git_out("rev-parse", "refs/heads/production", cwd=origin.path) == commit
+    env.refresh()
+    assert env.mirror.read(commit, "carts/values.yaml").decode() == VALUES.replace("replicaCount: 2 ", "replicaCount: 3 ")
+    info = env.mirror.commit_info(commit)
+    assert info.parents == (before,) and info.changed_paths == ("carts/values.yaml",)
+    assert info.trailers.get(TRAILER_CONTEXT) == CONTEXT
+    assert info.trailers.get(TRAILER_EVENT) == "sh.keptn.event.action.triggered"
+    assert info.trailers.get(TRAILER_STEP) == f"{CONTEXT}/production/0/0/triggered"
+    assert env.target_impl.calls[-1] == ("scale", "production", "carts", "3")
+
+
+def test_scaling_is_idempotent_on_redelivery(make_env):  # noqa: F811
+    env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
+    env.target_impl.deployed[("production", "carts")] = _deployed(env, 2)
+    first = scaling(env, "3")
+    again = scaling(env, "3", redelivery=True)
+    assert again.gitcommitid == first.gitcommitid == env.mirror.tip("production")
+    assert b"replicaCount: 5 " in env.mirror.read("production", "carts/values.yaml")
+    assert [c for c in env.target_impl.calls if c[0] == "scale"] == [("scale", "production", "carts", "5")] * 2
+    other_round = scaling(env, "-1", key=f"{CONTEXT}/production/1/0/triggered")
+    assert other_round.gitcommitid != first.gitcommitid
+    assert b"replicaCount: 4 " in env.mirror.read("production", "carts/values.yaml")
+
+
+@pytest.mark.parametrize("value, message", [
+    (1, "could not parse action.value to string value"),
+    ("one", "could not parse action.value to int"),
+    ("1.5", "could not parse action.value to int"),
+    ("-3", "would leave -1 replicas"),
+])
+def test_bad_scaling_values_fail_like_the_helm_service(make_env, value, message):  # noqa: F811
+    env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
+    before = env.mirror.tip("production")
+    outcome = scaling(env, value)
+    assert (outcome.result, outcome.status) == ("fail", "succeeded")
+    assert message in outcome.message
+    assert env.mirror.tip("production") == before
+
+
+def test_scaling_without_a_running_service_keeps_the_commit_and_fails(make_env):  # noqa: F811
+    env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
+    outcome = scaling(env, "1")
+    assert outcome.result == "fail" and "not-deployed" in outcome.message
+    assert outcome.gitcommitid == env.mirror.tip("production")
+
+
+def test_scaling_only_answers_scaling_actions_and_skips_targetless_stages(make_env):  # noqa: F811
+    settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}}}})
+    env, _ = make_env(stage_branches(), settings=settings)
+    for action, applies in (("scaling", True), ("scale", True), ("featuretoggle", False)):
+        request = env.request("action", "production", "carts", {"action": {"action": action, "value": "1"}})
+        assert ScalingExecutor().applies(request, env) is applies
+    outcome = scaling(env, "1")
+    assert outcome.result == "pass" and env.target_impl.calls == []
+    assert b"replicaCount: 4 " in env.mirror.read("production", "carts/values.yaml")
+
+
+def _deployed(env, replicas):
+    from tests.support.taskenv import Deployed
+    return Deployed(env.mirror.tip("production"), {}, {}, replicas)
