@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "serve": "serve:command",
     "status": "status:command",
     "events": "events:command",
+    "alerts": "alerts:command",
 }
 
 
