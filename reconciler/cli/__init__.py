@@ -17,6 +17,12 @@ COMMANDS: dict[str, str] = {
     "status": "status:command",
     "events": "events:command",
     "alerts": "alerts:command",
+    "trigger": "trigger:command",
+    "approve": "approval:approve_command",
+    "decline": "approval:decline_command",
+    "abort": "control:abort_command",
+    "pause": "control:pause_command",
+    "resume": "control:resume_command",
 }
 
 

@@ -136,7 +136,8 @@ class Writer:
             return self._locks.setdefault(branch, threading.Lock())
 
     def write(self, branch: str, build: Build, message: str, trailers: TrailerInput = None,
-              step: str | None = None, *, start_point: Rev | None = None) -> WriteResult:
+              step: str | None = None, *, start_point: Rev | None = None,
+              author: tuple[str, str] | None = None) -> WriteResult:
         """Commit what `build(tip)` returns on `branch` and push it.
 
         `build` returns `{path: bytes | None}` (None deletes), a `TreeChange`, or None for
@@ -147,6 +148,8 @@ class Writer:
         A branch that does not exist is created, starting from `start_point` if given (else
         with a root commit). Raises PushRejected (a hook or permission refused it),
         WriteConflict (retries exhausted), RemoteError / AuthenticationError (transport).
+        `author` (name, email) replaces the bot identity — for commits made on a person's
+        behalf (`reconciler trigger delivery`), which must be able to trigger sequences.
         """
         formatted = self._message(message, trailers, step)
         with self.lock(branch):
@@ -162,7 +165,8 @@ class Writer:
                         return WriteResult(branch, found, created=False, existing=True, attempts=attempt)
                 base = repo[tip] if tip is not None else (
                     self.mirror.commit(start_point) if start_point is not None else None)
-                commit_id = self._commit(repo, base, build(TipView(repo, base)), formatted)  # type: ignore[arg-type]
+                commit_id = self._commit(repo, base, build(TipView(repo, base)), formatted,  # type: ignore[arg-type]
+                                         author)
                 if commit_id is None:
                     if tip is None and base is not None:
                         commit_id = base.id   # new branch with no change: the start point itself
@@ -295,7 +299,7 @@ class Writer:
 
     @staticmethod
     def _commit(repo: pygit2.Repository, base: pygit2.Commit | None, result: BuildResult,
-                message: str) -> pygit2.Oid | None:
+                message: str, author: tuple[str, str] | None = None) -> pygit2.Oid | None:
         if result is None:
             return None
         parents = [base.id] if base is not None else []
@@ -308,8 +312,8 @@ class Writer:
             extra = False
         if base is not None and tree == base.tree_id and not extra:
             return None
-        bot = pygit2.Signature(BOT_NAME, BOT_EMAIL)
-        return repo.create_commit(None, bot, bot, message, tree, parents)
+        who = pygit2.Signature(*(author or (BOT_NAME, BOT_EMAIL)))
+        return repo.create_commit(None, who, who, message, tree, parents)
 
     def _push(self, branch: str, oid: pygit2.Oid, old: str | None) -> str | None:
         """Move the remote `branch` from `old` to `oid`; None on success, else the reason

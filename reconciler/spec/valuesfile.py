@@ -1,0 +1,80 @@
+"""Edit `values.yaml` the way a person would: change the value, keep everything else.
+
+`reconciler trigger delivery --set image=…` and the built-in scaling action write to the
+same file people edit by hand, so a rewrite through load/dump (which drops comments and
+reorders keys) would turn every automated commit into a noisy diff. Instead the value's
+text span is located in the YAML node tree and replaced in place; a missing top-level key
+is appended. Values are YAML scalars (`3` is a number, `"3"` a string, `true` a boolean).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import yaml
+
+from reconciler.spec import yamltext
+
+
+class ValuesEditError(ValueError):
+    """The edit cannot be made faithfully; the message says which key and why."""
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`key=value` / `a.b=value` → (dotted key, YAML scalar value)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ValuesEditError(f"expected KEY=VALUE (e.g. image=helloservice:2.0.0), got {text!r}")
+    try:
+        value = yamltext.load(raw) if raw.strip() else ""
+    except yamltext.YamlError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        raise ValuesEditError(f"{key}: only scalar values can be set, got {raw!r}")
+    return key, value
+
+
+
+def render_scalar(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return text[:-3].strip() if text.endswith("...") else text
+
+
+def set_values(text: str | None, assignments: Mapping[str, Any]) -> str:
+    """`text` with each dotted key set; raises ValuesEditError naming the key otherwise."""
+    out = text or ""
+    for key, value in assignments.items():
+        out = _set_one(out, key.split("."), value, key)
+    return out
+
+
+def _set_one(text: str, path: list[str], value: Any, key: str) -> str:
+    root = yaml.compose(text, Loader=yamltext.Loader) if text.strip() else None
+    if root is None:
+        return _append(text, path, value, key)
+    if not isinstance(root, yaml.MappingNode):
+        raise ValuesEditError("values.yaml is not a mapping of keys to values")
+    node: yaml.Node = root
+    for depth, step in enumerate(path):
+        if not isinstance(node, yaml.MappingNode):
+            raise ValuesEditError(f"{key}: {'.'.join(path[:depth])} is not a mapping")
+        found = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == step), None)
+        if found is None:
+            if depth == 0:
+                return _append(text, path, value, key)
+            raise ValuesEditError(f"{key}: {'.'.join(path[:depth + 1])} is not in values.yaml; add it by hand first")
+        node = found
+    if not isinstance(node, yaml.ScalarNode):
+        raise ValuesEditError(f"{key} holds a {'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}, "
+                              f"not a single value")
+    start, end = node.start_mark.index, node.end_mark.index
+    if node.style in ("|", ">"):
+        raise ValuesEditError(f"{key} is a block scalar; edit it by hand")
+    return text[:start] + render_scalar(value) + text[end:]
+
+
+def _append(text: str, path: list[str], value: Any, key: str) -> str:
+    if len(path) != 1:
+        raise ValuesEditError(f"{key}: {path[0]} is not in values.yaml; add it by hand first")
+    sep = "" if not text or text.endswith("\n") else "\n"
+    return f"{text}{sep}{path[0]}: {render_scalar(value)}\n"
