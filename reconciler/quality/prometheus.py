@@ -104,10 +104,9 @@ async def query_values(config: PrometheusConfig, queries: Mapping[str, str | Non
     """SLI name → value for every query (None = no query defined), evaluated at `at` (Unix s).
 
     The queries go out in batches of at most `batch_size`, in file order. A batch that fails
-    is split and its parts asked again (concurrently, under the same bound): after a timeout
-    into single queries, otherwise in two (the query a parse error points at, or halves). A
-    batch of n queries therefore costs at most 2n − 1 requests (each with its retries), and
-    a timeout at most twice the `timeout` before every SLI has its own answer.
+    is split and its parts asked again (concurrently, under the same bound) until every
+    failure belongs to one query asked alone; see `_parts`. A batch of n queries costs at most
+    2n − 1 requests (each with its retries), and a timeout at most twice the `timeout`.
     """
     results: dict[str, SliValue] = {}
     todo: list[tuple[str, str]] = []
@@ -132,10 +131,12 @@ async def query_values(config: PrometheusConfig, queries: Mapping[str, str | Non
 def _chunks(items: Sequence[tuple[str, str]], size: int) -> list[Sequence[tuple[str, str]]]:
     """`items` in order, cut into the fewest batches of at most `size`, of near-equal length
     (30 queries at 25 become 15 + 15, not 25 + 5: the batches finish together)."""
-    if not items:
-        return []
-    count = -(-len(items) // max(1, size))
-    cuts = [len(items) * k // count for k in range(count + 1)]
+    return _cut(items, -(-len(items) // max(1, size)))
+
+
+def _cut(items: Sequence[tuple[str, str]], count: int) -> list[Sequence[tuple[str, str]]]:
+    """`items` in order, in `count` parts whose lengths differ by at most one."""
+    cuts = [len(items) * k // count for k in range(count + 1)] if count else []
     return [items[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
@@ -161,16 +162,29 @@ async def _resolve(clients: "_Clients", config: PrometheusConfig, batch: Sequenc
         spawn(part)
 
 
+_FAN_OUT = 4
+
+
 def _parts(batch: Sequence[tuple[str, str]], answer: tuple[int, Any] | None) -> list[Sequence[tuple[str, str]]]:
-    """How to ask a failed batch again. Every part is smaller than the batch, so the number of
-    requests stays below 2n − 1 whatever Prometheus answers."""
+    """How to ask a failed batch again; the parts are asked concurrently.
+
+    * No answer in time, or Prometheus gave up: which query was slow is unknown, and halving
+      would wait out the timeout once per level, so every query is asked alone at once.
+    * A parse error that points at one query (scalars, range vectors and syntax errors all
+      do): that query alone, the rest as one batch.
+    * Any other error (an execution error names no query): four parts, so that a bad query
+      among 25 is found in three rounds of requests rather than five, for about as many
+      requests (11) as halving.
+
+    Every failed batch splits into at least two parts, so a batch of n costs at most 2n − 1
+    requests whatever Prometheus answers.
+    """
     if answer is None or _error_type(answer[1]) == "timeout":
-        return [[item] for item in batch]       # which query was slow is unknown: each alone, at once
+        return [[item] for item in batch]
     culprit = blamed_query([query for _, query in batch], answer[1])
     if culprit is not None:
         return [[batch[culprit]], [item for k, item in enumerate(batch) if k != culprit]]
-    middle = len(batch) // 2
-    return [batch[:middle], batch[middle:]]
+    return _cut(batch, min(len(batch), _FAN_OUT))
 
 
 # --------------------------------------------------------------------------- the batch format

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -105,6 +106,22 @@ class Fake:
     delay: float = 0.0
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64      # the default 5 drops SYNs of concurrent clients: a 1 s retry each
+    daemon_threads = True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle holds the body back
+        # until the client's delayed ACK (40 ms per request).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 _SEGMENT = re.compile(r'label_replace\(\((.*?)\n\), "reconciler_sli", "(\d+)", "", ""\)', re.S)
 
 
@@ -152,7 +169,7 @@ class FakePrometheus:
 def fake_prometheus(table: dict[str, Fake], unavailable: int = 0) -> Iterator[FakePrometheus]:
     state = FakePrometheus(table, unavailable)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_Handler):
         def do_POST(self) -> None:                 # noqa: N802 (http.server naming)
             form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode(), keep_blank_values=True)
             query = form["query"][0]
@@ -179,11 +196,7 @@ def fake_prometheus(table: dict[str, Fake], unavailable: int = 0) -> Iterator[Fa
                 with state.lock:
                     state.in_flight -= 1
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), Handler)
     server.block_on_close = False
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -212,15 +225,16 @@ def test_batch_size_one_sends_each_query_alone_and_untagged():
     assert (values["a"].value, values["b"].value) == (1.0, 2.0)
 
 
-def test_a_failing_query_is_bisected_out_with_its_own_error_text():
-    table = {f"q{i}": Fake((float(i),)) for i in range(8)}
-    table["q5"] = Fake(error=(422, "execution", "many-to-many matching not allowed"))
+def test_a_failing_query_is_narrowed_down_with_its_own_error_text():
+    table = {f"q{i}": Fake((float(i),)) for i in range(25)}
+    table["q17"] = Fake(error=(422, "execution", "many-to-many matching not allowed"))
     with fake_prometheus(table) as prom:
-        values = get_values(config(prom.url, batch_size=8), {f"s{i}": f"q{i}" for i in range(8)}, AT)
-    assert values["s5"].message == "query failed (HTTP 422): execution: many-to-many matching not allowed"
-    assert [values[f"s{i}"].value for i in range(8) if i != 5] == [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 7.0]
-    assert ["q5"] in prom.requests                  # asked alone in the end: its own text, not the batch's
-    assert len(prom.requests) == 1 + 2 * 3          # 8 → 4+4 → 2+2 → 1+1: one failing branch per level
+        values = get_values(config(prom.url, batch_size=25), {f"s{i}": f"q{i}" for i in range(25)}, AT)
+    assert values["s17"].message == "query failed (HTTP 422): execution: many-to-many matching not allowed"
+    assert [values[f"s{i}"].value for i in range(25) if i != 17] == [float(i) for i in range(25) if i != 17]
+    assert ["q17"] in prom.requests                 # asked alone in the end: its own text, not the batch's
+    # 25 → 6+6+6+7 → (q12..q17) 2+2+1+1 → (q16, q17) 1+1: three rounds, 11 requests.
+    assert sorted(map(len, prom.requests)) == [1, 1, 1, 1, 2, 2, 6, 6, 6, 7, 25]
 
 
 def test_a_parse_error_position_isolates_the_query_at_once():
@@ -234,12 +248,24 @@ def test_a_parse_error_position_isolates_the_query_at_once():
     assert sorted(map(len, prom.requests)) == [1, 9, 10]
 
 
-def test_a_batch_where_every_query_fails_costs_at_most_two_n_minus_one_requests():
-    table = {f"q{i}": Fake(error=(400, "bad_data", f"bad {i}")) for i in range(7)}
+@pytest.mark.parametrize("size", [2, 7, 16])
+def test_a_batch_where_every_query_fails_costs_at_most_two_n_minus_one_requests(size):
+    table = {f"q{i}": Fake(error=(400, "bad_data", f"bad {i}")) for i in range(size)}
     with fake_prometheus(table) as prom:
-        values = get_values(config(prom.url, batch_size=7), {f"s{i}": f"q{i}" for i in range(7)}, AT)
-    assert [v.message for v in values.values()] == [f"query failed (HTTP 400): bad_data: bad {i}" for i in range(7)]
-    assert len(prom.requests) == 2 * 7 - 1
+        values = get_values(config(prom.url, batch_size=size), {f"s{i}": f"q{i}" for i in range(size)}, AT)
+    assert [v.message for v in values.values()] == [f"query failed (HTTP 400): bad_data: bad {i}"
+                                                    for i in range(size)]
+    alone = [r[0] for r in prom.requests if len(r) == 1]
+    assert sorted(alone) == sorted(table)            # each asked alone exactly once
+    assert size < len(prom.requests) <= 2 * size - 1
+
+
+def test_nothing_to_ask_sends_nothing():
+    with fake_prometheus({}) as prom:
+        assert get_values(config(prom.url), {}, AT) == {}
+        values = get_values(config(prom.url), {"a": None}, AT)
+    assert values["a"].message == "no query for SLI 'a' in sli.yaml"
+    assert prom.requests == []
 
 
 def test_a_slow_batch_is_asked_again_one_query_at_a_time():
@@ -275,15 +301,13 @@ def test_a_batch_that_stays_unavailable_fails_the_evaluation_closed():
 
 
 def test_the_concurrency_bound_holds_across_batches_and_their_parts():
-    table = {f"q{i}": Fake((float(i),), delay=0.1) for i in range(24)}
-    table["q3"] = table["q15"] = Fake(error=(422, "execution", "boom"), delay=0.1)
+    table = {f"q{i}": Fake((float(i),), delay=0.2) for i in range(24)}
+    table["q3"] = table["q15"] = Fake(error=(422, "execution", "boom"), delay=0.2)
     with fake_prometheus(table) as prom:
         values = get_values(config(prom.url, batch_size=4, concurrency=3), {f"s{i}": f"q{i}" for i in range(24)}, AT)
-    assert prom.max_in_flight == 3
-    assert sum(not v.success for v in values.values()) == 2
-    with fake_prometheus(table) as prom:
-        get_values(config(prom.url, batch_size=4, concurrency=16), {f"s{i}": f"q{i}" for i in range(24)}, AT)
-    assert prom.max_in_flight == 6                  # six batches at once, then their parts
+    assert prom.max_in_flight == 3                  # six batches, then eight single queries: three at a time
+    assert len(prom.requests) == 6 + 8
+    assert [name for name, v in values.items() if not v.success] == ["s3", "s15"]
 
 
 # --------------------------------------------------------------------------- the real Prometheus
@@ -300,7 +324,7 @@ class RecordingProxy:
 def recording_proxy(target: str) -> Iterator[RecordingProxy]:
     state = RecordingProxy(target)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(_Handler):
         def do_POST(self) -> None:                 # noqa: N802
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.queries.append(parse_qs(body.decode(), keep_blank_values=True)["query"][0])
@@ -317,11 +341,7 @@ def recording_proxy(target: str) -> Iterator[RecordingProxy]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
