@@ -32,8 +32,9 @@ from reconciler.gitstore.trailers import format_message
 from reconciler.gitstore.trailers import parse as parse_trailers
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.tasks.base import Pending, TaskEnv, TaskOutcome, TaskRequest
-from reconciler.tasks.common import BuiltinExecutor, carries, commit_trailers, mapping, stage_commit, text
-from reconciler.tasks.forge import ForgeClient, ForgeError, PullRequest
+from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
+                                     stage_commit, text)
+from reconciler.tasks.forge import ForgeClient, ForgeError
 from reconciler.tasks.promotion import Change, change_tree_on, land
 
 if TYPE_CHECKING:
@@ -248,12 +249,9 @@ def _reachable(mirror: "Mirror", commit: str, tip: str) -> bool:
 
 
 def _squashed(mirror: "Mirror", base: str | None, tip: str, context: str) -> bool:
-    try:
-        commits = mirror.commits(base, tip, limit=SQUASH_SCAN_LIMIT)
-    except UnknownRevision:
-        commits = mirror.commits(None, tip, limit=SQUASH_SCAN_LIMIT)
-    return any(carries(c.message, TRAILER_CONTEXT, context) and carries(c.message, TRAILER_EVENT, APPROVAL_TRIGGERED)
-               for c in commits)
+    """A commit since `base` that carries the context and the approval event (a squash merge)."""
+    return any(carries(c.message, TRAILER_EVENT, APPROVAL_TRIGGERED)
+               for c in commits_carrying(mirror, tip, TRAILER_CONTEXT, context, since=base, limit=SQUASH_SCAN_LIMIT))
 
 
 def _pull_request_state(env: TaskEnv, number: int) -> str | None:

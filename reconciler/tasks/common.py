@@ -8,7 +8,11 @@ names the executor and the error (the traceback goes to the log).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
+
+import pygit2
+from pygit2.enums import SortMode
 
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_RESULT
 from reconciler.engine.events import task_type
@@ -92,6 +96,42 @@ def carries(message: str, key: str, value: str) -> bool:
     pattern = re.compile(rf"^[ \t*-]*{re.escape(key)}[ \t]*:[ \t]*{re.escape(value)}[ \t]*$",
                          re.IGNORECASE | re.MULTILINE)
     return bool(pattern.search(message))
+
+
+@dataclass(frozen=True)
+class MarkedCommit:
+    oid: str
+    parents: tuple[str, ...]
+    message: str
+
+    @property
+    def summary(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+def commits_carrying(mirror: "Mirror", tip: str, key: str, value: str, *, since: str | None = None,
+                     limit: int = 1000) -> list[MarkedCommit]:
+    """Commits reachable from `tip` (not from `since`), newest first, within the newest
+    `limit`, whose message carries the trailer line `key: value`.
+
+    Only messages are read (a substring test first): computing every commit's changed paths,
+    as `Mirror.commits` does, made a rollback's scan of 1,000 commits cost 20 ms.
+    """
+    repo = mirror.repo
+    walker = repo.walk(pygit2.Oid(hex=tip), SortMode.TOPOLOGICAL)
+    if since is not None:
+        try:
+            walker.hide(pygit2.Oid(hex=since))
+        except (KeyError, ValueError, pygit2.GitError):
+            pass            # an unknown `since` (gc'ed, force-pushed away): scan the newest `limit`
+    out: list[MarkedCommit] = []
+    for n, commit in enumerate(walker):
+        if n >= limit:
+            break
+        message = commit.message
+        if value in message and carries(message, key, value):
+            out.append(MarkedCommit(str(commit.id), tuple(str(p) for p in commit.parent_ids), message))
+    return out
 
 
 # --------------------------------------------------------------------------- reading config

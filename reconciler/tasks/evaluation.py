@@ -119,15 +119,23 @@ def read_indicators(env: TaskEnv, stage: str, service: str, ref: str) -> dict[st
 
 
 def history(env: TaskEnv, stage: str, service: str, limit: int) -> list[PreviousEvaluation]:
-    """Earlier evaluations, newest first, as the comparison reads them. A stored document that
-    does not match the schema is skipped with a warning rather than failing the gate."""
+    """Earlier evaluations, newest first, as the comparison reads them.
+
+    The documents are our own journal (written by `evidence.build`), so they are not run
+    through the JSON schema again (3.8 ms each; 20 of them cost 4× the whole evaluation).
+    What the comparison needs is checked; a document without it is skipped with a warning
+    rather than failing the gate."""
     out: list[PreviousEvaluation] = []
     for document in env.previous_evaluations(stage, service, limit):
         try:
+            if not isinstance(document, dict) or document.get("event_result") not in ("pass", "warning", "fail"):
+                raise ValueError("it has no event_result pass, warning or fail")
+            if not isinstance(document.get("objectives", []), list):
+                raise ValueError("its objectives are not a list")
             moment = _dt.datetime.fromisoformat(str(document.get("time", "")))
             ident = evaluation_path(stage, service, evidence.timestamp(moment), str(document.get("context", "")))
-            out.append(evidence.from_evidence(document, ident))
-        except (ValueError, KeyError, TypeError) as exc:
+            out.append(evidence.from_evidence(document, ident, validate=False))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             env.log.warning("skipping a stored evaluation of %s/%s: %s", stage, service, exc)
     return out
 

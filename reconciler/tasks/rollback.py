@@ -27,7 +27,8 @@ from reconciler.gitstore.errors import MergeConflict, UnknownRevision
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
-from reconciler.tasks.common import BuiltinExecutor, carries, commit_trailers, mapping, task_event, text
+from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
+                                     task_event, text)
 from reconciler.tasks.deployment import deploy_commit, failure_outcome
 
 if TYPE_CHECKING:
@@ -57,14 +58,12 @@ def context_changes(mirror: "Mirror", stage: str, service: str, context: str, da
     """What to revert, newest first (see the module docstring)."""
     prefix = f"{service}/"
     out: list[Revert] = []
-    for info in reversed(mirror.commits(None, tip, limit=HISTORY_LIMIT)):
-        if not carries(info.message, TRAILER_CONTEXT, context):
-            continue
+    for info in commits_carrying(mirror, tip, TRAILER_CONTEXT, context, limit=HISTORY_LIMIT):
         if carries(info.message, TRAILER_EVENT, task_type(ROLLBACK, "triggered")):
             return out           # an earlier rollback of this context undid everything older
-        if any(p.startswith(prefix) for p in info.changed_paths):
-            out.append(Revert(info.oid, info.parents[0] if info.parents else None,
-                              info.summary))
+        parent = info.parents[0] if info.parents else None
+        if any(p.startswith(prefix) for p in mirror.changed_paths(parent, info.oid)):
+            out.append(Revert(info.oid, parent, info.summary))
     change = mapping(data.get("configurationChange"))
     commit, base = text(change.get("commit")), text(change.get("base")) or None
     if commit:

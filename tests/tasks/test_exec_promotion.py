@@ -1,12 +1,9 @@
 """Promotion: a context's change lands on the next stage as one three-way commit."""
 from __future__ import annotations
 
-import pytest
-
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
 from reconciler.engine.commands import Promote
 from reconciler.engine.inputs import PromotionFailed, PromotionFinished
-from reconciler.gitstore.trailers import parse as parse_trailers
 from reconciler.tasks.promotion import promote
 from tests.support.remotes import git_out, human_factory, remote_kind, remotes  # noqa: F401 - fixtures
 from tests.support.taskenv import CONTEXT, make_env, stage_branches, values_yaml  # noqa: F401 - fixtures

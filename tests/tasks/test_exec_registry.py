@@ -1,8 +1,6 @@
 """Which executors answer a task (job config first, then the built-in), and the job glue."""
 from __future__ import annotations
 
-import pytest
-
 from reconciler.spec.settings import Settings
 from reconciler.tasks.base import TaskOutcome
 from reconciler.tasks.common import BuiltinExecutor, safe_run

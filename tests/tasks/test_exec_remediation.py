@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
-from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.action import ScalingExecutor, set_replica_count
 from reconciler.tasks.getaction import GetActionExecutor
 from reconciler.spec.settings import Settings
