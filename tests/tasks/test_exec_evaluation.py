@@ -217,3 +217,17 @@ def test_window_errors_say_what_is_wrong(data, problem):
 def test_window_from_start_and_timeframe():
     start, end = evaluation_window({"evaluation": {"start": "2024-01-01T00:00:00Z", "timeframe": "5m"}}, 0.0)
     assert end - start == 300.0 and iso(start) == "2024-01-01T00:00:00.000Z"
+
+
+def test_a_broken_stored_evaluation_is_skipped_not_fatal(env_at):
+    make, end = env_at
+    env = make()
+    first = EvaluationExecutor().run(env.request("evaluation", "dev", "carts", window_data(end)), env)
+    env.record(first)
+    env.writer.write("reconciler/results", lambda tip: {
+        "evaluations/dev/carts/20990101T000000.000Z-junk.json": b'{"event_result": "maybe"}',
+        "evaluations/dev/carts/20980101T000000.000Z-junk.json": b'{"event_result": "pass", "objectives": [1]}'},
+        "junk")
+    second = EvaluationExecutor().run(env.request("evaluation", "dev", "carts", window_data(end)), env)
+    assert second.result == "pass", second.message
+    assert second.data["evaluation"]["comparedEvents"] == [next(iter(first.journal))]
