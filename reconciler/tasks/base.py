@@ -92,7 +92,11 @@ class Pending:
 
 
 class TaskEnv(Protocol):
-    """The services an executor may use; the controller provides one implementation."""
+    """The services an executor may use; the controller provides one implementation.
+
+    Optional: `job_runner() -> reconciler.tasks.jobs.JobRunner`, the runner for
+    `job/config.yaml` tasks (e.g. a `KubernetesJobRunner` when `spec.jobs.runner` is
+    kubernetes). Without it the job executor runs tasks locally under `<workdir>/jobs`."""
 
     workdir: Path
     mirror: "Mirror"
