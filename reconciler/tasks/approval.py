@@ -78,6 +78,11 @@ def promotion_of(request: TaskRequest) -> tuple[Change, dict[str, Any]] | None:
 class ApprovalExecutor(BuiltinExecutor):
     name = "approval"
     task = APPROVAL
+    # The controller must not send `.started` when it dispatches this task: the `.started`
+    # of a waiting approval is the one that carries `Pending.data` (branch, commit, PR), and
+    # the sequencer accepts one `.started` per source. An automatic decision sends only
+    # `.finished`, so only a manual approval enters `waitingForApproval`.
+    started_on_dispatch = False
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome | Pending:
         verdict = judge(request.properties, request.data)

@@ -131,7 +131,11 @@ class TaskEnv(Protocol):
 
 class Executor(Protocol):
     """A built-in executor. `applies` decides whether it answers this task at all (several
-    executors may answer one task; Keptn aggregates their results)."""
+    executors may answer one task; Keptn aggregates their results).
+
+    Optional attribute `started_on_dispatch` (default True): False asks the controller not to
+    send `.started` at dispatch, because the executor's own `Pending` becomes its `.started`
+    (the approval executor: one `.started` per source, and it must carry the pending data)."""
 
     name: str
 
