@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -297,9 +298,10 @@ class _Clients:
 
 def _client_options(config: PrometheusConfig) -> dict[str, Any]:
     """Keyword arguments for each client; the TLS context is built once and shared."""
-    verify: bool | ssl.SSLContext = True
     if config.insecure or not config.url.lower().startswith("https:"):
-        verify = False             # plain HTTP: skip loading the CA bundle (~30 ms per client)
+        # Plain HTTP uses no TLS, but httpx builds a context per client anyway unless given
+        # one: the CA bundle took ~30 ms, `verify=False` still 0.3 ms of a 0.37 ms client.
+        verify = _unverified_context()
     else:
         verify = ssl.create_default_context(cafile=config.ca_file)
     headers = {"Accept": "application/json", "User-Agent": "reconciler"}
@@ -309,7 +311,6 @@ def _client_options(config: PrometheusConfig) -> dict[str, Any]:
     elif config.username is not None:
         auth = httpx.BasicAuth(config.username, config.password or "")
     return dict(
-        base_url=config.url.rstrip("/"),
         headers=headers,
         auth=auth,
         verify=verify,
@@ -317,6 +318,20 @@ def _client_options(config: PrometheusConfig) -> dict[str, Any]:
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         trust_env=False,
     )
+
+
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@functools.lru_cache(maxsize=64)
+def _query_url(base: str) -> httpx.URL:
+    """The absolute query URL, parsed once (a relative one is parsed and joined per request)."""
+    return httpx.URL(base.rstrip("/") + "/api/v1/query")
 
 
 async def _post(client: httpx.AsyncClient, config: PrometheusConfig, query: str, at: float
@@ -329,7 +344,7 @@ async def _post(client: httpx.AsyncClient, config: PrometheusConfig, query: str,
     attempt = 0
     while True:
         try:
-            response = await client.post("/api/v1/query", content=form, headers=_FORM)
+            response = await client.post(_query_url(config.url), content=form, headers=_FORM)
         except (httpx.ReadTimeout, httpx.WriteTimeout):
             return None                   # a slow query stays slow; retrying only multiplies the wait
         except httpx.TransportError as exc:
