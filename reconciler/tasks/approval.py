@@ -119,7 +119,7 @@ class ApprovalExecutor(BuiltinExecutor):
         # The approval commit goes on the stage as it is now, so that merging it is clean.
         stage_tip = env.mirror.tip(stage) or stage_commit(request, env)
         existing = env.mirror.tip(branch)
-        commit = env.writer.find_step(branch, step) if existing is not None else None
+        commit = _existing_approval(env, branch, step, context, stage_tip) if existing is not None else None
         if existing is not None and commit is None:
             owner = parse_trailers(env.mirror.commit(existing).message).get(TRAILER_CONTEXT)
             return TaskOutcome.errored(f"branch {branch} already exists and does not hold this approval "
@@ -155,6 +155,19 @@ class ApprovalExecutor(BuiltinExecutor):
                 env.log.warning("approval %s: %s", branch, exc)
                 message += f"; the pull request could not be opened: {exc}"
         return Pending(message=message, data={APPROVAL: pending})
+
+
+def _existing_approval(env: TaskEnv, branch: str, step: str, context: str, stage_tip: str) -> str | None:
+    """The approval commit already on `branch` (a redelivery): found by its step, else as the
+    commit of this context with the approval event that the stage does not have yet."""
+    found = env.writer.find_step(branch, step)
+    if found is not None:
+        return found
+    tip = env.mirror.tip(branch)
+    assert tip is not None
+    mine = [c for c in commits_carrying(env.mirror, tip, TRAILER_CONTEXT, context, since=stage_tip, limit=100)
+            if carries(c.message, TRAILER_EVENT, APPROVAL_TRIGGERED)]
+    return mine[-1].oid if mine else None
 
 
 def _conflict_message(change: Change, stage: str, paths: tuple[str, ...]) -> str:

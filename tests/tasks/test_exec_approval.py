@@ -1,6 +1,8 @@
 """Approval: Keptn's rules, automatic promotion, and manual approval by merging a branch."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP, approval_branch
@@ -288,3 +290,21 @@ def test_plain_git_approve_asks_which_when_several_wait(make_env):  # noqa: F811
         approve(env.mirror, env.writer, CONTEXT)
     decision = approve(env.mirror, env.writer, CONTEXT, stage="production")
     assert decision.stage == "production"
+
+
+def test_redelivery_with_another_key_finds_the_approval_and_a_foreign_branch_is_refused(make_env, human_factory):  # noqa: F811
+    env, origin = make_env(stage_branches())
+    request = approval_request(env, result="pass", properties={"pass": "manual"})
+    pending = ApprovalExecutor().run(request, env)
+    human_factory(origin.url, "staging").change("orders/values.yaml", "image: orders:3.0\n")   # stage moves on
+    env.refresh()
+    again = ApprovalExecutor().run(dataclasses.replace(request, key="another-key"), env)
+    assert isinstance(again, Pending)
+    assert again.data["approval"]["commit"] == pending.data["approval"]["commit"]
+
+    other = "0b7c3e52-ffff-4d2a-9f55-7d0a4c1e2f3a"                 # same first 8 characters
+    foreign = env.request("approval", "staging", "carts", {"result": "pass", "approval": {"pass": "manual"}},
+                          context=other)
+    outcome = ApprovalExecutor().run(foreign, env)
+    assert isinstance(outcome, TaskOutcome) and outcome.status == "errored"
+    assert BRANCH in outcome.message and CONTEXT in outcome.message
