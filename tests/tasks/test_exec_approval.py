@@ -308,3 +308,25 @@ def test_redelivery_with_another_key_finds_the_approval_and_a_foreign_branch_is_
     outcome = ApprovalExecutor().run(foreign, env)
     assert isinstance(outcome, TaskOutcome) and outcome.status == "errored"
     assert BRANCH in outcome.message and CONTEXT in outcome.message
+
+
+@pytest.mark.parametrize("kind, url, repo_url, api, repository", [
+    ("github", None, "https://x-access-token:t@github.com/shop/config.git", "https://api.github.com", "shop/config"),
+    ("gitea", None, "https://gitea.example/shop/config.git", "https://gitea.example/api/v1", "shop/config"),
+    ("gitlab", None, "git@gitlab.example:group/sub/config.git", "https://gitlab.example/api/v4", "group/sub/config"),
+    ("gitlab", "https://gl.example/api/v4/", "ssh://git@gl.example/a/b", "https://gl.example/api/v4", "a/b"),
+    ("github", "https://ghe.example/api/v3", "https://ghe.example/o/r", "https://ghe.example/api/v3", "o/r"),
+])
+def test_forge_address_and_repository_default_to_the_config_repo(kind, url, repo_url, api, repository):
+    from reconciler.spec.settings import ForgeSettings
+    from reconciler.tasks.forge import ForgeClient
+    client = ForgeClient.from_settings(ForgeSettings(kind=kind, url=url), repo_url, environ={})
+    assert (client.api, client.repository) == (api, repository)
+
+
+def test_forge_without_a_repository_says_what_to_set():
+    from reconciler.spec.settings import ForgeSettings
+    from reconciler.tasks.forge import ForgeClient, ForgeError
+    assert ForgeClient.from_settings(ForgeSettings(kind="none"), "file:///x.git") is None
+    with pytest.raises(ForgeError, match="spec.forge.repository"):
+        ForgeClient.from_settings(ForgeSettings(kind="github"), "file:///srv/config.git", environ={})
