@@ -219,13 +219,14 @@ def split_answer(batch: Sequence[tuple[str, str]], status: int, body: Any) -> di
     data = body.get("data")
     if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
         return None
-    series: list[list[Any]] = [[] for _ in batch]
+    series: dict[str, list[Any]] = {str(i): [] for i in range(len(batch))}
     for item in data["result"]:
-        tag = item.get("metric", {}).get(TAG) if isinstance(item, dict) else None
-        if not isinstance(tag, str) or not tag.isdigit() or int(tag) >= len(batch):
+        metric = item.get("metric") if isinstance(item, dict) else None
+        found = series.get(metric.get(TAG)) if isinstance(metric, dict) else None
+        if found is None:
             return None
-        series[int(tag)].append(item)
-    return {name: _vector_value(name, query, series[i]) for i, (name, query) in enumerate(batch)}
+        found.append(item)
+    return {name: _vector_value(name, query, series[str(i)]) for i, (name, query) in enumerate(batch)}
 
 
 _PARSE_ERROR = re.compile(r"(\d+):(\d+): parse error")

@@ -75,6 +75,9 @@ def test_split_answer_judges_each_sli_as_if_asked_alone():
     (200, answer(series(0, "1"), {"metric": {}, "value": [AT, "2"]})),   # an untagged series
     (200, answer(series(7, "1"))),                                        # a tag beyond the batch
     (200, answer(series("x", "1"))),
+    (200, answer(series("²", "1"))),
+    (200, answer({"metric": None, "value": [AT, "1"]})),
+    (200, answer("not a series")),
     (200, b"<html>"),
 ])
 def test_split_answer_refuses_anything_but_a_tagged_vector(status, body):
