@@ -43,6 +43,7 @@ from reconciler.spec.settings import PrometheusSettings
 
 ENV_PREFIX = "RECONCILER_PROMETHEUS_"
 TAG = "reconciler_sli"          # the label that says which query of a batch a series answers
+_OR = " or "
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _UNAVAILABLE_STATUS = frozenset({502, 503, 504})
 
@@ -201,9 +202,6 @@ def batch_query(queries: Sequence[str]) -> str:
     and strings cannot be tagged either: their batch fails and they are asked alone too.
     """
     return _OR.join(_tagged(i, query) for i, query in enumerate(queries))
-
-
-_OR = " or "
 
 
 def _tagged(index: int, query: str) -> str:
