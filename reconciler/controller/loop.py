@@ -591,6 +591,12 @@ class Controller:
             if not rejected:
                 self.metrics.triggers.labels(trigger.stage).inc()
         if after != before:
+            errors = [f for f in self.config.findings if f.is_error]
+            if errors:
+                self._batch.note(f"config: {len(errors)} error(s), e.g. {errors[0].human()}; "
+                                 f"the last valid config stays in force")
+            else:
+                self._batch.note(f"config: valid ({len(self.config.findings)} warning(s))")
             self._batch.put(J.CONFIG_STATUS, J.dumps(after))
             self.metrics.config_errors.set(sum(1 for f in self.config.findings if f.is_error))
         self.tips = new

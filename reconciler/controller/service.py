@@ -82,7 +82,8 @@ class Service:
         self.config = ConfigState(self.mirror)
         self.metrics = Metrics()
         self.targets = targets or Targets(workdir, lambda: self.config.settings)
-        self.env = ControllerTaskEnv(workdir, self.mirror, self.writer, self.journal, self.config, self.targets)
+        self.env = ControllerTaskEnv(workdir, self.mirror, self.writer, self.journal, self.config, self.targets,
+                                     environ=env)
         self.controller = Controller(
             mirror=self.mirror, journal=self.journal, index=self.index, config=self.config,
             executors=executors or default_executors(), env=self.env,

@@ -7,10 +7,11 @@ locked (the Writer's per-branch locks, the target registry).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from reconciler.controller.journal import Journal
 from reconciler.gitstore import Mirror, Writer
@@ -78,8 +79,11 @@ class ControllerTaskEnv:
 
     def __init__(self, workdir: Path, mirror: Mirror, writer: Writer, journal: Journal,
                  config: "ConfigState", targets: Targets, clock: Callable[[], float] = time.time,
-                 log: logging.Logger | None = None):
+                 log: logging.Logger | None = None, environ: Mapping[str, str] | None = None):
         self.workdir = workdir
+        self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
+        self._runners: dict[str, Any] = {}
+        self._runner_lock = threading.Lock()
         self.mirror = mirror
         self.writer = writer
         self.journal = journal
@@ -111,6 +115,24 @@ class ControllerTaskEnv:
 
     def now(self) -> float:
         return self._clock()
+
+    def job_runner(self) -> Any:
+        """The runner for `job/config.yaml` tasks: local processes, or Kubernetes Jobs when
+        `spec.jobs.runner` says so (client created on first use)."""
+        kind = self.settings.spec.jobs.runner
+        with self._runner_lock:
+            runner = self._runners.get(kind)
+            if runner is None:
+                if kind == "kubernetes":
+                    from reconciler.kube.client import Kube
+                    from reconciler.tasks.jobs import KubernetesJobRunner
+                    namespace = self.settings.spec.jobs.namespace or f"{self.settings.project}-jobs"
+                    runner = KubernetesJobRunner(Kube.connect(), namespace=namespace)
+                else:
+                    from reconciler.tasks.jobs import LocalJobRunner
+                    runner = LocalJobRunner(self.workdir / "jobs", environ=self.environ)
+                self._runners[kind] = runner
+            return runner
 
     def file_sd_path(self, stage: str, service: str) -> Path | None:
         return self.targets.file_sd_dir / f"{stage}-{service}.json"

@@ -14,6 +14,7 @@ so the sequence can end as errored and name them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import pygit2
 
@@ -36,20 +37,44 @@ def _first_parent_tree(commit: pygit2.Commit) -> pygit2.Tree | None:
     return commit.parents[0].tree if commit.parents else None
 
 
+# (path, base, ours, theirs) contents of a conflicting file → merged content, or None
+Resolver = Callable[[str, "bytes | None", "bytes | None", "bytes | None"], "bytes | None"]
+
+
+def _resolve(repo: pygit2.Repository, index: pygit2.Index, clean: str, resolver: Resolver | None) -> set[str]:
+    """Settle the index's conflicts the resolver can merge; the paths left in conflict."""
+    left: set[str] = set()
+    settled: list[tuple[str, pygit2.Oid, int]] = []
+    for entries in list(index.conflicts):
+        present = [e for e in entries if e is not None]
+        path = present[0].path
+        full = f"{clean}/{path}" if clean else path
+        blobs = [repo[e.id].data if e is not None else None for e in entries]
+        merged = resolver(full, *blobs) if resolver is not None and entries[1] is not None else None
+        if merged is None:
+            left.add(full)
+        else:
+            settled.append((path, repo.create_blob(merged), entries[1].mode))
+    if not left:
+        for path, oid, mode in settled:
+            del index.conflicts[path]
+            index.add(pygit2.IndexEntry(path, oid, mode))
+    return left
+
+
 def merge_into(repo: pygit2.Repository, base: pygit2.Tree | None, ours: pygit2.Tree | None,
-               theirs: pygit2.Tree | None, prefix: str | None = None) -> ThreeWayResult:
+               theirs: pygit2.Tree | None, prefix: str | None = None,
+               resolver: Resolver | None = None) -> ThreeWayResult:
     """Three-way merge of root trees, restricted to `prefix` when given; the result is
-    `ours` with only the prefix folder replaced by the merged folder."""
+    `ours` with only the prefix folder replaced by the merged folder. `resolver` may settle
+    files the line merge left in conflict (e.g. a YAML merge by key)."""
     clean = prefix.strip("/") if prefix else ""
     b, o, t = (subtree(repo, x, clean) for x in (base, ours, theirs))
     index = repo.merge_trees(b, o, t)
     if index.conflicts is not None:
-        paths: set[str] = set()
-        for entries in index.conflicts:
-            for entry in entries:
-                if entry is not None:
-                    paths.add(f"{clean}/{entry.path}" if clean else entry.path)
-        return ThreeWayResult(None, tuple(sorted(paths)))
+        paths = _resolve(repo, index, clean, resolver)
+        if paths:
+            return ThreeWayResult(None, tuple(sorted(paths)))
     merged = index.write_tree(repo)
     if not clean:
         return ThreeWayResult(merged)
@@ -57,12 +82,12 @@ def merge_into(repo: pygit2.Repository, base: pygit2.Tree | None, ours: pygit2.T
 
 
 def cherry_pick(repo: pygit2.Repository, change: pygit2.Commit, onto: pygit2.Tree | None,
-                prefix: str | None = None) -> ThreeWayResult:
+                prefix: str | None = None, resolver: Resolver | None = None) -> ThreeWayResult:
     """`onto` with what `change` did (relative to its first parent) applied."""
-    return merge_into(repo, _first_parent_tree(change), onto, change.tree, prefix)
+    return merge_into(repo, _first_parent_tree(change), onto, change.tree, prefix, resolver)
 
 
 def revert(repo: pygit2.Repository, change: pygit2.Commit, onto: pygit2.Tree | None,
-           prefix: str | None = None) -> ThreeWayResult:
+           prefix: str | None = None, resolver: Resolver | None = None) -> ThreeWayResult:
     """`onto` with what `change` did undone."""
-    return merge_into(repo, change.tree, onto, _first_parent_tree(change), prefix)
+    return merge_into(repo, change.tree, onto, _first_parent_tree(change), prefix, resolver)

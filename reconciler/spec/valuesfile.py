@@ -78,3 +78,58 @@ def _append(text: str, path: list[str], value: Any, key: str) -> str:
         raise ValuesEditError(f"{key}: {path[0]} is not in values.yaml; add it by hand first")
     sep = "" if not text or text.endswith("\n") else "\n"
     return f"{text}{sep}{path[0]}: {render_scalar(value)}\n"
+
+
+_MISSING = object()
+
+
+def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Scalar and list leaves of nested mappings, by key path (lists count as one value)."""
+    out: dict[tuple[str, ...], Any] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = prefix + (str(key),)
+            if isinstance(value, dict) and value:
+                out.update(_leaves(value, path))
+            else:
+                out[path] = value
+    return out
+
+
+def merge_values(base: str | bytes | None, ours: str | bytes | None, theirs: str | bytes | None) -> str | None:
+    """Three-way merge of a YAML mapping by key instead of by line, keeping `ours`' text.
+
+    Promotion applies "what the change did" (base → theirs) to another stage's file (ours).
+    Stage-specific lines often sit right next to the promoted one (`image:` above a
+    stage's `replicaCount:`), which a line merge calls a conflict although the keys differ.
+    Here every key the change touched is set in ours — if ours still has the base value for
+    it — with the comment-preserving editor; everything else in ours stays as it is.
+    Returns None when that is not possible faithfully: not mappings, a key both sides
+    changed differently, a removed key, a changed list or block, a new nested key.
+    """
+    docs = []
+    for text in (base, ours, theirs):
+        raw = text.decode("utf-8") if isinstance(text, bytes) else (text or "")
+        try:
+            data = yamltext.load(raw) if raw.strip() else {}
+        except (yamltext.YamlError, UnicodeDecodeError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        docs.append((raw, _leaves(data)))
+    (_, b), (ours_text, o), (_, t) = docs
+    assignments: dict[str, Any] = {}
+    for path in set(b) | set(t):
+        before, after = b.get(path, _MISSING), t.get(path, _MISSING)
+        if before == after:
+            continue
+        mine = o.get(path, _MISSING)
+        if mine == after:
+            continue
+        if mine != before or after is _MISSING or isinstance(after, (list, dict)):
+            return None
+        assignments[".".join(path)] = after
+    try:
+        return set_values(ours_text, assignments)
+    except ValuesEditError:
+        return None

@@ -35,7 +35,7 @@ from reconciler.tasks.base import Pending, TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
                                      stage_commit, text)
 from reconciler.tasks.forge import ForgeClient, ForgeError
-from reconciler.tasks.promotion import Change, change_tree_on, land
+from reconciler.tasks.promotion import Change, change_tree_on, land, yaml_resolver
 
 if TYPE_CHECKING:
     from reconciler.gitstore import Mirror, Writer
@@ -141,7 +141,7 @@ class ApprovalExecutor(BuiltinExecutor):
         message = (f"waiting for approval of {service} in {stage} ({result}): merge branch {branch} into "
                    f"{stage} to approve, delete it to decline")
         try:
-            forge = ForgeClient.from_settings(env.settings.spec.forge, env.mirror.url)
+            forge = ForgeClient.from_settings(env.settings.spec.forge, env.mirror.url, environ=env.environ)
         except ForgeError as exc:
             forge = None
             message += f"; no pull request: {exc}"
@@ -273,7 +273,7 @@ def _squashed(mirror: "Mirror", base: str | None, tip: str, context: str) -> boo
 
 
 def _pull_request_state(env: TaskEnv, number: int) -> str | None:
-    forge = ForgeClient.from_settings(env.settings.spec.forge, env.mirror.url)
+    forge = ForgeClient.from_settings(env.settings.spec.forge, env.mirror.url, environ=env.environ)
     if forge is None:
         return None
     return forge.pull_request(number).state
@@ -383,7 +383,8 @@ def _merge_builder(head: str, stage: str, branch: str):
         assert tip.oid is not None
         base_oid = repo.merge_base(pygit2.Oid(hex=tip.oid), pygit2.Oid(hex=head))
         base_tree = repo[base_oid].peel(pygit2.Commit).tree if base_oid is not None else None
-        merged = threeway.merge_into(repo, base_tree, tip.tree, repo[head].peel(pygit2.Commit).tree)
+        merged = threeway.merge_into(repo, base_tree, tip.tree, repo[head].peel(pygit2.Commit).tree,
+                                     resolver=yaml_resolver)
         if not merged.ok:
             raise MergeConflict("merge", head, stage, merged.conflicts)
         return TreeChange(merged.tree, extra_parents=(head,))  # type: ignore[arg-type]

@@ -99,6 +99,7 @@ class TaskEnv(Protocol):
     kubernetes). Without it the job executor runs tasks locally under `<workdir>/jobs`."""
 
     workdir: Path
+    environ: Mapping[str, str]        # secrets and endpoints come from here, never from the repo
     mirror: "Mirror"
     writer: "Writer"
     log: logging.Logger

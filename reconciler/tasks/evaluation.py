@@ -192,7 +192,7 @@ class EvaluationExecutor(BuiltinExecutor):
             sli = env.settings.spec.sli
             if sli.provider != "none":
                 try:
-                    config = PrometheusConfig.from_settings(sli.prometheus)
+                    config = PrometheusConfig.from_settings(sli.prometheus, env=env.environ)
                 except ValueError as exc:
                     return TaskOutcome.errored(f"cannot evaluate {service} in {stage}: {exc}")
                 provider = {"kind": "prometheus", "url": config.url}

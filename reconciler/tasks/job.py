@@ -65,7 +65,7 @@ def job_runner(env: TaskEnv) -> JobRunner:
     if env.settings.spec.jobs.runner != "local":
         raise RuntimeError("spec.jobs.runner is kubernetes but this controller offers no Kubernetes "
                            "job runner (TaskEnv.job_runner)")
-    return LocalJobRunner(env.workdir / "jobs")
+    return LocalJobRunner(env.workdir / "jobs", environ=env.environ)
 
 
 class JobExecutor(BuiltinExecutor):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pygit2
 
+from reconciler.spec.valuesfile import merge_values
 from reconciler.engine.commands import Promote
 from reconciler.engine.events import sequence_type, task_type
 from reconciler.engine.inputs import PromotionFailed, PromotionFinished
@@ -64,11 +65,20 @@ class Change:
         return f"{base}{self.commit[:12]}"
 
 
+def yaml_resolver(path: str, base: bytes | None, ours: bytes | None, theirs: bytes | None) -> bytes | None:
+    """Settle a line conflict in a YAML file by merging keys (spec.valuesfile.merge_values):
+    a promoted `image:` next to a stage's own `replicaCount:` is not a conflict."""
+    if not path.endswith((".yaml", ".yml")):
+        return None
+    merged = merge_values(base, ours, theirs)
+    return merged.encode() if merged is not None else None
+
+
 def apply_change(repo: pygit2.Repository, change: Change, onto: pygit2.Tree | None,
                  branch: str) -> pygit2.Oid:
     """The root tree `onto` with `change` merged into `<service>/`; MergeConflict names paths."""
     base_tree, change_tree = change.trees(repo)
-    result = threeway.merge_into(repo, base_tree, onto, change_tree, change.prefix)
+    result = threeway.merge_into(repo, base_tree, onto, change_tree, change.prefix, yaml_resolver)
     if not result.ok:
         raise MergeConflict("promotion", change.commit, branch, result.conflicts)
     assert result.tree is not None

@@ -30,6 +30,7 @@ from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
                                      task_event, text)
 from reconciler.tasks.deployment import deploy_commit, failure_outcome
+from reconciler.tasks.promotion import yaml_resolver
 
 if TYPE_CHECKING:
     from reconciler.gitstore import Mirror
@@ -83,7 +84,7 @@ def revert_builder(reverts: list[Revert], service: str, stage: str):
         tree = tip.tree
         for revert in reverts:
             changed, original = revert.trees(repo)
-            result = threeway.merge_into(repo, changed, tree, original, f"{service}/")
+            result = threeway.merge_into(repo, changed, tree, original, f"{service}/", yaml_resolver)
             if not result.ok:
                 raise MergeConflict("revert", revert.commit, stage, result.conflicts)
             tree = repo[result.tree]  # type: ignore[index]

@@ -13,6 +13,28 @@ from tests.support.controller import ServeProcess, wait_until
 from tests.support.remotes import git_out
 
 
+WAITING_SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3
+kind: Shipyard
+metadata: {name: hello}
+spec:
+  stages:
+    - name: dev
+      sequences:
+        - name: delivery
+          tasks: [{name: external-check}]
+    - name: staging
+    - name: production
+"""
+
+
+def processed_tip(origin, branch: str) -> str | None:
+    try:
+        doc = json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:state/tips.json", cwd=origin.path))
+    except Exception:  # noqa: BLE001 - not written yet
+        return None
+    return doc["tips"].get(branch)
+
+
 @pytest.fixture
 def remote_kind():
     return "daemon"        # a network remote: the serve process polls it
@@ -61,10 +83,16 @@ def test_deleting_the_index_rebuilds_the_same_rows_from_git(origin, human_factor
     serve = ServeProcess(origin.url, workdir, poll=0.1)
     try:
         serve.wait_ready()
-        dev = human_factory(origin.url, "dev")
-        for image in ("2.0.1", "2.0.2"):
-            dev.change("helloservice/values.yaml", f"image: helloservice:{image}\nreplicaCount: 1\n", image)
+        # a task no built-in executor answers: the runs wait, so nothing moves across the restart
         main = human_factory(origin.url, "main")
+        shipyard = main.change("shipyard.yaml", WAITING_SHIPYARD, "dev delivery waits for an external check")
+        wait_until(lambda: processed_tip(origin, "main") == shipyard, what="the new shipyard")
+        dev = human_factory(origin.url, "dev")
+        for count, image in enumerate(("2.0.1", "2.0.2"), start=1):
+            dev.change("helloservice/values.yaml", f"image: helloservice:{image}\nreplicaCount: 1\n", image)
+            # one push at a time: pushes seen together are one trigger (the newest commit)
+            wait_until(lambda: len(lane_runs(origin)) >= count, what=f"run {count}")
+        main.pull()
         main.change("shipyard.yaml", "not: [valid", "break it")       # a config finding in the index too
         wait_until(lambda: len(lane_runs(origin)) >= 2, what="two runs")
         wait_until(lambda: not json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:config/status.json",

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -100,6 +101,7 @@ class FakeTaskEnv:
     def __init__(self, url: str, workdir: Path, *, settings: Settings | None = None,
                  shipyard: Shipyard | None = None, clock: Callable[[], float] = time.time) -> None:
         self.workdir = workdir
+        self.environ: dict[str, str] = dict(os.environ)
         self.mirror = Mirror(url, workdir)
         self.mirror.fetch()
         self.writer = Writer(self.mirror)
