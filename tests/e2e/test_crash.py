@@ -1,0 +1,83 @@
+"""Issue 5: kill -9 at several points of a sequence, restart → every sequence finishes exactly
+once and no write-back commit is made twice."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from reconciler import contract
+from tests.support.controller import ServeProcess, wait_until
+from tests.support.remotes import git_out
+
+
+def results_commits(origin) -> int:
+    try:
+        return int(git_out("rev-list", "--count", contract.RESULTS_BRANCH, cwd=origin))
+    except Exception:  # noqa: BLE001 - no results branch yet
+        return 0
+
+
+def lanes(origin) -> dict[str, dict]:
+    try:
+        paths = git_out("ls-tree", "-r", "--name-only", contract.RESULTS_BRANCH, "sequences/", cwd=origin)
+    except Exception:  # noqa: BLE001
+        return {}
+    return {p: json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:{p}", cwd=origin))
+            for p in paths.splitlines()}
+
+
+def runs(origin) -> list[dict]:
+    return [run for doc in lanes(origin).values() for run in doc["runs"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [3, 7, 12])
+def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_factory, tmp_path, sli_source,
+                                                                  kill_after):
+    _, prom = sli_source
+    origin = project.origin
+    workdir = tmp_path / "work"
+    env = {"RECONCILER_PROMETHEUS_URL": prom.url}
+    serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
+    try:
+        serve.wait_ready()
+        start = results_commits(origin)
+        dev = human_factory(str(origin), "dev")
+        dev.change("helloservice/values.yaml", "image: helloservice:1.7.0\nreplicaCount: 1\n", "ship 1.7.0")
+        wait_until(lambda: results_commits(origin) >= start + kill_after, timeout=60,
+                   interval=0.005, what=f"{kill_after} results commits")
+        serve.kill9()
+        serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
+        serve.wait_ready()
+        wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
+                               for r in runs(origin)), timeout=90, what="the production approval")
+        time.sleep(0.5)           # let anything duplicated show itself
+    finally:
+        serve.stop()
+
+    all_runs = runs(origin)
+    context = all_runs[0]["context"]
+    by_sequence = {}
+    for run in all_runs:
+        by_sequence.setdefault((run["stage"], run["sequence"]), []).append(run)
+    assert sorted(by_sequence) == [("dev", "delivery"), ("production", "delivery"), ("staging", "delivery")]
+    for (stage, sequence), found in by_sequence.items():
+        assert len(found) == 1, f"{stage}.{sequence} ran {len(found)} times"
+        finished = [e for e in found[0]["events"] if e["type"] == f"sh.keptn.event.{stage}.{sequence}.finished"]
+        assert len(finished) == (0 if stage == "production" else 1)
+        # every task answered at most once per executor
+        finished_tasks = [e["triggeredid"] + e["source"] for e in found[0]["events"]
+                          if e["type"].endswith(".finished") and e.get("triggeredid")]
+        assert len(finished_tasks) == len(set(finished_tasks))
+    # write-backs happened once: one promotion commit on staging, one approval commit
+    staging = git_out("log", "--format=%H", f"--grep=Reconciler-Context: {context}", "staging", cwd=origin)
+    assert len(staging.splitlines()) == 1
+    branch = contract.approval_branch("production", "helloservice", context)
+    approval = git_out("log", "--format=%H", f"--grep=Reconciler-Context: {context}", branch, cwd=origin)
+    assert len(approval.splitlines()) == 1
+    # one evaluation record per gate
+    evidence = git_out("ls-tree", "-r", "--name-only", contract.RESULTS_BRANCH, "evaluations/", cwd=origin)
+    for stage in ("dev", "staging"):
+        assert len([p for p in evidence.splitlines() if p.startswith(f"evaluations/{stage}/")]) == 1
