@@ -57,12 +57,9 @@ def default_executors() -> ExecutorSet:
     return BuiltinExecutors()
 
 
-def default_notifier(settings_fn: Callable[[], Any]) -> Notifier | None:
-    try:
-        from reconciler.controller.notify import WebhookNotifier
-    except ImportError:
-        return None
-    return WebhookNotifier(settings_fn)
+def default_notifier(settings_fn: Callable[[], Any], environ: dict[str, str]) -> Notifier:
+    from reconciler.controller.notify import WebhookNotifier
+    return WebhookNotifier(settings_fn, environ=environ)
 
 
 class Service:
@@ -87,7 +84,7 @@ class Service:
         self.controller = Controller(
             mirror=self.mirror, journal=self.journal, index=self.index, config=self.config,
             executors=executors or default_executors(), env=self.env,
-            notifier=notifier if notifier is not None else default_notifier(lambda: self.config.settings),
+            notifier=notifier if notifier is not None else default_notifier(lambda: self.config.settings, env),
             workers=options.workers, metrics=self.metrics)
         self.api_token = load_or_create_token(workdir, env)
         self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None

@@ -57,6 +57,23 @@ spec:
         - name: rollback
           triggeredOn: [{event: production.delivery.finished, selector: {match: {result: fail}}}]
           tasks: [{name: rollback}]
+        - name: remediation
+          triggeredOn: [{event: production.remediation.finished, selector: {match: {evaluation.result: fail}}}]
+          tasks:
+            - name: get-action
+            - name: action
+            - {name: evaluation, triggeredAfter: "1s", properties: {timeframe: "5s"}}
+"""
+
+REMEDIATION = """apiVersion: spec.keptn.sh/0.1.4
+kind: Remediation
+metadata: {name: remediation}
+spec:
+  remediations:
+    - problemType: response_time
+      actionsOnOpen:
+        - {name: Scale up by one, action: scaling, description: one more replica, value: "1"}
+        - {name: Scale up by two, action: scaling, description: two more, value: "2"}
 """
 
 SLO = """spec_version: "1.0"
@@ -114,14 +131,16 @@ class Project:
     """A config repo for one test (its own project name, so SLIs never collide)."""
 
     def __init__(self, name: str, root: Path, exporter: GaugeExporter, prom_url: str, *,
-                 services=("helloservice",), test_sleep: float = 0.1):
+                 services=("helloservice",), test_sleep: float = 0.1, production_target: str = "local",
+                 settings_extra: str = ""):
         self.name, self.exporter, self.prom_url = name, exporter, prom_url
         layout = root / "layout"
         (layout / "main").mkdir(parents=True)
         (layout / "main" / "shipyard.yaml").write_text(SHIPYARD.replace("PROJECT", name))
         (layout / "main" / "reconciler.yaml").write_text(
             f"apiVersion: reconciler/v1\nkind: Settings\nmetadata: {{name: {name}}}\n"
-            "spec:\n  timeouts: {taskTriggered: 60s, taskStarted: 120s}\n")
+            "spec:\n  timeouts: {taskTriggered: 60s, taskStarted: 120s}\n"
+            f"  stages: {{production: {{target: {production_target}}}}}\n{settings_extra}")
         for stage, replicas in (("dev", 1), ("staging", 2), ("production", 3)):
             for service in services:
                 folder = layout / stage / service
@@ -132,6 +151,8 @@ class Project:
                 (folder / "slo.yaml").write_text(SLO)
                 (folder / "sli.yaml").write_text(SLI)
                 (folder / "job" / "config.yaml").write_text(job_config(test_sleep))
+                if stage == "production":
+                    (folder / "remediation.yaml").write_text(REMEDIATION)
                 self.set_sli(stage, service, 100)
         self.origin = root / "config.git"
         seed_bare_repo(self.origin, layout)
@@ -163,9 +184,9 @@ def e2e_service(tmp_path, sli_source):
     exporter, prom = sli_source
     started = []
 
-    def make(origin: Path, name: str = "work"):
+    def make(origin: Path, name: str = "work", environ: dict[str, str] | None = None):
         service = start_service(str(origin), tmp_path / name, executors=BuiltinExecutors(), poll=0.05,
-                                environ={"RECONCILER_PROMETHEUS_URL": prom.url})
+                                environ={"RECONCILER_PROMETHEUS_URL": prom.url, **(environ or {})})
         started.append(service)
         return service
 

@@ -1,0 +1,124 @@
+"""Issue 6: Alertmanager alerts drive the remediation loop: scale by commit, re-evaluate,
+escalate when actions run out; duplicate alerts open one remediation, resolved ones close it."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+
+from reconciler import contract
+from tests.support.controller import wait_until
+from tests.support.remotes import git_out
+from tests.support.webhooks import Receiver
+
+
+def alert(status: str = "firing", fingerprint: str = "f1nger", starts: str = "2026-11-21T10:00:00Z") -> dict:
+    return {"receiver": "reconciler", "status": status, "version": "4", "groupKey": "{}", "alerts": [{
+        "status": status, "fingerprint": fingerprint, "startsAt": starts,
+        "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2026-11-21T10:05:00Z",
+        "labels": {"alertname": "response_time", "stage": "production", "service": "helloservice",
+                   "severity": "critical"},
+        "annotations": {"summary": "response time of helloservice in production is too high"},
+        "generatorURL": "http://prometheus/graph"}]}
+
+
+def post(service, payload: dict) -> httpx.Response:
+    return httpx.post(service.url + "/webhooks/alertmanager", json=payload,
+                      headers={"Authorization": "Bearer test-token"}, timeout=30)
+
+
+def remediation_runs(service) -> list[dict]:
+    return sorted(service.index.runs(stage="production", service="helloservice", limit=100),
+                  key=lambda r: r["idx"])
+
+
+def replicas(origin) -> str:
+    values = git_out("show", "production:helloservice/values.yaml", cwd=origin)
+    return next(line for line in values.splitlines() if line.startswith("replicaCount"))
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none")
+def test_an_alert_scales_by_commit_and_the_loop_stops_when_the_evaluation_passes(project, e2e_service):
+    project.set_sli("production", "helloservice", 900)
+    project.await_sli("production", "helloservice", 900)
+    service = e2e_service(project.origin)
+    answer = post(service, alert())
+    assert answer.status_code == 202 and answer.json()["alerts"][0]["code"] == "opened"
+    context = answer.json()["alerts"][0]["context"]
+    # the action commits the new replica count (comments kept); then the problem goes away
+    wait_until(lambda: replicas(project.origin) == "replicaCount: 4   # production-specific", timeout=60,
+               what="the scaling commit")
+    project.set_sli("production", "helloservice", 100)
+    project.await_sli("production", "helloservice", 100)
+    first = wait_until(lambda: [r for r in remediation_runs(service) if r["state"] == "finished"], timeout=60,
+                       what="the remediation run")[0]
+    assert (first["sequence"], first["result"]) == ("remediation", "pass"), first
+    assert first["context"] == context
+    assert len(remediation_runs(service)) == 1                    # the evaluation passed: no second round
+    message = git_out("log", "-1", "--format=%B", "production", cwd=project.origin)
+    assert f"Reconciler-Context: {context}" in message and "Reconciler-Event: sh.keptn.event.action" in message
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none",
+                     settings_extra="  webhooks: [{name: pager, url: URL, events: [none], secretEnv: PAGER_SECRET}]\n"
+                                    "  remediation: {escalationWebhook: pager}\n")
+def test_running_out_of_actions_escalates(project, e2e_service, tmp_path):
+    receiver = Receiver()
+    try:
+        settings = git_out("show", "main:reconciler.yaml", cwd=project.origin).replace("URL", receiver.url)
+        _rewrite(project.origin, "main", "reconciler.yaml", settings, tmp_path)
+        project.set_sli("production", "helloservice", 900)              # stays bad
+        project.await_sli("production", "helloservice", 900)
+        service = e2e_service(project.origin, environ={"PAGER_SECRET": "pager-key"})
+        context = post(service, alert()).json()["alerts"][0]["context"]
+        runs = wait_until(lambda: len(remediation_runs(service)) == 3
+                          and all(r["state"] == "finished" for r in remediation_runs(service))
+                          and remediation_runs(service), timeout=90, what="three remediation rounds")
+        assert [r["result"] for r in runs] == ["fail", "fail", "fail"]
+        assert [r["task"] for r in runs][-1] in (None, "get-action")
+        assert replicas(project.origin) == "replicaCount: 6   # production-specific"     # 3 + 1 + 2
+        # the escalation: a record on the results branch, an event, and the pager webhook
+        path = f"escalations/production/helloservice/{context}.json"
+        doc = json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:{path}", cwd=project.origin))
+        assert doc["event"]["type"] == "sh.keptn.event.escalation.triggered"
+        assert [e["type"] for e in service.index.events(type_prefix="sh.keptn.event.escalation.")] == \
+            ["sh.keptn.event.escalation.triggered"]
+        wait_until(lambda: receiver.requests, timeout=10, what="the escalation webhook")
+        headers, body = receiver.requests[0]
+        assert json.loads(body)["type"] == "sh.keptn.event.escalation.triggered"
+        assert headers["X-Reconciler-Signature"] == "sha256=" + hmac.new(b"pager-key", body, hashlib.sha256).hexdigest()
+    finally:
+        receiver.close()
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none")
+def test_duplicate_alerts_open_one_remediation_and_a_resolved_alert_closes_it(project, e2e_service):
+    project.set_sli("production", "helloservice", 900)
+    project.await_sli("production", "helloservice", 900)
+    service = e2e_service(project.origin)
+    first = post(service, alert()).json()["alerts"][0]
+    again = post(service, alert()).json()["alerts"][0]
+    assert first["code"] == "opened" and (again["accepted"], again["code"]) == (False, "duplicate")
+    assert again["context"] == first["context"]
+    resolved = post(service, alert("resolved")).json()["alerts"][0]
+    assert resolved["code"] == "closed"
+    run = wait_until(lambda: [r for r in remediation_runs(service) if r["state"] == "aborted"], timeout=30,
+                     what="the closed remediation")[0]
+    assert run["context"] == first["context"]
+    # an alert without stage/service labels cannot be routed and says why
+    unroutable = alert(fingerprint="other")
+    del unroutable["alerts"][0]["labels"]["stage"]
+    answer = post(service, unroutable).json()
+    assert answer["alerts"] == [] and "stage" in answer["rejected"][0]["reason"]
+
+
+def _rewrite(origin, branch: str, path: str, text: str, tmp_path) -> None:
+    from tests.support.remotes import Human
+    human = Human(str(origin), tmp_path / "editor", branch)
+    human.change(path, text, f"configure {path}")
