@@ -10,7 +10,8 @@ WORKDIR ?= demo-work
 .PHONY: demo test bench deps venv lint clean
 
 demo: deps $(STAMP)
-	$(BIN)/reconciler demo --workdir $(WORKDIR)
+	rm -rf $(WORKDIR)
+	$(BIN)/reconciler demo --workdir $(WORKDIR) $(DEMO_ARGS)
 
 test: deps $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

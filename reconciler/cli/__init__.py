@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "abort": "control:abort_command",
     "pause": "control:pause_command",
     "resume": "control:resume_command",
+    "demo": "demo:command",
 }
 
 

@@ -25,7 +25,30 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 # build tag -> seconds of work per request
 SERVICE_TIME = {"1.0.0": 0.04, "2.0.0": 0.9, "3.0.0": 0.03}
 DEFAULT_SERVICE_TIME = 0.04
-BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
+
+
+class FifoLock:
+    """A lock granted in arrival order. A plain Lock is unfair: under contention some
+    requests wait many turns, so p95 would be several times the mean and scaling would not
+    show as cleanly as it does in a real queueing server."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._cond.wait()
+
+    def __exit__(self, *exc) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
 
 
 def build_of(image: str) -> str:
@@ -39,7 +62,7 @@ class App:
         self.image = image
         self.build = build_of(image)
         self.service_time = SERVICE_TIME.get(self.build, DEFAULT_SERVICE_TIME) if service_time is None else service_time
-        self.work = threading.Lock()
+        self.work = FifoLock()
         self.registry = CollectorRegistry()
         self.requests = Counter("http_requests", "HTTP requests served", ["code"], registry=self.registry)
         self.duration = Histogram("http_request_duration_seconds", "Time to serve a request",

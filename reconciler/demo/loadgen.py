@@ -34,12 +34,18 @@ def targets_from_file(path: Path) -> list[str]:
 
 
 class Targets:
+    """Least-outstanding-requests balancing, as HTTP load balancers do: the next request goes
+    to the replica with the fewest requests in flight (ties in turn). Plain round-robin
+    cannot move a backlog: a replica added under load would stay idle while the old one
+    keeps its queue."""
+
     def __init__(self, urls: list[str], file: Path | None):
         self.urls, self.file = list(urls), file
         self._from_file: list[str] = []
         self._next = 0
         self._lock = threading.Lock()
         self._read_at = 0.0
+        self._in_flight: dict[str, int] = {}
 
     def next(self) -> str | None:
         with self._lock:
@@ -49,8 +55,15 @@ class Targets:
             pool = self.urls + self._from_file
             if not pool:
                 return None
-            self._next = (self._next + 1) % len(pool)
-            return pool[self._next]
+            self._next += 1
+            order = pool[self._next % len(pool):] + pool[:self._next % len(pool)]
+            url = min(order, key=lambda u: self._in_flight.get(u, 0))
+            self._in_flight[url] = self._in_flight.get(url, 0) + 1
+            return url
+
+    def done(self, url: str) -> None:
+        with self._lock:
+            self._in_flight[url] = max(0, self._in_flight.get(url, 1) - 1)
 
 
 def run(targets: Targets, concurrency: int, duration: float, timeout: float = 10.0) -> dict:
@@ -72,6 +85,8 @@ def run(targets: Targets, concurrency: int, duration: float, timeout: float = 10
                     ok = http.get(url).status_code < 500
                 except httpx.HTTPError:
                     ok = False
+                finally:
+                    targets.done(url)
                 with lock:
                     latencies.append(time.perf_counter() - start)
                     errors += 0 if ok else 1
