@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -25,10 +26,13 @@ from reconciler.cli.common import fail
 @click.option("--no-watch", is_flag=True, help="Do not watch a local repository with inotify.")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Threads for built-in executors (deployments, evaluations, jobs).")
+@click.option("--lease", metavar="NAMESPACE/NAME", default=None,
+              help="High availability: run several replicas; only the one holding this Kubernetes Lease "
+                   "works, the others wait (and take over within the lease duration).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watch: bool, workers: int,
-            log_level: str) -> None:
+            lease: str | None, log_level: str) -> None:
     """Watch REPO and run its shipyard: pushes to stage branches start sequences, results are
     committed to the branch `reconciler/results`.
 
@@ -44,8 +48,14 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
         host, port = parse_listen(listen)
     except ValueError as exc:
         fail(str(exc))
+    lease_ref = None
+    if lease:
+        namespace, _, name = lease.partition("/")
+        if not namespace or not name:
+            fail(f"--lease must be NAMESPACE/NAME (got {lease!r})")
+        lease_ref = (namespace, name)
     options = ServeOptions(repo=repo, workdir=workdir, host=host, port=port, poll_interval=poll_interval,
-                           watch=not no_watch, workers=workers)
+                           watch=not no_watch, workers=workers, lease=lease_ref)
     try:
         service = Service(options)
     except Exception as exc:  # noqa: BLE001 - a bad URL or workdir is a usage error, not a traceback
@@ -61,6 +71,10 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
     ok, reason = service.controller.ready()
     click.echo(f"reconciler serving {service.mirror.display_url} on {service.url} "
                f"({'ready' if ok else 'not ready: ' + reason}); token in {workdir / 'api-token'}", err=True)
-    stop.wait()
+    while not stop.wait(0.5):
+        if service.lost_leadership.is_set():
+            click.echo("lost the lease; exiting so a restart rejoins as a standby", err=True)
+            service.stop()
+            sys.exit(3)
     click.echo("stopping…", err=True)
     service.stop()

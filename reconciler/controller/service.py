@@ -42,6 +42,8 @@ class ServeOptions:
     poll_interval: float = 30.0
     watch: bool = True                 # inotify on a local bare repo, when the URL is local
     workers: int = 8
+    lease: tuple[str, str] | None = None   # (namespace, name): run only while holding this Lease (HA)
+    identity: str | None = None
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -90,6 +92,10 @@ class Service:
         self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None
         self.alertmanager_token = env.get("RECONCILER_ALERTMANAGER_TOKEN") or None
         self._sources: list[Any] = []
+        self._env = env
+        self.elector: Any = None
+        self.lost_leadership = threading.Event()
+        self._stopped = False
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -102,9 +108,8 @@ class Service:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self, ready_timeout: float = 60.0) -> "Service":
-        """Start controller, sources and HTTP server (in a background thread)."""
-        self.controller.start()
-        self._start_sources()
+        """Start the HTTP server, then (now, or once this replica holds the Lease) the
+        controller and its trigger sources."""
         started = threading.Event()
         self._thread = threading.Thread(target=self._serve_http, args=(started,), name="http", daemon=True)
         self._thread.start()
@@ -113,8 +118,34 @@ class Service:
         if self.port is None:
             raise RuntimeError(f"cannot listen on {self.options.host}:{self.options.port}")
         self._write_serve_file()
-        self.controller.wait_ready(ready_timeout)
+        if self.options.lease is None:
+            self._lead()
+            self.controller.wait_ready(ready_timeout)
+        else:
+            self._campaign()
         return self
+
+    def _lead(self) -> None:
+        self.controller.start()
+        self._start_sources()
+
+    def _campaign(self) -> None:
+        """HA: a standby answers health checks but processes nothing until it holds the Lease;
+        a leader that loses it stops and sets `lost_leadership` (the CLI then exits, and the
+        orchestrator restarts it as a standby — state comes back from Git)."""
+        import socket as _socket
+        from reconciler.kube.client import Kube, KubeAccess
+        from reconciler.kube.leader import LeaderElector
+        namespace, name = self.options.lease  # type: ignore[misc]
+        identity = self.options.identity or f"{_socket.gethostname()}-{os.getpid()}"
+        self.controller._ready_reason = f"standby: waiting for the lease {namespace}/{name}"  # noqa: SLF001
+        kube = Kube.connect(KubeAccess.from_env(self._env))
+        self.elector = LeaderElector(kube, namespace, name, identity, on_started_leading=self._lead,
+                                     on_stopped_leading=self._lost).start()
+
+    def _lost(self) -> None:
+        log.error("lost the lease %s; stopping", self.options.lease)
+        self.lost_leadership.set()
 
     def _start_sources(self) -> None:
         notify = self.controller.notify_tips_changed
@@ -155,6 +186,12 @@ class Service:
         (self.workdir / SERVE_FILE).write_text(json.dumps(info, indent=1) + "\n")
 
     def stop(self) -> None:
+        """Stop everything this service started (safe to call more than once)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.elector is not None:
+            self.elector.stop(release=True)
         for source in self._sources:
             try:
                 source.stop()
