@@ -101,6 +101,12 @@ class _Answer:
     input: Input
 
 
+@dataclass
+class _Decided:
+    request: TaskRequest
+    outcome: TaskOutcome | None
+
+
 _WAKE = object()
 _STOP = object()
 
@@ -143,6 +149,7 @@ class Controller:
         self._touched: set[str] = set()
         # approvals waiting for a human: run id -> (request, pending data)
         self._pending: dict[str, tuple[TaskRequest, dict[str, Any]]] = {}
+        self._deciding: set[str] = set()
 
     # == the handle (any thread) ================================================================
 
@@ -350,6 +357,11 @@ class Controller:
             self._executor_done(item, now)
         elif isinstance(item, _Answer):
             self._feed(item.input, now)
+        elif isinstance(item, _Decided):
+            self._deciding.discard(item.request.run_id)
+            if item.outcome is not None and item.request.run_id in self._pending:
+                self._pending.pop(item.request.run_id, None)
+                self._executor_done(_Done(item.request, "approval", item.outcome), now)
 
     def _submit(self, item: _Submit, now: float) -> None:
         inp = item.input
@@ -646,20 +658,26 @@ class Controller:
             self._pending[run.id] = (req, dict(started.data) if started else {})
 
     def _check_approvals(self, now: float) -> None:
+        """Ask whether waiting approvals were decided — in the worker pool, because asking may
+        mean an HTTP call to a forge, and the loop must never wait on one."""
         self._last_approval_check = now
         for run_id, (req, data) in list(self._pending.items()):
             run = self.world.runs.get(run_id)
             if run is None or run.terminal:
                 self._pending.pop(run_id, None)
                 continue
-            try:
-                outcome = self.executors.decide_approval(req, data, self.env)
-            except Exception as exc:  # noqa: BLE001
-                log.warning("checking approval of %s failed: %s", run_id, exc)
+            if run_id in self._deciding:
                 continue
-            if outcome is not None:
-                self._pending.pop(run_id, None)
-                self._executor_done(_Done(req, "approval", outcome), now)
+            self._deciding.add(run_id)
+            self._pool.submit(self._decide, req, dict(data))
+
+    def _decide(self, req: TaskRequest, data: dict[str, Any]) -> None:
+        try:
+            outcome = self.executors.decide_approval(req, data, self.env)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("checking approval of %s failed: %s", req.run_id, exc)
+            outcome = None
+        self._inbox.put(_Decided(req, outcome))
 
     # == commit and effects ====================================================================
 
