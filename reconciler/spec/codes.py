@@ -20,7 +20,7 @@ CODES: dict[str, str] = {
     "bad-value": "a value is not one of the allowed values or has the wrong format",
     "empty-list": "a list that must have entries is empty",
     "unknown-key": "a key that is not part of the format (ignored by Keptn files, rejected in strict files)",
-    "invalid-value": "a value the typed model (settings, job config) rejects",
+    "invalid-value": "a value the typed model (settings, job config, local.yaml) rejects",
     # shipyard
     "legacy-shipyard": "a pre-0.2 shipyard (Keptn ≤ 0.7 format), rejected by Keptn ≥ 0.8",
     "shipyard-version": "the shipyard apiVersion is not spec.keptn.sh/0.2.x",
@@ -70,6 +70,10 @@ CODES: dict[str, str] = {
     "unknown-webhook": "a reference to a webhook subscription that does not exist",
     "duplicate-webhook": "two webhook subscriptions with the same name",
     "forge-incomplete": "a forge is configured without its repository",
+    # local.yaml
+    "shell-command": "local.yaml `command` is one string; the local target runs an argument list without a shell",
+    "env-overridden": "a local.yaml `env` entry the local target sets itself for every replica",
+    "unknown-variable": "a `$(NAME)` in local.yaml `command` that nothing sets",
     # project (cross-file)
     "no-default-branch": "the repository has neither a main nor a master branch",
     "missing-shipyard": "the default branch has no shipyard.yaml",
@@ -80,4 +84,5 @@ CODES: dict[str, str] = {
     "missing-slo": "a service in a stage with evaluations has no slo.yaml",
     "missing-remediation": "a service in a stage with a remediation sequence has no remediation.yaml",
     "remediation-unused": "a remediation.yaml in a stage without a remediation sequence",
+    "missing-local-yaml": "a service with deployable files in a stage that deploys to the local target has no local.yaml",
 }

@@ -9,11 +9,12 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Literal
 
-Kind = Literal["shipyard", "slo", "sli", "remediation", "jobconfig", "settings"]
-KINDS: tuple[Kind, ...] = ("shipyard", "slo", "sli", "remediation", "jobconfig", "settings")
+Kind = Literal["shipyard", "slo", "sli", "remediation", "jobconfig", "settings", "local"]
+KINDS: tuple[Kind, ...] = ("shipyard", "slo", "sli", "remediation", "jobconfig", "settings", "local")
 
 _BY_KIND_FIELD: dict[str, Kind] = {"shipyard": "shipyard", "remediation": "remediation", "settings": "settings"}
 _YAML_SUFFIXES = (".yaml", ".yml")
+_LOCAL_KEYS = frozenset({"command", "env", "healthPath", "metricsPath", "startTimeout"})
 
 
 def detect_kind(path: str | None, data: Any) -> Kind | None:
@@ -57,6 +58,8 @@ def _by_name(path: str | None) -> Kind | None:
         return None
     if base in ("reconciler.yaml", "reconciler.yml"):
         return "settings"
+    if base in ("local.yaml", "local.yml"):    # exact: `local*` would catch e.g. localization.yaml
+        return "local"
     for prefix in ("shipyard", "slo", "sli", "remediation"):
         if base.startswith(prefix):
             return prefix  # type: ignore[return-value]
@@ -77,6 +80,8 @@ def _by_shape(data: Any) -> Kind | None:
         return "remediation"
     if "actions" in data:
         return "jobconfig"
+    if "command" in data and data.keys() <= _LOCAL_KEYS:   # `command` alone is too common a key
+        return "local"
     return None
 
 
@@ -89,6 +94,7 @@ _LEVEL_FILES: dict[str, Kind] = {
     "slo.yaml": "slo",
     "remediation.yaml": "remediation",
     "job/config.yaml": "jobconfig",
+    "local.yaml": "local",
     **{p: "sli" for p in SLI_PATHS},
 }
 

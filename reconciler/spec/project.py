@@ -17,10 +17,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
+from reconciler.contract import (APPROVAL_PREFIX, DEFAULT_BRANCHES, QUALITY_GATE_FILES, RESULTS_BRANCH, SETTINGS_FILE,
+                                 SHIPYARD_FILE)
 from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
 from reconciler.spec.kinds import Kind, kind_of_repo_path, split_service
 from reconciler.spec.lint.access import ENTITY_NAME, ENTITY_RULE
+from reconciler.spec.localspec import SPEC_FILE as LOCAL_FILE
+from reconciler.spec.localspec import LocalSpec
 from reconciler.spec.remediation import Remediation
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
@@ -43,7 +46,7 @@ _PROJECT_FILES: dict[str, Kind] = {
     "job/config.yaml": "jobconfig",
 }
 _STAGE_FILES: dict[str, Kind] = {p: k for p, k in _PROJECT_FILES.items() if k in ("sli", "jobconfig")}
-_NOT_READ_AT_ROOT = ("slo.yaml", "remediation.yaml")
+_NOT_READ_AT_ROOT = ("slo.yaml", "remediation.yaml", LOCAL_FILE)
 
 
 def repo_name(branch: str, path: str) -> str:
@@ -75,6 +78,7 @@ class ServiceConfig:
     indicators: Mapping[str, str]
     remediation: Remediation | None
     jobconfig: Any
+    local: LocalSpec | None = None          # <service>/local.yaml, for the local target
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,7 @@ class _Project:
     settings: Settings | None
     indicators: dict[str, tuple[str, str]]   # sli → (query, "branch:path" that defines it)
     jobconfig: Any
+    settings_unusable: bool = False          # reconciler.yaml exists but has errors: targets unknown
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,9 @@ class _Stage:
     has_evaluation: bool
     has_remediation: bool
     known: bool          # the stage comes from a valid shipyard (cross-checks apply)
+    has_deployment: bool = False
+    target: str | None = None        # the stage's deployment target; None when reconciler.yaml is broken
+    target_said: bool = False        # reconciler.yaml names the target (rather than the default)
 
 
 class ProjectValidator:
@@ -291,7 +299,8 @@ class ProjectValidator:
         if shipyard is not None and settings is not None:
             findings += self._settings_stages(default, branch, shipyard, settings)
         indicators = self._indicators({}, default, branch.root, models, "")
-        state = _Project(tuple(fp), findings, shipyard, settings, indicators, models.get("job/config.yaml"))
+        state = _Project(tuple(fp), findings, shipyard, settings, indicators, models.get("job/config.yaml"),
+                         SETTINGS_FILE in branch.root and settings is None)
         self._project, self._project_key = state, key
         return state
 
@@ -346,8 +355,11 @@ class ProjectValidator:
         indicators = self._indicators(dict(project.indicators), stage, branch.root, models, "")
         seqs = project.shipyard.stage(stage).sequences if project.shipyard and project.shipyard.stage(stage) else []
         tasks = {t.name for seq in seqs for t in seq.tasks}
+        settings = project.settings or (None if project.settings_unusable else Settings())
         state = _Stage((project.fingerprint, tuple(fp)), findings, indicators, "evaluation" in tasks,
-                       "get-action" in tasks, project.shipyard is not None)
+                       "get-action" in tasks, project.shipyard is not None, "deployment" in tasks,
+                       settings.stage(stage).target if settings is not None else None,
+                       settings is not None and stage in settings.spec.stages)
         self._stages[stage] = (key, state)
         return state
 
@@ -382,7 +394,7 @@ class ProjectValidator:
         if state.known:
             findings += self._service_cross_checks(stage, service, svc, project, state, slo, indicators, folder)
         config = ServiceConfig(stage, service, slo, {k: v[0] for k, v in indicators.items()},
-                               models.get("remediation.yaml"), models.get("job/config.yaml"))
+                               models.get("remediation.yaml"), models.get("job/config.yaml"), models.get(LOCAL_FILE))
         findings.sort(key=lambda f: (f.file, *sort_key(f)))
         return findings, config
 
@@ -404,6 +416,14 @@ class ProjectValidator:
             out.append(Finding(folder, None, None, "warning", "missing-remediation",
                                f"stage {stage!r} runs remediation, but {service} has no remediation.yaml, so a "
                                f"problem for it ends at get-action with an error; add {service}/remediation.yaml"))
+        if (state.target == "local" and state.has_deployment and LOCAL_FILE not in svc.files
+                and any(_deployable(rel) for rel in svc.other)):
+            why = (f"`spec.stages.{stage}.target: local` in reconciler.yaml" if state.target_said
+                   else "local is the default target")
+            out.append(Finding(folder, None, None, "warning", "missing-local-yaml",
+                               f"stage {stage!r} deploys to the local target ({why}), but {service} has no "
+                               f"local.yaml, so its deployment there fails; add {service}/local.yaml (`command: "
+                               f"[...]`, see docs/targets.md) or set another target for {stage!r} in reconciler.yaml"))
         if slo is not None and (project.settings is None or project.settings.spec.sli.provider == "prometheus"):
             out += self._slo_queries(stage, service, svc, slo, indicators)
         return out
@@ -444,6 +464,13 @@ class ProjectValidator:
             unique = [i for i in issues if not (i.path in seen or seen.add(i.path))]
             out += place(unique, self._name(stage, f"{service}/{rel}"), content(svc.files[rel]))
         return out
+
+
+def _deployable(rel: str) -> bool:
+    """A file of a service folder that a deployment uses (values.yaml, helm/…, k8s/…): not a
+    quality-gate file, the same split the trigger rules make (engine.triggers.classify_path)."""
+    parts = rel.split("/")
+    return not (rel in QUALITY_GATE_FILES or parts[0] == "job" or (len(parts) == 2 and parts[1] == "sli.yaml"))
 
 
 def validate_project(tree: Mapping[str, Mapping[str, Source]], name: NameFn = repo_name) -> ProjectReport:

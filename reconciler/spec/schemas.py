@@ -22,6 +22,7 @@ from reconciler.spec.kinds import Kind
 # there is a lint warning. The other schemas say `additionalProperties: false` themselves.
 LENIENT_KINDS: frozenset[str] = frozenset({"shipyard", "slo", "sli", "remediation"})
 
+_FILE_WORDS = {"local": "local.yaml", "settings": "reconciler.yaml", "jobconfig": "job/config.yaml"}
 _TYPE_WORDS = {
     "object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
     "integer": "a whole number", "boolean": "true or false", "null": "empty",
@@ -131,6 +132,34 @@ def _no_shape() -> Any:
     raise _NoShape
 
 
+def verdict_key(kind: Kind, data: Any) -> Any:
+    """What schema verdicts are remembered under: the shape where the schema ignores string
+    values, else the whole data, strings included (kinds like local.yaml and job/config.yaml
+    are often copied unchanged across services and stages). None: do not remember."""
+    if _shape_safe(kind):
+        return shape_of(kind, data)
+    try:
+        return ("=", _exact(data))
+    except (_NoShape, RecursionError):
+        return None
+
+
+def _exact(data: Any) -> Any:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        return ("d",) + tuple((k if isinstance(k, str) else _no_shape(), _exact(v)) for k, v in data.items())
+    if isinstance(data, list):
+        return ("l",) + tuple(_exact(v) for v in data)
+    if data is None:
+        return None
+    if isinstance(data, bool):
+        return ("b", data)
+    if isinstance(data, (int, float)) and data == data:
+        return ("n", data)
+    return _no_shape()
+
+
 def reset_shape_caches() -> None:
     """Forget every remembered shape (benchmarks measuring a cold start call this)."""
     _valid_shapes.clear()
@@ -147,8 +176,8 @@ def _remember(store: Any, key: Any, value: Any = None) -> None:
 
 
 def schema_issues(kind: Kind, data: Any, shape: Any = None) -> list[Issue]:
-    """Errors of the compatibility schema, one per problem. `shape` (from shape_of) lets a
-    document skip validation when another one of the same shape was valid."""
+    """Errors of the compatibility schema, one per problem. `shape` (from verdict_key or
+    shape_of) lets a document skip validation when another one with that key was valid."""
     valid = _valid_shapes.setdefault(kind, set())
     if shape is not None and shape in valid:
         return []
@@ -201,8 +230,9 @@ def _translate(kind: Kind, err: ValidationError) -> Iterator[Issue]:
         wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
         words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted if t != "null")
         if not path:
-            msg = (f"the file is {describe(inst)}; a {kind} file must be a mapping (`key: value` lines)"
-                   if inst is not None else f"the file is empty; a {kind} file must be a mapping")
+            what = _FILE_WORDS.get(kind, kind)
+            msg = (f"the file is {describe(inst)}; a {what} file must be a mapping (`key: value` lines)"
+                   if inst is not None else f"the file is empty; a {what} file must be a mapping")
         else:
             msg = f"`{where}` must be {words}, not {describe(inst)}"
         yield error("wrong-type", msg, path)
@@ -227,6 +257,9 @@ def _translate(kind: Kind, err: ValidationError) -> Iterator[Issue]:
     if keyword == "pattern":
         sub = err.schema if isinstance(err.schema, dict) else {}
         hint = sub.get("description") or f"expected the pattern {err.validator_value}"
+        if "propertyNames" in err.schema_path and isinstance(inst, str):   # the culprit is a key
+            yield error("bad-value", f"key {inst!r} in `{where}` is not allowed: {hint}", path + (inst,), key=True)
+            return
         yield error("bad-value", f"`{where}` is {describe(inst)}: {hint}", path)
         return
     if keyword in ("minimum", "maximum"):
@@ -243,7 +276,7 @@ def _unknown_key_message(kind: str, path: tuple, key: str, known: list[str], *, 
     where = f" in `{dotted(path)}`" if path else ""
     if strict:
         reader = "the job-executor-service parses job/config.yaml strictly" if kind == "jobconfig" else \
-            "reconciler.yaml is parsed strictly"
+            f"{_FILE_WORDS.get(kind, kind)} is parsed strictly"
         return f"unknown key `{key}`{where}: {reader}; {hint}"
     return f"unknown key `{key}`{where} is ignored by Keptn; {hint}"
 

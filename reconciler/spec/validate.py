@@ -16,9 +16,10 @@ from reconciler.spec.findings import Finding, Issue, error, place, sort_key, war
 from reconciler.spec.kinds import Kind, detect_kind
 from reconciler.spec.lint import remediation as remediation_lint
 from reconciler.spec.lint import shipyard as shipyard_lint
+from reconciler.spec.localspec import LocalSpec
 from reconciler.spec.remediation import Remediation
-from reconciler.spec.schemas import (LENIENT_KINDS, dotted, schema_issues, shape_of, unknown_key_issue,
-                                     unknown_keys)
+from reconciler.spec.schemas import (LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys,
+                                     verdict_key)
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.sli import SliFile
@@ -27,7 +28,7 @@ from reconciler.spec.yamltext import Positions, YamlError, load_document
 
 _KIND_WORDS = {
     "shipyard": "shipyard", "slo": "SLO", "sli": "SLI", "remediation": "remediation",
-    "jobconfig": "job-executor config", "settings": "reconciler settings",
+    "jobconfig": "job-executor config", "settings": "reconciler settings", "local": "local.yaml",
 }
 
 
@@ -84,8 +85,8 @@ def _check(text: str | bytes, kind: Kind | None, path: str | None) -> DocumentRe
             if i.code == "duplicate-key" else i for i in issues]
     if kind is None:
         issues.append(warning("unknown-kind", "cannot tell what kind of config file this is; name it shipyard.yaml, "
-                              "slo.yaml, sli.yaml, remediation.yaml, job/config.yaml or reconciler.yaml, or give it "
-                              "an apiVersion/kind"))
+                              "slo.yaml, sli.yaml, remediation.yaml, job/config.yaml, reconciler.yaml or local.yaml, "
+                              "or give it an apiVersion/kind"))
         return _done(kind, issues, None, text)
     if data is None or data == "":
         word = _KIND_WORDS[kind]
@@ -98,14 +99,18 @@ def _check(text: str | bytes, kind: Kind | None, path: str | None) -> DocumentRe
     if kind == "remediation" and remediation_lint.is_legacy(data):
         issues.append(remediation_lint.legacy_issue(data))
         return _done(kind, issues, None, text)
-    shape = shape_of(kind, data)
+    shape = verdict_key(kind, data)
     issues += schema_issues(kind, data, shape)
     if kind in LENIENT_KINDS:
         special = getattr(_lint, kind).__dict__.get("unknown_key") if hasattr(_lint, kind) else None
         for parent, key, known in unknown_keys(kind, data, shape):
             issue = special(parent, key, known) if special else None
             issues.append(issue or unknown_key_issue(kind, parent, key, known))
-    issues += _lint.LINTERS[kind](data)
+    lint_issues = _lint.LINTERS[kind](data)
+    explained = {i.path for i in lint_issues if i.severity == "error"}
+    if explained:   # a lint error says why a value has the wrong type; the bare schema error would repeat it
+        issues = [i for i in issues if not (i.code == "wrong-type" and i.path in explained)]
+    issues += lint_issues
     model = None
     if not any(i.severity == "error" for i in issues):
         model, model_issues = build_model(kind, data)
@@ -148,6 +153,8 @@ def build_model(kind: Kind, data: dict) -> tuple[Any, list[Issue]]:
             return Settings.from_data(data), []
         if kind == "jobconfig":
             return _jobconfig_model(data), []
+        if kind == "local":
+            return LocalSpec.from_data(data), []
     except ValidationError as exc:
         prefix = _MODEL_PREFIX.get(kind, ())
         issues = []

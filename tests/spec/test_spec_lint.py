@@ -366,6 +366,26 @@ CASES: list[tuple[str, str, str, str, str]] = [
      "duplicate-webhook", "warning"),
     ("forge-incomplete", "reconciler.yaml", "apiVersion: reconciler/v1\nkind: Settings\nspec:\n"
      "  forge:  # !\n    kind: github\n", "forge-incomplete", "warning"),
+    # local.yaml: the lint rules, then the schema rules as they read there
+    ("shell-command", "hello/local.yaml", "env: {A: b}\ncommand: python -m app --port=$(PORT)  # !\n",
+     "shell-command", "error"),
+    ("shell-command pipeline", "local.yaml", "command: >-  # !\n  python app.py | tee log\n", "shell-command", "error"),
+    ("env-overridden", "local.yaml", "command: [python, app.py]\nenv:\n  GREETING: hi\n  PORT: 8080  # !\n",
+     "env-overridden", "warning"),
+    ("unknown-variable", "local.yaml", "command:\n  - python\n  - --port=$(POTR)  # !\n  - $$(LITERAL)\n",
+     "unknown-variable", "warning"),
+    ("local startTimeout", "local.yaml", "command: [python, app.py]\nstartTimeout: 2 minutes  # !\n",
+     "bad-value", "error"),
+    ("local startTimeout negative", "local.yaml", "command: [python, app.py]\nstartTimeout: -5  # !\n",
+     "bad-value", "error"),
+    ("local healthPath", "local.yaml", "command: [python, app.py]\nhealthPath: healthz  # !\n", "bad-value", "error"),
+    ("local env name", "local.yaml", "command: [python, app.py]\nenv:\n  MODE=fast: 'yes'  # !\n", "bad-value", "error"),
+    ("local unknown key", "local.yaml", "command: [python, app.py]\nhealthpath: /healthz  # !\n",
+     "unknown-key", "error"),
+    ("local missing command", "local.yaml", "env:  # !\n  A: b\n", "missing-key", "error"),
+    ("local empty command", "local.yaml", "command: []  # !\n", "empty-list", "error"),
+    ("local env value", "local.yaml", "command: [python]\nenv:\n  A: [1, 2]  # !\n", "wrong-type", "error"),
+    ("local empty", "local.yaml", "# only a comment  # !\n", "empty-file", "error"),
 ]
 
 
@@ -392,7 +412,7 @@ def test_every_code_has_a_case_or_a_project_test():
     elsewhere = {"internal-error", "unreadable-file", "unknown-placeholder", "sli-undefined",
                  "sli-ambiguous", "no-default-branch", "missing-shipyard", "stage-without-branch",
                  "unknown-stage", "ignored-file", "invalid-service-name", "missing-slo", "missing-remediation",
-                 "remediation-unused"}
+                 "remediation-unused", "missing-local-yaml"}
     assert set(CODES) - covered == elsewhere
 
 
@@ -431,6 +451,13 @@ def test_clean_documents_have_no_findings():
             """),
         "remediation.yaml": REMEDIATION_HEAD + "    - problemType: default\n      actionsOnOpen:\n"
                                                "        - {action: scaling, value: '+2'}\n",
+        "local.yaml": slo("""
+            command: [python, -m, app, "--port=$(PORT)", "--image=$(VALUE_IMAGE)", "--greeting=$(GREETING)", 8]
+            env: {GREETING: hi, WORKERS: 2, DEBUG: false, my.setting: x}
+            healthPath: /ready
+            metricsPath: /metrics
+            startTimeout: 1m30s
+            """),
     }
     for name, text in clean.items():
         assert validate_document(text, name=name) == [], name

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 import reconciler.spec.project as project_module
+from reconciler.spec.kinds import kind_of_repo_path, split_service
 from reconciler.spec.project import ProjectValidator, validate_project
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example-config-repo"
+STAGES = ("dev", "staging", "production")
 
 
 def example_tree() -> dict[str, dict[str, bytes]]:
@@ -163,6 +165,96 @@ def test_missing_remediation(tree):
     assert codes(validate_project(tree)) == [("missing-remediation", "production:helloservice/")]
 
 
+def set_target(tree, stage: str, target: str) -> None:
+    text = tree["main"]["reconciler.yaml"].decode()
+    old = f"    {stage}:\n      target: local"
+    assert old in text
+    tree["main"]["reconciler.yaml"] = text.replace(old, f"    {stage}:\n      target: {target}").encode()
+
+
+def test_missing_local_yaml_where_the_stage_deploys_locally(tree):
+    del tree["dev"]["helloservice/local.yaml"]
+    report = validate_project(tree)
+    [f] = report.findings
+    assert (f.code, f.file, f.severity) == ("missing-local-yaml", "dev:helloservice/", "warning")
+    assert "'dev'" in f.message and "helloservice/local.yaml" in f.message and "target: local" in f.message
+    assert report.services[("dev", "helloservice")].local is None
+    assert report.services[("staging", "helloservice")].local.command[0] == "python"
+
+
+@pytest.mark.parametrize("target", ["kubernetes", "none"])
+def test_missing_local_yaml_is_quiet_for_other_targets(tree, target):
+    set_target(tree, "dev", target)
+    del tree["dev"]["helloservice/local.yaml"]
+    assert validate_project(tree).findings == []
+
+
+def test_local_is_the_default_target(tree):
+    text = tree["main"]["reconciler.yaml"].decode()
+    tree["main"]["reconciler.yaml"] = text[:text.index("  stages:")].encode()     # no stage entries
+    del tree["staging"]["helloservice/local.yaml"]
+    [f] = validate_project(tree).findings
+    assert (f.code, f.file) == ("missing-local-yaml", "staging:helloservice/")
+    assert "default" in f.message
+    del tree["main"]["reconciler.yaml"]                                      # no settings at all
+    assert codes(validate_project(tree)) == [("missing-local-yaml", "staging:helloservice/")]
+
+
+def test_missing_local_yaml_is_quiet_when_the_settings_are_broken(tree):
+    tree["main"]["reconciler.yaml"] += b"  surprise: true\n"
+    del tree["dev"]["helloservice/local.yaml"]
+    assert codes(validate_project(tree)) == [("unknown-key", "main:reconciler.yaml")]
+
+
+def test_missing_local_yaml_needs_deployable_files_and_a_deployment_task(tree):
+    for stage in STAGES:
+        del tree[stage]["helloservice/local.yaml"]
+    del tree["dev"]["helloservice/values.yaml"]          # only quality-gate files left: nothing to deploy
+    tree["dev"]["helloservice/metadata.yaml"] = b"owner: team\n"
+    shipyard = tree["main"]["shipyard.yaml"].decode()
+    deployment = "            - name: deployment\n              properties:\n                deploymentstrategy: direct\n"
+    tree["main"]["shipyard.yaml"] = shipyard.replace(deployment, "").encode()   # no stage deploys
+    assert validate_project(tree).findings == []
+    tree["main"]["shipyard.yaml"] = shipyard.encode()
+    assert codes(validate_project(tree)) == [("missing-local-yaml", "staging:helloservice/"),
+                                              ("missing-local-yaml", "production:helloservice/")]
+    tree["dev"]["helloservice/helm/Chart.yaml"] = b"name: helloservice\n"
+    assert ("missing-local-yaml", "dev:helloservice/") in codes(validate_project(tree))
+
+
+def test_an_invalid_local_yaml_is_an_error_of_that_service(tree):
+    tree["staging"]["helloservice/local.yaml"] = b"command: python -m app\nstartTimeout: soon\n"
+    report = validate_project(tree)
+    assert [(f.code, f.file, f.severity, f.line) for f in report.findings] == [
+        ("shell-command", "staging:helloservice/local.yaml", "error", 1),
+        ("bad-value", "staging:helloservice/local.yaml", "error", 2)]
+    assert report.services[("staging", "helloservice")].local is None
+    assert report.services[("dev", "helloservice")].local is not None
+
+
+def test_local_yaml_outside_a_service_folder_is_not_read(tree):
+    tree["dev"]["local.yaml"] = tree["dev"]["helloservice/local.yaml"]
+    tree["main"]["helloservice/local.yaml"] = tree["dev"]["helloservice/local.yaml"]
+    assert codes(validate_project(tree)) == [("ignored-file", "main:helloservice/local.yaml"),
+                                              ("ignored-file", "dev:local.yaml")]
+
+
+def test_a_target_change_rechecks_local_yaml_without_reparsing(monkeypatch, tree):
+    counter = CountingCheck(monkeypatch)
+    del tree["dev"]["helloservice/local.yaml"]
+    set_target(tree, "dev", "kubernetes")
+    validator = ProjectValidator().set_tree(tree)
+    assert validator.report().findings == []
+    before = len(counter.calls)
+    back = tree["main"]["reconciler.yaml"].replace(b"target: kubernetes", b"target: local")
+    validator.update("main", {"reconciler.yaml": back})
+    assert [(f.code, f.file) for f in validator.report().findings] == [("missing-local-yaml", "dev:helloservice/")]
+    assert counter.calls[before:] == ["reconciler.yaml"]
+    validator.update("dev", {"helloservice/local.yaml": tree["staging"]["helloservice/local.yaml"]})
+    assert validator.report().findings == []
+    assert counter.calls[before + 1:] == []            # the same bytes as staging's: parsed already
+
+
 def test_files_nobody_reads(tree):
     tree["main"]["helloservice/slo.yaml"] = tree["dev"]["helloservice/slo.yaml"]
     tree["staging"]["slo.yaml"] = tree["dev"]["helloservice/slo.yaml"]
@@ -200,15 +292,26 @@ class CountingCheck:
         monkeypatch.setattr(project_module, "check_document", counting)
 
 
+def service_files(tree, branch: str, service: str) -> dict[str, bytes]:
+    """Every file of `<service>/` on `branch`, by its path inside the folder."""
+    prefix = f"{service}/"
+    return {path[len(prefix):]: data for path, data in tree[branch].items() if path.startswith(prefix)}
+
+
 def big_tree(services: int) -> dict[str, dict[str, bytes]]:
+    """The example with `services` copies of helloservice (all of its files) in every stage."""
     tree = example_tree()
-    for stage in ("dev", "staging", "production"):
-        base = tree[stage]
+    for stage in STAGES:
+        base = service_files(tree, stage, "helloservice")
         for i in range(services):
-            for rel in ("slo.yaml", "prometheus/sli.yaml", "values.yaml", "remediation.yaml"):
-                if f"helloservice/{rel}" in base:
-                    tree[stage][f"svc-{i:03d}/{rel}"] = base[f"helloservice/{rel}"] + f"# svc-{i:03d}\n".encode()
+            for rel, data in base.items():
+                tree[stage][f"svc-{i:03d}/{rel}"] = data + f"# svc-{i:03d}\n".encode()
     return tree
+
+
+def is_config(path: str) -> bool:
+    """A file the validator parses (project files, or a service/stage file with a kind)."""
+    return path in ("shipyard.yaml", "reconciler.yaml") or kind_of_repo_path(split_service(path)[1]) is not None
 
 
 def test_revalidating_one_service_parses_only_its_changed_file(monkeypatch):
@@ -217,7 +320,7 @@ def test_revalidating_one_service_parses_only_its_changed_file(monkeypatch):
     validator = ProjectValidator().set_tree(tree)
     assert validator.report().findings == []
     first = len(counter.calls)
-    config = {data for files in tree.values() for path, data in files.items() if not path.endswith("values.yaml")}
+    config = {data for files in tree.values() for path, data in files.items() if is_config(path)}
     assert first == len(config)              # each distinct document parsed once (equal files share)
     slo = b"objectives: [{sli: throughput}]\n"
     validator.update("staging", {"svc-007/slo.yaml": slo})
@@ -248,9 +351,9 @@ def test_a_shipyard_change_rechecks_services_without_reparsing_them(monkeypatch)
 
 
 def test_deleting_files_and_branches():
-    validator = ProjectValidator().set_tree(example_tree())
-    validator.update("dev", {"helloservice/slo.yaml": None, "helloservice/prometheus/sli.yaml": None,
-                             "helloservice/values.yaml": None})
+    tree = example_tree()
+    validator = ProjectValidator().set_tree(tree)
+    validator.update("dev", {f"helloservice/{rel}": None for rel in service_files(tree, "dev", "helloservice")})
     report = validator.report()
     assert ("dev", "helloservice") not in report.services and report.findings == []
     validator.remove_branch("production")

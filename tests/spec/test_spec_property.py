@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 
 from reconciler.cli import main
 from reconciler.spec.codes import CODES
+from reconciler.spec.kinds import KINDS
 from reconciler.spec.validate import check_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted(p for p in (ROOT / "example-config-repo").rglob("*.yaml")) + [
     ROOT / "tests/spec/data/jobconfig.yaml"]
 NAMES = ["shipyard.yaml", "slo.yaml", "sli.yaml", "remediation.yaml", "job/config.yaml", "reconciler.yaml",
-         "other.yaml"]
+         "local.yaml", "other.yaml"]
 LINE = re.compile(r"^.+?(:\d+(:\d+)?)?: (error|warning) [a-z-]+ .+$")
 SETTINGS = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -42,12 +43,14 @@ def mangled(draw) -> bytes:
 
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12), st.floats(allow_nan=True),
                      st.text(max_size=12), st.sampled_from(["pass", "fail", "failed", "<=+10%", "scaling", "10m",
-                                                            "spec.keptn.sh/0.2.3", "v2", "dev.delivery.finished"]))
+                                                            "spec.keptn.sh/0.2.3", "v2", "dev.delivery.finished",
+                                                            "python -m app", "$(PORT)", "/healthz"]))
 _KEYS = st.sampled_from(["apiVersion", "kind", "spec", "stages", "name", "sequences", "tasks", "triggeredOn",
                          "event", "selector", "match", "result", "properties", "objectives", "sli", "pass",
                          "warning", "criteria", "total_score", "indicators", "remediations", "problemType",
                          "actionsOnOpen", "action", "value", "actions", "events", "image", "cmd", "metadata",
-                         "webhooks", "stages", "sli", "filter", "comparison", "weight", "key_sli"]) | st.text(max_size=5)
+                         "webhooks", "stages", "sli", "filter", "comparison", "weight", "key_sli", "command", "env",
+                         "healthPath", "metricsPath", "startTimeout", "PORT"]) | st.text(max_size=5)
 _DATA = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=5),
                      max_leaves=25)
 
@@ -87,7 +90,7 @@ def test_random_bytes_never_crash_the_cli(workdir, name, payload):
 
 
 @settings(max_examples=300, deadline=None, database=None)
-@given(kind=st.sampled_from(["shipyard", "slo", "sli", "remediation", "jobconfig", "settings"]), data=_DATA)
+@given(kind=st.sampled_from(KINDS), data=_DATA)
 def test_odd_shapes_are_findings_not_internal_errors(kind, data):
     text = yaml.safe_dump(data, allow_unicode=True)
     result = check_document(text, kind, None)

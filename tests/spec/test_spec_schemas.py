@@ -20,7 +20,7 @@ from reconciler.spec.settings import Settings, parse_duration
 from reconciler.spec.validate import check_document
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN_SCHEMAS = ["shipyard", "slo", "sli", "remediation", "jobconfig", "reconciler"]
+OWN_SCHEMAS = ["shipyard", "slo", "sli", "remediation", "jobconfig", "reconciler", "local"]
 
 
 @pytest.mark.parametrize("name", OWN_SCHEMAS)
@@ -141,3 +141,35 @@ def test_same_shape_different_types_is_validated_again():
     ok = check_document("indicators: {a: up}\n", "sli")
     bad = check_document("indicators: {a: [up]}\n", "sli")
     assert not ok.issues and [i.code for i in bad.issues] == ["wrong-type"]
+
+
+def test_verdict_key_keeps_strings_where_the_schema_reads_them():
+    from reconciler.spec.schemas import shape_of, verdict_key
+    doc = {"command": ["python", "a.py"], "env": {"A": "1"}}
+    assert verdict_key("local", doc) == verdict_key("local", json.loads(json.dumps(doc)))
+    assert verdict_key("local", doc) != verdict_key("local", {"command": ["python", "b.py"], "env": {"A": "1"}})
+    assert verdict_key("local", {"command": ["x"], "startTimeout": 1}) != \
+        verdict_key("local", {"command": ["x"], "startTimeout": True})
+    assert verdict_key("local", {1: "x"}) is None                      # a non-string key: never remembered
+    slo = {"objectives": [{"sli": "a"}]}
+    assert verdict_key("slo", slo) == shape_of("slo", slo)               # string-blind schemas keep the shape
+
+
+def test_a_repeated_document_meets_the_schema_once(monkeypatch):
+    import reconciler.spec.schemas as schemas_module
+    schemas_module.reset_shape_caches()
+    calls: list[str] = []
+    real = schemas_module.validator
+
+    def counting(kind):
+        calls.append(kind)
+        return real(kind)
+    monkeypatch.setattr(schemas_module, "validator", counting)
+    text = "command: [python, app.py]\nstartTimeout: 5s\n"
+    first = check_document("# service a\n" + text, "local")
+    again = check_document("# service b, same content\n" + text, "local")
+    assert calls == ["local"] and first.issues == again.issues == () and again.model == first.model
+    bad = check_document(text.replace("5s", "soon"), "local")
+    assert [i.code for i in bad.issues] == ["bad-value"] and calls == ["local", "local"]
+    assert [i.code for i in check_document(text.replace("5s", "soon"), "local").issues] == ["bad-value"]
+    assert calls == ["local"] * 3                                        # invalid verdicts are not remembered

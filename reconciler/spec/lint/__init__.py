@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from reconciler.spec.findings import Issue
-from reconciler.spec.lint import jobconfig, remediation, settings, shipyard, sli, slo
+from reconciler.spec.lint import jobconfig, local, remediation, settings, shipyard, sli, slo
 
 LINTERS: dict[str, Callable[[Any], list[Issue]]] = {
     "shipyard": shipyard.lint,
@@ -18,4 +18,5 @@ LINTERS: dict[str, Callable[[Any], list[Issue]]] = {
     "remediation": remediation.lint,
     "jobconfig": jobconfig.lint,
     "settings": settings.lint,
+    "local": local.lint,
 }
