@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 import pygit2
+
+from reconciler.gitstore import treeedit
 import yaml
 
 from reconciler.gitstore.snapshot import BlobRef, open_repository, read_branches
@@ -52,20 +54,10 @@ def build_repo(path: Path, services: int) -> pygit2.Repository:
     for stage in STAGES:
         source = EXAMPLE / stage / "helloservice"
         files = {f.relative_to(source).as_posix(): f.read_text() for f in source.rglob("*") if f.is_file()}
-        stage_tree = repo.TreeBuilder()
-        for i in range(services):
-            svc = f"svc-{i:04d}"
-            svc_tree = repo.TreeBuilder()
-            prom = repo.TreeBuilder()
-            for rel, text in files.items():
-                blob = repo.create_blob(f"# {svc} in {stage}\n{text}".encode())
-                if rel.startswith("prometheus/"):
-                    prom.insert(rel.split("/", 1)[1], blob, pygit2.enums.FileMode.BLOB)
-                else:
-                    svc_tree.insert(rel, blob, pygit2.enums.FileMode.BLOB)
-            svc_tree.insert("prometheus", prom.write(), pygit2.enums.FileMode.TREE)
-            stage_tree.insert(svc, svc_tree.write(), pygit2.enums.FileMode.TREE)
-        repo.create_commit(f"refs/heads/{stage}", who, who, f"stage {stage}", stage_tree.write(), [root])
+        changes = {f"svc-{i:04d}/{rel}": f"# svc-{i:04d} in {stage}\n{text}".encode()
+                   for i in range(services) for rel, text in files.items()}
+        stage_tree = treeedit.apply(repo, None, changes)
+        repo.create_commit(f"refs/heads/{stage}", who, who, f"stage {stage}", stage_tree, [root])
     return repo
 
 

@@ -1,3 +1,5 @@
+"""`python -m reconciler.cli …` runs the command line."""
 from reconciler.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
