@@ -77,11 +77,32 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def _kill_group_leftovers(pgid: int) -> None:
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group `pgid`, from /proc."""
+    members = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and fields[0] not in ("Z", "X") and fields[2] == str(pgid):
+            members.append(int(entry.name))
+    return members
+
+
+def _kill_group_leftovers(pgid: int, timeout: float = 2.0) -> None:
+    """SIGKILL what is left of the group and wait (bounded) until it is really gone: a
+    grandchild killed with its group dies asynchronously, and "stopped" must mean stopped."""
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
+        return
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
