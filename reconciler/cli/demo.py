@@ -1,7 +1,6 @@
 """`reconciler demo`: the whole Keptn tutorial on this machine, non-interactive."""
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
@@ -20,7 +19,5 @@ def command(workdir: Path, keep: bool, fast: bool) -> None:
     answers by scaling with a commit. Prints the audit trail; exits 0 only if every step
     happened. Needs the Debian packages prometheus and prometheus-alertmanager."""
     from reconciler.demo.story import FAST, Demo, Timings
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        filename=str(workdir.resolve()) + ".log" if workdir.parent.exists() else None)
     demo = Demo(workdir, timings=FAST if fast else Timings(), keep=keep, out=lambda s: click.echo(s))
     sys.exit(demo.run())

@@ -18,6 +18,7 @@ unless `keep` is set.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -118,6 +119,7 @@ class Demo:
         if self.workdir.exists() and any(self.workdir.iterdir()):
             raise DemoFailed(f"{self.workdir} is not empty; pass an empty or new --workdir")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._log_to(self.workdir / "reconciler.log")
         layout = self.workdir / "layout"
         shutil.copytree(self.example, layout)
         self._apply_timings(layout)
@@ -246,7 +248,22 @@ class Demo:
         except KeyboardInterrupt:
             self.stop()
 
+    def _log_to(self, path: Path) -> None:
+        """The reconciler's own log (warnings and errors) goes to a file in the work dir."""
+        handler = logging.FileHandler(path)
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger = logging.getLogger("reconciler")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        self._log_handler = handler
+
     def stop(self) -> None:
+        handler = getattr(self, "_log_handler", None)
+        if handler is not None:
+            logging.getLogger("reconciler").removeHandler(handler)
+            handler.close()
+            self._log_handler = None
         if self.load is not None and self.load.poll() is None:
             self.load.kill()
             self.load.wait(10)
