@@ -41,7 +41,8 @@ from reconciler.quality.scoring import evaluate
 from reconciler.quality.slo import decode_slo
 from reconciler.quality.values import SliValue
 from reconciler.spec import yamltext
-from tests.support.prometheus import Series, running_prometheus, steady, stop_process
+from reconciler.demo.stack import stop_process
+from tests.support.prometheus import Series, running_prometheus, steady
 
 SERVICES = 10
 INSTANCES = 4

@@ -266,22 +266,28 @@ class ProjectValidator:
 
     # -- the default branch ---------------------------------------------------------------
 
-    def _project_state(self, default: str) -> _Project:
-        branch = self._branches[default]
-        key = (default, branch.version)
-        if self._project is not None and self._project_key == key:
-            return self._project
+    def _root_documents(self, name: str, branch: _Branch, files: Mapping[str, Kind]
+                        ) -> tuple[list[Finding], dict[str, Any], list]:
+        """Findings, models and a fingerprint of the known files at a branch's root."""
         findings: list[Finding] = []
         models: dict[str, Any] = {}
-        fp: list = [default]
-        for path, kind in _PROJECT_FILES.items():
+        fp: list = [name]
+        for path, kind in files.items():
             src = branch.root.get(path)
             if src is None:
                 continue
             doc = self._doc(src, kind, path)
             fp.append((path, content_key(src)))
-            findings += doc.findings(self._name(default, path))
+            findings += doc.findings(self._name(name, path))
             models[path] = doc.model
+        return findings, models, fp
+
+    def _project_state(self, default: str) -> _Project:
+        branch = self._branches[default]
+        key = (default, branch.version)
+        if self._project is not None and self._project_key == key:
+            return self._project
+        findings, models, fp = self._root_documents(default, branch, _PROJECT_FILES)
         if SHIPYARD_FILE not in branch.root:
             findings.append(Finding(self._name(default, SHIPYARD_FILE), None, None, "error", "missing-shipyard",
                                     f"the default branch `{default}` has no shipyard.yaml; add one (stages, "
@@ -337,17 +343,7 @@ class ProjectValidator:
         cached = self._stages.get(stage)
         if cached is not None and cached[0] == key:
             return cached[1]
-        findings: list[Finding] = []
-        models: dict[str, Any] = {}
-        fp: list = [stage]
-        for path, kind in _STAGE_FILES.items():
-            src = branch.root.get(path)
-            if src is None:
-                continue
-            doc = self._doc(src, kind, path)
-            fp.append((path, content_key(src)))
-            findings += doc.findings(self._name(stage, path))
-            models[path] = doc.model
+        findings, models, fp = self._root_documents(stage, branch, _STAGE_FILES)
         for path in _NOT_READ_AT_ROOT:
             if path in branch.root:
                 findings.append(self._ignored(stage, path, f"{path} at the root of stage branch `{stage}` is not "

@@ -112,13 +112,16 @@ def shape_of(kind: Kind, data: Any) -> Any:
         return None
 
 
-def _shape(data: Any) -> Any:
+def _shape(data: Any, strings: bool = False) -> Any:
+    """A hashable key for `data`: keys, types and numbers, and string values only when
+    `strings` (a schema that never looks at string values gives the same verdict without)."""
     if isinstance(data, str):
-        return "s"
+        return data if strings else "s"
     if isinstance(data, dict):
-        return ("d",) + tuple((k if isinstance(k, str) else _no_shape(), _shape(v)) for k, v in data.items())
+        return ("d",) + tuple((k if isinstance(k, str) else _no_shape(), _shape(v, strings))
+                              for k, v in data.items())
     if isinstance(data, list):
-        return ("l",) + tuple(_shape(v) for v in data)
+        return ("l",) + tuple(_shape(v, strings) for v in data)
     if data is None:
         return None
     if isinstance(data, bool):
@@ -139,25 +142,9 @@ def verdict_key(kind: Kind, data: Any) -> Any:
     if _shape_safe(kind):
         return shape_of(kind, data)
     try:
-        return ("=", _exact(data))
+        return ("=", _shape(data, strings=True))
     except (_NoShape, RecursionError):
         return None
-
-
-def _exact(data: Any) -> Any:
-    if isinstance(data, str):
-        return data
-    if isinstance(data, dict):
-        return ("d",) + tuple((k if isinstance(k, str) else _no_shape(), _exact(v)) for k, v in data.items())
-    if isinstance(data, list):
-        return ("l",) + tuple(_exact(v) for v in data)
-    if data is None:
-        return None
-    if isinstance(data, bool):
-        return ("b", data)
-    if isinstance(data, (int, float)) and data == data:
-        return ("n", data)
-    return _no_shape()
 
 
 def reset_shape_caches() -> None:

@@ -21,6 +21,8 @@ A toy controller thread moves deployment status to the spec after `rollout_delay
 """
 from __future__ import annotations
 
+import pytest
+
 import copy
 import fnmatch
 import json
@@ -770,16 +772,26 @@ def _make_handler(fake: FakeKube):
     return Handler
 
 
-def fake_kube_fixture():
-    """`fake_kube` pytest fixture body: a started FakeKube, stopped after the test."""
-    import pytest
+@pytest.fixture
+def fake_kube():
+    """A started FakeKube, stopped after the test."""
+    server = FakeKube().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
-    @pytest.fixture
-    def fake_kube():
-        server = FakeKube().start()
-        try:
-            yield server
-        finally:
-            server.stop()
 
-    return fake_kube
+@pytest.fixture
+def kube(fake_kube):
+    """The project's Kubernetes adapter, bound to the fake API server."""
+    from reconciler.kube.client import Kube, KubeAccess
+    client = Kube.connect(KubeAccess(url=fake_kube.url, token=fake_kube.token), request_timeout=10)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(fake_kube):
+    fake_kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-dev"}})
+    return "shop-dev"

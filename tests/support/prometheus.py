@@ -34,6 +34,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pytest
 
+from reconciler.demo import stack
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -150,52 +152,18 @@ def running_prometheus(workdir: Path, *, series: Iterable[Series] = (), config: 
         backfill(openmetrics(series), tsdb)
     config_file = workdir / "prometheus.yml"
     config_file.write_text(config or "global: {}\n")
-    log = workdir / "prometheus.log"
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            ["prometheus", f"--config.file={config_file}", f"--storage.tsdb.path={tsdb}",
-             "--web.listen-address=127.0.0.1:0", "--storage.tsdb.retention.time=100y",
-             *extra_args],
-            stdout=sink, stderr=subprocess.STDOUT, cwd=workdir)
     try:
-        url = _wait_ready(process, log)
-        yield PrometheusProcess(process, url, log)
+        managed = stack.start("prometheus", ["prometheus", f"--config.file={config_file}",
+                                             f"--storage.tsdb.path={tsdb}", "--web.listen-address=127.0.0.1:0",
+                                             "--storage.tsdb.retention.time=100y", *extra_args],
+                              workdir, "/-/ready", timeout=START_TIMEOUT)
+    except stack.StackError as exc:
+        raise AssertionError(str(exc)) from None
+    try:
+        yield PrometheusProcess(managed.process, managed.url, managed.log)
     finally:
-        stop_process(process)
+        managed.stop(STOP_TIMEOUT)
 
-
-_LISTENING = re.compile(rb'msg="Listening on" address=127\.0\.0\.1:(\d+)')
-
-
-def _wait_ready(process: subprocess.Popen, log: Path) -> str:
-    deadline = time.monotonic() + START_TIMEOUT
-    url = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"prometheus exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if url is None:
-            match = _LISTENING.search(log.read_bytes())
-            if match:
-                url = f"http://127.0.0.1:{int(match.group(1))}"
-        if url is not None:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return url
-            except OSError:
-                pass
-        time.sleep(0.02)
-    raise AssertionError(f"prometheus not ready within {START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT)
 
 
 # --------------------------------------------------------------------------- misbehaving peers

@@ -14,9 +14,8 @@ from reconciler.spec.jobconfig import load_jobconfig
 from reconciler.spec.settings import JobSettings
 from reconciler.tasks.jobs import run_job
 from reconciler.tasks.jobs.kube_runner import KubernetesJobRunner
-from tests.support.fake_kube import JobOutcome, fake_kube_fixture
+from tests.support.fake_kube import JobOutcome, fake_kube  # noqa: F401 - fixture
 
-fake_kube = fake_kube_fixture()
 SECRET = "pa55-w0rd-in-cluster"
 
 
