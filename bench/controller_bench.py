@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -103,7 +106,9 @@ def trigger(service: str, n: int) -> CloudEvent:
                       shkeptncontext=f"00000000-0000-4000-8000-{n:012d}")
 
 
-def controller_run(origin: Path, work: Path, sequences: int, services: int) -> dict[str, float]:
+def controller_run(origin: Path, work: Path, sequences: int, services: int, offset: int = 0) -> dict[str, float]:
+    """`offset` keeps contexts unique across rounds on one origin (a trigger commit's context
+    is unique; re-using one would measure re-opening finished contexts instead)."""
     gc.collect()
     before = rss_mib()
     t0 = time.perf_counter()
@@ -113,14 +118,16 @@ def controller_run(origin: Path, work: Path, sequences: int, services: int) -> d
     startup = time.perf_counter() - t0
     after_start = rss_mib()
     try:
+        already = finished_count(service)          # runs an earlier round left in the record
         t0 = time.perf_counter()
-        futures = [service.controller.submit_event(trigger(f"svc-{i % services:04d}", i)) for i in range(sequences)]
+        futures = [service.controller.submit_event(trigger(f"svc-{i % services:04d}", offset + i))
+                   for i in range(sequences)]
         for f in futures:
             assert f.result(60).accepted
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             done = finished_count(service)
-            if done >= sequences:
+            if done >= already + sequences:
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - t0
@@ -128,11 +135,12 @@ def controller_run(origin: Path, work: Path, sequences: int, services: int) -> d
         peak = rss_mib()
         # one at a time: each sequence starts when the previous one finished (latency-bound)
         serial = 20 if sequences < 1000 else 50
+        done = finished_count(service)
         t1 = time.perf_counter()
         for i in range(serial):
-            n = sequences + i
+            n = offset + sequences + i
             assert service.controller.submit_event(trigger(f"svc-{n % services:04d}", n)).result(60).accepted
-            while finished_count(service) < sequences + i + 1:
+            while finished_count(service) < done + i + 1:
                 time.sleep(0.001)
         one_at_a_time = serial / (time.perf_counter() - t1) * 60
     finally:
@@ -161,18 +169,35 @@ def pure_run(sequences: int, services: int) -> float:
     return sequences / (time.perf_counter() - t0) * 60
 
 
+def one_round(origin: str, work: str, sequences: int, services: int, offset: int) -> None:
+    """One measurement in a fresh process (a controller runs alone in its process)."""
+    print(json.dumps(controller_run(Path(origin), Path(work), sequences, services, offset)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--round", nargs=2, metavar=("ORIGIN", "WORKDIR"), help=argparse.SUPPRESS)
+    ap.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     sequences = 300 if args.quick else 1000
+    if args.round:
+        one_round(args.round[0], args.round[1], sequences, args.services, args.offset)
+        return
     with tempfile.TemporaryDirectory(prefix="controller-bench-") as tmp:
         base = Path(tmp)
         t0 = time.perf_counter()
         origin = make_repo(base, args.services)
         print(f"repo: {args.services} services × 3 stages in {time.perf_counter() - t0:.1f}s", flush=True)
-        rounds = [controller_run(origin, base / f"work-{r}", sequences, args.services) for r in range(2)]
+        rounds = []
+        for r in range(2):
+            argv = [sys.executable, "-m", "bench.controller_bench", "--services", str(args.services),
+                    "--round", str(origin), str(base / f"work-{r}"), "--offset", str(r * 1_000_000)
+                    ] + (["--quick"] if args.quick else [])
+            out = subprocess.run(argv, capture_output=True, text=True, check=True,
+                                 cwd=Path(__file__).resolve().parents[1]).stdout
+            rounds.append(json.loads(out.strip().splitlines()[-1]))
         shutil.rmtree(base / "layout", ignore_errors=True)
     pure = statistics.median(pure_run(sequences, args.services) for _ in range(3))
     best = max(rounds, key=lambda r: r["per_minute"])

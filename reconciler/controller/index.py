@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_lane ON runs (stage, service, triggered_at);
 CREATE INDEX IF NOT EXISTS runs_context ON runs (context);
 CREATE INDEX IF NOT EXISTS runs_path ON runs (path);
+CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
 CREATE TABLE IF NOT EXISTS events (
   id TEXT PRIMARY KEY, context TEXT NOT NULL, stage TEXT, service TEXT, type TEXT NOT NULL,
   time TEXT, triggeredid TEXT, source TEXT, run_id TEXT, path TEXT NOT NULL, body TEXT NOT NULL);

@@ -135,6 +135,25 @@ class Journal:
         return self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), batch.trailers())
 
 
+def lane_text(stage: str, service: str, context: str, runs: list[Any]) -> bytes:
+    """A lane file people can read in `git log -p`: each run's state pretty-printed, each of
+    its CloudEvents on one line of its own (as the run keeps them, compact), so a transition
+    shows as a few changed lines and an added event line. Encoding it costs no decode of the
+    events, which dominates the size."""
+    from reconciler.engine.state import FORMAT_VERSION, LANE_KIND
+    head = {"apiVersion": "reconciler/v1", "kind": LANE_KIND, "version": FORMAT_VERSION,
+            "stage": stage, "service": service, "context": context}
+    parts = ["{"] + [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
+    parts.append(' "runs": [')
+    for i, run in enumerate(runs):
+        body = json.dumps(run.to_dict(events=False), indent=1, ensure_ascii=False)
+        events = ",\n".join("   " + event for event in run.events)
+        text = body[:-1].rstrip() + ',\n "events": [\n' + events + ("\n" if events else "") + " ]\n}"
+        parts.append("  " + text.replace("\n", "\n  ") + ("," if i < len(runs) - 1 else ""))
+    parts += [" ]", "}"]
+    return ("\n".join(parts) + "\n").encode()
+
+
 def lane_path(stage: str, service: str, context: str) -> str:
     return contract.sequence_path(stage, service, context)
 

@@ -684,8 +684,8 @@ class Controller:
     def _flush(self) -> None:
         for lane in self._dirty_lanes:
             stage, service, context = lane
-            text = self.world.document_json(stage, service, context)
-            self._batch.put(J.lane_path(stage, service, context), _pretty(text))
+            self._batch.put(J.lane_path(stage, service, context),
+                            J.lane_text(stage, service, context, self.world.lane_runs(stage, service, context)))
         self._dirty_lanes.clear()
         if self._controls_dirty:
             self._batch.put(J.CONTROLS, J.dumps(self.world.controls_document()))
@@ -772,7 +772,3 @@ class Controller:
                     self.world.forget(context)
         self._touched.clear()
 
-
-def _pretty(compact_json: str) -> bytes:
-    """Lane files are read by people in `git log -p`: one key per line, keys in run order."""
-    return (json.dumps(json.loads(compact_json), indent=1, ensure_ascii=False) + "\n").encode()

@@ -513,15 +513,54 @@ def copy_missing(source: pygit2.Repository, dest: pygit2.Repository, tip: pygit2
     have = dest.odb
     if tip in have:
         return 0
+    commit = source[tip].peel(pygit2.Commit)
+    if commit.parents and all(p.id in have for p in commit.parents):
+        # the usual push: one new commit on a parent the destination has. A sorted walk
+        # would traverse history that grows with every write-back; this stays constant.
+        _copy_changes(source, have, commit.parents[0].tree, commit.tree)
+        have.write(*source.odb.read(commit.id))
+        return 1
     walker = source.walk(tip, SortMode.TOPOLOGICAL)
     for oid in known:
         if oid in source.odb:
             walker.hide(oid)
     new_commits = [c for c in walker if c.id not in have]
     for commit in reversed(new_commits):      # parents before children
-        _copy_tree(source, have, commit.tree_id)
+        parent = next((p for p in commit.parents if p.id in have), None)
+        if parent is None:
+            _copy_tree(source, have, commit.tree_id)
+        else:
+            _copy_changes(source, have, parent.tree, commit.tree)
         have.write(*source.odb.read(commit.id))
     return len(new_commits)
+
+
+def _copy_changes(source: pygit2.Repository, have: pygit2.Odb, old: pygit2.Tree, new: pygit2.Tree) -> None:
+    """Copy what `new` adds over `old`, whose objects `have` already holds: the changed files
+    (from a tree diff done in C) and the trees on their paths. A write-back into a wide
+    folder (`sequences/dev/` with a thousand services) then costs its depth, not its width."""
+    trees: dict[str, None] = {"": None}
+    for delta in source.diff(old, new).deltas:
+        if delta.status == pygit2.enums.DeltaStatus.DELETED:
+            continue                                    # nothing to copy
+        target = delta.new_file
+        if target.mode != _GITLINK and target.id not in have:
+            have.write(*source.odb.read(target.id))
+        parts = target.path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            trees["/".join(parts[:depth])] = None
+    for path in sorted(trees, key=lambda p: -p.count("/") if p else 1):   # deepest first, root last
+        oid = new.id if not path else _tree_id(new, path)
+        if oid is not None and oid not in have:
+            have.write(*source.odb.read(oid))
+
+
+def _tree_id(root: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    try:
+        entry = root[path]
+    except KeyError:
+        return None
+    return entry.id if entry.filemode == _TREE else None
 
 
 def _copy_tree(source: pygit2.Repository, have: pygit2.Odb, oid: pygit2.Oid) -> None:
