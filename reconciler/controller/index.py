@@ -44,13 +44,23 @@ CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, body TEXT NOT NULL)
 # `documents`: the small singleton files (config/status.json, state/*.json, escalations).
 
 
+def _locked(method):
+    """Queries on the writer's connection wait for its transaction: a read in the middle of
+    `apply` (which deletes a file's rows, then inserts them again) would see them missing."""
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    wrapper.__doc__, wrapper.__name__ = method.__doc__, method.__name__
+    return wrapper
+
+
 class Index:
     """One writer (the controller thread), any number of readers (other connections)."""
 
     def __init__(self, path: Path | str, *, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if readonly:
             uri = f"file:{self.path}?mode=ro"
             self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5.0)
@@ -75,6 +85,7 @@ class Index:
         for table in ("runs", "events", "evaluations", "documents", "meta"):
             self.db.execute(f"DELETE FROM {table}")
 
+    @_locked
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -177,6 +188,7 @@ class Index:
 
     # -- queries --------------------------------------------------------------------------
 
+    @_locked
     def runs(self, *, context: str | None = None, stage: str | None = None, service: str | None = None,
              states: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
         where, args = _where(context=context, stage=stage, service=service)
@@ -188,6 +200,7 @@ class Index:
         sql += " ORDER BY triggered_at DESC, id DESC LIMIT ?"
         return [dict(r) for r in self.db.execute(sql, (*args, limit))]
 
+    @_locked
     def events(self, *, context: str | None = None, stage: str | None = None, service: str | None = None,
                type_prefix: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         where, args = _where(context=context, stage=stage, service=service)
@@ -198,6 +211,7 @@ class Index:
         sql += " ORDER BY time DESC, id DESC LIMIT ?"
         return [json.loads(r[0]) for r in self.db.execute(sql, (*args, limit))]
 
+    @_locked
     def evaluations(self, *, stage: str | None = None, service: str | None = None,
                     limit: int = 50) -> list[dict[str, Any]]:
         where, args = _where(stage=stage, service=service)
@@ -205,6 +219,7 @@ class Index:
         sql += " ORDER BY path DESC LIMIT ?"
         return [dict(r) for r in self.db.execute(sql, (*args, limit))]
 
+    @_locked
     def document(self, path: str) -> Any | None:
         row = self.db.execute("SELECT body FROM documents WHERE path = ?", (path,)).fetchone()
         if row is None:
@@ -214,11 +229,13 @@ class Index:
         except ValueError:
             return None
 
+    @_locked
     def documents(self, prefix: str) -> dict[str, Any]:
         rows = self.db.execute("SELECT path, body FROM documents WHERE path LIKE ? ORDER BY path",
                                (prefix + "%",))
         return {r[0]: json.loads(r[1]) for r in rows}
 
+    @_locked
     def dump(self) -> dict[str, list[tuple]]:
         """Every row of every table except meta, in a canonical order (for equality checks)."""
         out = {}
@@ -226,6 +243,7 @@ class Index:
             out[table] = [tuple(r) for r in self.db.execute(f"SELECT * FROM {table} ORDER BY {key}")]
         return out
 
+    @_locked
     def counts(self) -> dict[str, int]:
         return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("runs", "events", "evaluations", "documents")}
