@@ -23,11 +23,6 @@ from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, Fi
                              FileSystemEvent, FileSystemEventHandler)
 from watchdog.observers import Observer
 
-# watchdog re-adds the watch of a folder that vanished and came back (`refs/heads/approve/…`
-# when approval branches come and go) and warns that it overwrote the old one; that is
-# exactly what we want, so the warning is noise.
-warnings.filterwarnings("ignore", message="Callback with id .* already exists", category=RuntimeWarning)
-
 from reconciler.gitstore.mirror import local_path
 
 # watchdog re-adds the watch of a folder created inside a recursive watch (git creates
