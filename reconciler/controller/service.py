@@ -80,7 +80,7 @@ class Service:
         self.reader = Index(workdir / INDEX_FILE, readonly=True)
         self.config = ConfigState(self.mirror)
         self.metrics = Metrics()
-        self.targets = targets or Targets(workdir, lambda: self.config.settings)
+        self.targets = targets or Targets(workdir, lambda: self.config.settings, environ=env)
         self.env = ControllerTaskEnv(workdir, self.mirror, self.writer, self.journal, self.config, self.targets,
                                      environ=env)
         self.controller = Controller(

@@ -28,8 +28,10 @@ class Targets:
     ~200 ms to import and needs credentials; a project on `local` never pays for it)."""
 
     def __init__(self, workdir: Path, settings: Callable[[], Settings],
-                 factories: dict[str, Callable[[], "DeploymentTarget"]] | None = None):
+                 factories: dict[str, Callable[[], "DeploymentTarget"]] | None = None,
+                 environ: Mapping[str, str] | None = None):
         self.workdir = workdir
+        self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
         self._settings = settings
         self._lock = threading.Lock()
         self._targets: dict[str, DeploymentTarget] = {}
@@ -44,9 +46,9 @@ class Targets:
         return LocalTarget(self.workdir / "targets" / "local", file_sd_dir=self.file_sd_dir)
 
     def _kubernetes(self) -> "DeploymentTarget":
-        from reconciler.kube.client import Kube
+        from reconciler.kube.client import Kube, KubeAccess
         from reconciler.targets.kubernetes import KubernetesTarget
-        return KubernetesTarget(Kube.connect(), self._settings())
+        return KubernetesTarget(Kube.connect(KubeAccess.from_env(self.environ)), self._settings())
 
     def for_stage(self, stage: str) -> "DeploymentTarget | None":
         kind = self._settings().stage(stage).target
@@ -124,10 +126,11 @@ class ControllerTaskEnv:
             runner = self._runners.get(kind)
             if runner is None:
                 if kind == "kubernetes":
-                    from reconciler.kube.client import Kube
-                    from reconciler.tasks.jobs import KubernetesJobRunner
+                    from reconciler.kube.client import Kube, KubeAccess
+                    from reconciler.tasks.jobs.kube_runner import KubernetesJobRunner
                     namespace = self.settings.spec.jobs.namespace or f"{self.settings.project}-jobs"
-                    runner = KubernetesJobRunner(Kube.connect(), namespace=namespace)
+                    runner = KubernetesJobRunner(Kube.connect(KubeAccess.from_env(self.environ)),
+                                                 namespace=namespace)
                 else:
                     from reconciler.tasks.jobs import LocalJobRunner
                     runner = LocalJobRunner(self.workdir / "jobs", environ=self.environ)
