@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.sampling import interleaved
 from reconciler.engine.events import CloudEvent  # noqa: E402
 from reconciler.kube.client import Kube, KubeAccess  # noqa: E402
 from reconciler.spec.jobconfig import load_jobconfig  # noqa: E402
@@ -45,17 +46,6 @@ actions:
           - {name: HOST, value: "$.data.host", valueFrom: event}
           - {name: creds, valueFrom: secret}
 """
-
-
-def interleaved(cases: dict, runs: int) -> dict[str, list[float]]:
-    """Samples per case, taking turns, so load from elsewhere hits baseline and subject alike."""
-    out: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(runs):
-        for name, fn in cases.items():
-            t = time.perf_counter()
-            fn()
-            out[name].append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def report(name: str, samples: list[float], baseline: float | None = None) -> float:

@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.sampling import interleaved
 from reconciler.kube.client import Kube, KubeAccess  # noqa: E402
 from reconciler.spec.settings import Settings  # noqa: E402
 from reconciler.targets.base import DeployRequest  # noqa: E402
@@ -61,17 +62,6 @@ def timed(fn, runs: int) -> list[float]:
         t = time.perf_counter()
         fn()
         out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def interleaved(cases: dict, runs: int) -> dict[str, list[float]]:
-    """Samples per case, taking turns, so load from elsewhere hits baseline and subject alike."""
-    out: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(runs):
-        for name, fn in cases.items():
-            t = time.perf_counter()
-            fn()
-            out[name].append((time.perf_counter() - t) * 1000)
     return out
 
 
