@@ -575,9 +575,8 @@ class Controller:
         if not updates:
             self._check_approvals(now)
             return
-        before = self.config.status_document()
         update = self.config.load(new)
-        after = self.config.status_document()
+        status_changed = update.findings_changed or update.shipyard_changed or update.settings_changed
         settings = self.config.settings
         if update.shipyard_changed or update.settings_changed:
             self._feed(ConfigChanged(self.config.shipyard, settings.spec.timeouts, settings.project), now)
@@ -590,7 +589,7 @@ class Controller:
             errors = self.config.errors_for(trigger.stage, trigger.service)
             if errors:
                 self.config.note_rejected(trigger.stage, trigger.service, trigger.commit, errors)
-                after = self.config.status_document()
+                status_changed = True
                 self.metrics.rejected_triggers.inc()
                 self._batch.note(f"{trigger.stage}/{trigger.service}: {trigger.sequence} NOT started: "
                                  f"invalid config at {trigger.commit[:12]} ({errors[0].human()})")
@@ -602,14 +601,14 @@ class Controller:
             rejected = self._feed(EventReceived(event), now)
             if not rejected:
                 self.metrics.triggers.labels(trigger.stage).inc()
-        if after != before:
+        if status_changed:
             errors = [f for f in self.config.findings if f.is_error]
             if errors:
                 self._batch.note(f"config: {len(errors)} error(s), e.g. {errors[0].human()}; "
                                  f"the last valid config stays in force")
             else:
                 self._batch.note(f"config: valid ({len(self.config.findings)} warning(s))")
-            self._batch.put(J.CONFIG_STATUS, J.dumps(after))
+            self._batch.put(J.CONFIG_STATUS, J.dumps(self.config.status_document()))
             self.metrics.config_errors.set(sum(1 for f in self.config.findings if f.is_error))
         self.tips = new
         if self._batch or report.triggers:
