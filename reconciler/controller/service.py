@@ -128,6 +128,32 @@ class Service:
     def _lead(self) -> None:
         self.controller.start()
         self._start_sources()
+        threading.Thread(target=self._restore_local_services, name="restore", daemon=True).start()
+
+    def _restore_local_services(self) -> None:
+        """A controller that died left its `local` replicas running in their own sessions.
+        Take them over: creating the local target stops the ones its state file proves are
+        ours, and each service they ran is deployed again from its stage branch as it is now
+        (Git is the truth), so a restart neither leaks processes nor takes services down."""
+        from reconciler.targets.local import STATE_FILE
+        if not (self.targets.workdir / "targets" / "local" / STATE_FILE).exists():
+            return
+        if not self.controller.wait_ready(120):
+            return
+        target = self.targets.local()
+        for item in getattr(target, "recovered", []):
+            if self._stopped or self.config.settings.stage(item.stage).target != "local":
+                continue
+            tip = self.mirror.tip(item.stage)
+            if tip is None:
+                continue
+            try:
+                from reconciler.tasks.deployment import deploy_commit
+                deploy_commit(self.env, target, project=self.config.settings.project, stage=item.stage,
+                              service=item.service, commit=tip)
+                log.info("restored %s/%s at %s after a restart", item.stage, item.service, tip[:12])
+            except Exception as exc:  # noqa: BLE001 - one service that cannot start must not stop the rest
+                log.warning("could not restore %s/%s after a restart: %s", item.stage, item.service, exc)
 
     def _campaign(self) -> None:
         """HA: a standby answers health checks but processes nothing until it holds the Lease;

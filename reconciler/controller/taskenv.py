@@ -50,6 +50,14 @@ class Targets:
         from reconciler.targets.kubernetes import KubernetesTarget
         return KubernetesTarget(Kube.connect(KubeAccess.from_env(self.environ)), self._settings())
 
+    def local(self) -> "DeploymentTarget":
+        """The local target, created now if it does not exist yet."""
+        with self._lock:
+            target = self._targets.get("local")
+            if target is None:
+                target = self._targets["local"] = self._factories["local"]()
+            return target
+
     def for_stage(self, stage: str) -> "DeploymentTarget | None":
         kind = self._settings().stage(stage).target
         if kind == "none":

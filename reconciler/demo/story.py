@@ -242,6 +242,12 @@ class Demo:
         self.say(f"--keep: everything keeps running. Status page {self.service.url}/ ; Prometheus "
                  f"{self.prometheus.url} ; repo {self.origin} ; API token {self.token}")
         self.say("press Ctrl-C to stop")
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            def interrupt(*_):
+                raise KeyboardInterrupt
+            signal.signal(signal.SIGTERM, interrupt)      # `kill` stops it as cleanly as Ctrl-C
         try:
             while True:
                 time.sleep(3600)

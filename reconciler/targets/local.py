@@ -130,6 +130,7 @@ class LocalTarget:
         self._generation = 0
         self._ports: set[int] = set()
         self._closed = False
+        self._starting: dict[tuple[str, str], tuple[_Release, list[_Replica]]] = {}
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.file_sd_dir.mkdir(parents=True, exist_ok=True)
         self.recovered: list[RecoveredService] = self._recover()
@@ -145,6 +146,7 @@ class LocalTarget:
         count = replica_count(request.values)
         group = self._group(request.stage, request.service)
         with group.lock:
+            self._check_open()      # close() may have run while we waited: start nothing after it
             with self._lock:
                 self._generation += 1
                 generation = self._generation
@@ -338,16 +340,26 @@ class LocalTarget:
         return replica
 
     def _start_healthy(self, release: _Release, indices, desired: int) -> list[_Replica]:
-        """Start replicas and wait until all are healthy; on failure stop them and raise."""
+        """Start replicas and wait until all are healthy; on failure stop them and raise.
+
+        Each replica is in the state file from the moment it is spawned (as `starting`), so a
+        controller killed during the health wait leaves nothing its successor cannot stop."""
         started: list[_Replica] = []
+        key = (release.stage, release.service)
         try:
             for index in indices:
                 started.append(self._new_replica(release, index, desired))
+                with self._lock:
+                    self._starting[key] = (release, list(started))
+                    self._save_state()
             self._wait_healthy(release, started)
             return started
         except BaseException:
             self._stop_replicas(started)
             raise
+        finally:
+            with self._lock:
+                self._starting.pop(key, None)
 
     def _wait_healthy(self, release: _Release, replicas: list[_Replica]) -> None:
         timeout = release.spec.startTimeout
@@ -400,14 +412,15 @@ class LocalTarget:
 
     def _save_state(self) -> None:
         entries = []
-        for (stage, service), g in sorted(self._groups.items()):
-            if g.release is None:
-                continue
-            for r in g.replicas:
-                entries.append({"project": g.release.project, "stage": stage, "service": service,
-                                "commit": g.release.commit, "index": r.index, "port": r.port,
+        running = [((stage, service), g.release, g.replicas, False)
+                   for (stage, service), g in sorted(self._groups.items()) if g.release is not None]
+        starting = [(key, release, replicas, True) for key, (release, replicas) in sorted(self._starting.items())]
+        for (stage, service), release, replicas, is_starting in running + starting:
+            for r in replicas:
+                entries.append({"project": release.project, "stage": stage, "service": service,
+                                "commit": release.commit, "index": r.index, "port": r.port,
                                 "pid": r.proc.pid if r.proc else None, "argv": r.argv, "marker": r.marker,
-                                "replicas": len(g.replicas)})
+                                "replicas": len(replicas), **({"starting": True} if is_starting else {})})
         filesd.write_json_atomic(self.work_dir / STATE_FILE, {"version": 1, "replicas": entries})
 
     def _recover(self) -> list[RecoveredService]:

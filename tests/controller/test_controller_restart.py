@@ -9,7 +9,7 @@ import pytest
 
 from reconciler import contract
 from reconciler.controller.index import Index
-from tests.support.controller import ServeProcess, wait_until
+from tests.support.controller import ServeProcess, processes_under, wait_until
 from tests.support.remotes import git_out
 
 
@@ -75,6 +75,11 @@ def test_kill9_between_push_and_record_records_the_trigger_exactly_once(origin, 
         assert len(triggered) == 1
     finally:
         serve.stop()
+    # what the killed controller had started was taken over and stopped by its successor
+    deadline = time.monotonic() + 15
+    while processes_under(workdir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_under(workdir) == []
 
 
 @pytest.mark.slow

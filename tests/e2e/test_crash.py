@@ -8,7 +8,7 @@ import time
 import pytest
 
 from reconciler import contract
-from tests.support.controller import ServeProcess, wait_until
+from tests.support.controller import ServeProcess, processes_under, wait_until
 from tests.support.remotes import git_out
 
 
@@ -56,6 +56,11 @@ def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_f
         time.sleep(0.5)           # let anything duplicated show itself
     finally:
         serve.stop()
+    # the killed controller's replicas were taken over by its successor, which stopped them
+    deadline = time.monotonic() + 15
+    while processes_under(workdir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_under(workdir) == []
 
     all_runs = runs(origin)
     context = all_runs[0]["context"]

@@ -88,3 +88,21 @@ class ServeProcess:
                 self.proc.wait(10)
         if not self.log.closed:
             self.log.close()
+
+
+def processes_under(path: Path) -> list[str]:
+    """`pid cmdline` of every live process whose working directory is below `path`."""
+    found = []
+    root = str(path.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = str((entry / "cwd").resolve())
+            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X") and (cwd == root or cwd.startswith(root + "/")):
+            found.append(f"{entry.name} {cmd.strip()}")
+    return found
