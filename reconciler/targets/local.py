@@ -11,9 +11,10 @@ The embedded default, so the whole Keptn story runs on one machine without a clu
   backoff; the backoff resets once a replica has stayed up for a minute.
 * Prometheus: every change rewrites `<file_sd_dir>/<stage>-<service>.json` (see filesd).
 * restarts of the reconciler: every replica's PID, argument list and a marker (also put in its
-  environment) are in `<work_dir>/state.json`. A new LocalTarget stops the processes recorded
-  there that `/proc` proves are ours, and reports them in `recovered` so the controller can
-  deploy them again. Nothing is adopted, nothing runs twice.
+  environment) are in `<work_dir>/state.json` from the moment it is spawned. A new LocalTarget
+  stops the processes recorded there that `/proc` proves are ours, and reports them in
+  `recovered`; the controller then deploys those services again from their stage branches.
+  Nothing is adopted, nothing runs twice.
 
 Replicas get a small environment, not the reconciler's (which holds tokens and secrets):
 PATH, HOME, LANG, LC_*, TZ, TMPDIR, PYTHONPATH, VIRTUAL_ENV, then `env` from local.yaml, then
