@@ -10,11 +10,12 @@ The embedded default, so the whole Keptn story runs on one machine without a clu
 * supervision: a thread restarts crashed replicas on the same port with capped exponential
   backoff; the backoff resets once a replica has stayed up for a minute.
 * Prometheus: every change rewrites `<file_sd_dir>/<stage>-<service>.json` (see filesd).
-* restarts of the reconciler: every replica's PID, argument list and a marker (also put in its
-  environment) are in `<work_dir>/state.json` from the moment it is spawned. A new LocalTarget
-  stops the processes recorded there that `/proc` proves are ours, and reports them in
-  `recovered`; the controller then deploys those services again from their stage branches.
-  Nothing is adopted, nothing runs twice.
+* restarts of the reconciler: `<work_dir>/state.json` names the target's owner id before it
+  spawns anything, and every replica carries `<owner>/<stage>/<service>/...` in its
+  environment (and lists itself there once spawned). A new LocalTarget stops every process
+  whose environment carries a previous owner's marker (so even one spawned an instant before
+  a kill -9 is found), and reports those services in `recovered`; the controller then deploys
+  them again from their stage branches. Nothing is adopted, nothing runs twice.
 
 Replicas get a small environment, not the reconciler's (which holds tokens and secrets):
 PATH, HOME, LANG, LC_*, TZ, TMPDIR, PYTHONPATH, VIRTUAL_ENV, then `env` from local.yaml, then
@@ -422,32 +423,46 @@ class LocalTarget:
                                 "commit": release.commit, "index": r.index, "port": r.port,
                                 "pid": r.proc.pid if r.proc else None, "argv": r.argv, "marker": r.marker,
                                 "replicas": len(replicas), **({"starting": True} if is_starting else {})})
-        filesd.write_json_atomic(self.work_dir / STATE_FILE, {"version": 1, "replicas": entries})
+        filesd.write_json_atomic(self.work_dir / STATE_FILE,
+                                 {"version": 1, "owners": [self._id], "replicas": entries})
 
     def _recover(self) -> list[RecoveredService]:
-        """Stop processes a previous run left behind (only those /proc proves are ours)."""
+        """Stop every process a previous run of the target left behind.
+
+        The state file names its owners (random ids, one per LocalTarget) and every replica
+        carries `<owner>/<stage>/<service>/...` in its environment, so /proc finds them all,
+        including one spawned in the instant before a kill -9 that the file never listed.
+        We join the owners before stopping anything: if we are killed here, our successor
+        still looks for theirs (and ours)."""
         path = self.work_dir / STATE_FILE
         try:
             state = json.loads(path.read_text())
         except FileNotFoundError:
-            return []
+            state = {}
         except ValueError:
             log.warning("ignoring unreadable %s", path)
-            return []
+            state = {}
+        entries = [e for e in (state.get("replicas") or []) if isinstance(e, dict)]
+        owners = {str(o) for o in state.get("owners") or [] if isinstance(o, str)}
+        owners |= {e["marker"].split("/", 1)[0] for e in entries if isinstance(e.get("marker"), str)}
+        owners.discard("")
+        filesd.write_json_atomic(path, {"version": 1, "owners": sorted(owners) + [self._id], "replicas": entries})
         services: dict[tuple[str, str], RecoveredService] = {}
-        for entry in state.get("replicas") or []:
-            pid, argv, marker = entry.get("pid"), entry.get("argv"), entry.get("marker")
-            if isinstance(pid, int) and isinstance(argv, list) and isinstance(marker, str):
-                if processes.is_ours(pid, argv, MARKER_KEY, marker):
-                    log.info("stopping stale replica pid %s of %s/%s", pid, entry.get("stage"), entry.get("service"))
-                    processes.stop_pid(pid, self.stop_timeout)
+        for entry in entries:
             key = (str(entry.get("stage")), str(entry.get("service")))
             services[key] = RecoveredService(str(entry.get("project")), key[0], key[1],
                                              str(entry.get("commit") or ""), int(entry.get("replicas") or 0))
+        for pid, marker in sorted(processes.marked(MARKER_KEY, [o + "/" for o in sorted(owners)]).items()):
+            parts = marker.split("/")
+            stage, service = (parts[1], parts[2]) if len(parts) >= 3 else ("?", "?")
+            log.info("stopping stale replica pid %s of %s/%s", pid, stage, service)
+            processes.stop_pid(pid, self.stop_timeout)
+            if len(parts) >= 3 and (stage, service) not in services:
+                services[(stage, service)] = RecoveredService("", stage, service, "", 0)
         for stage, service in services:
             filesd.remove_file_sd(self.file_sd_dir, stage, service)
         shutil.rmtree(self.work_dir / "releases", ignore_errors=True)
-        filesd.write_json_atomic(path, {"version": 1, "replicas": []})
+        filesd.write_json_atomic(path, {"version": 1, "owners": [self._id], "replicas": []})
         return list(services.values())
 
     def _supervise(self) -> None:

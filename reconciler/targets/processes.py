@@ -1,9 +1,9 @@
 """Starting, checking and stopping service processes (Linux: uses /proc).
 
 Each process starts in its own session, so it leads a process group and stopping it
-(SIGTERM, a bounded wait, then SIGKILL) reaches anything it spawned. A process found by PID
-after a restart is only touched when `/proc/<pid>` proves it is ours: the same argument list
-and our marker in its environment, so a recycled PID of someone else's process is safe.
+(SIGTERM, a bounded wait, then SIGKILL) reaches anything it spawned. After a restart a
+process is only touched when `/proc/<pid>/environ` carries a marker we put there: a random
+owner id no one else has, so a recycled PID of someone else's process is safe.
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def alive(pid: int) -> bool:
 
 
 def cmdline(pid: int) -> list[str] | None:
+    """The argument list of `pid`, from /proc (None if it is gone)."""
     try:
         raw = (PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
@@ -54,17 +55,27 @@ def cmdline(pid: int) -> list[str] | None:
     return [p.decode("utf-8", "surrogateescape") for p in raw.split(b"\0")[:-1]] if raw else None
 
 
-def has_env(pid: int, key: str, value: str) -> bool:
-    try:
-        raw = (PROC / str(pid) / "environ").read_bytes()
-    except OSError:
-        return False
-    return f"{key}={value}".encode() in raw.split(b"\0")
-
-
-def is_ours(pid: int, argv: Sequence[str], marker_key: str, marker: str) -> bool:
-    """The PID runs exactly `argv` and carries our marker: safe to stop."""
-    return alive(pid) and cmdline(pid) == list(argv) and has_env(pid, marker_key, marker)
+def marked(marker_key: str, prefixes: Sequence[str]) -> dict[int, str]:
+    """Live processes whose environment has `marker_key` starting with one of `prefixes`
+    (pid -> the marker). Finds what a killed owner spawned but never got to record, and
+    the children they started: the environment is inherited, a PID is not."""
+    wanted = [f"{marker_key}={prefix}".encode() for prefix in prefixes]
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        for item in raw.split(b"\0"):
+            if any(item.startswith(w) for w in wanted):
+                if alive(int(entry.name)):
+                    found[int(entry.name)] = item.split(b"=", 1)[1].decode("utf-8", "replace")
+                break
+    return found
 
 
 def _signal_group(pid: int, sig: int) -> None:

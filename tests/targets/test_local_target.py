@@ -267,6 +267,38 @@ def test_a_restarted_target_stops_stale_processes_it_can_prove_are_its_own(tmp_p
         foreign.wait()
 
 
+UNRECORDED_SPAWN = """
+import sys, os, json
+from pathlib import Path
+from reconciler.targets.local import LocalTarget
+from reconciler.targets.base import DeployRequest
+t = LocalTarget(Path(sys.argv[1]))
+t._save_state = lambda: None    # killed between spawning a replica and writing it down
+t.deploy(DeployRequest("shop", "dev", "hello", "c" * 40, Path(sys.argv[2]), {"replicaCount": 2}))
+print(json.dumps(t.pids()), flush=True)
+os._exit(0)
+"""
+
+
+def test_a_restarted_target_finds_replicas_its_predecessor_never_recorded(tmp_path):
+    work = tmp_path / "work"
+    folder = make_service(tmp_path / "export")
+    out = subprocess.run([sys.executable, "-c", UNRECORDED_SPAWN, str(work), str(folder)],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    stale = json.loads(out.stdout)
+    assert json.loads((work / "state.json").read_text())["replicas"] == []
+    assert len(stale) == 2 and all(processes.alive(p) for p in stale)
+
+    target = LocalTarget(work, stop_timeout=3)
+    try:
+        assert not any(processes.alive(p) for p in stale)
+        assert [(r.stage, r.service) for r in target.recovered] == [("dev", "hello")]
+        assert json.loads((work / "state.json").read_text())["owners"] == [target._id]
+    finally:
+        target.close()
+
+
 def test_missing_or_invalid_local_yaml_names_file_line_and_field(target, tmp_path):
     folder = tmp_path / "export" / "hello"
     folder.mkdir(parents=True)
