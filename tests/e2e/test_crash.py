@@ -32,6 +32,11 @@ def runs(origin) -> list[dict]:
     return [run for doc in lanes(origin).values() for run in doc["runs"]]
 
 
+def run_summary(origin) -> list[tuple]:
+    return [(r["stage"], r["sequence"], r["state"], r.get("result"),
+             [e["type"].removeprefix("sh.keptn.event.") for e in r["events"]][-3:]) for r in runs(origin)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [3, 7, 12])
 def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_factory, tmp_path, sli_source,
@@ -51,8 +56,11 @@ def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_f
         serve.kill9()
         serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
         serve.wait_ready()
-        wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
-                               for r in runs(origin)), timeout=90, what="the production approval")
+        try:
+            wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
+                                   for r in runs(origin)), timeout=90, what="the production approval")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
         time.sleep(0.5)           # let anything duplicated show itself
     finally:
         serve.stop()

@@ -72,6 +72,15 @@ class ServeProcess:
             return None
         return wait_until(ready, timeout, 0.05, "reconciler serve to become ready")
 
+    def log_excerpt(self, lines: int = 40) -> str:
+        """The last INFO-and-above lines of the log (both runs of a kill -9 test share it),
+        for failure messages: CI shows only what the assertion says."""
+        try:
+            text = Path(self.log.name).read_text(errors="replace").splitlines()
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return "\n".join([line for line in text if " DEBUG " not in line][-lines:])
+
     def kill9(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
