@@ -23,6 +23,7 @@ from reconciler.controller.journal import Journal
 from reconciler.controller.loop import Controller, ExecutorSet, Notifier
 from reconciler.controller.metrics import Metrics
 from reconciler.controller.taskenv import ControllerTaskEnv, Targets
+from reconciler.controller.workdir_lock import WorkdirLock
 from reconciler.gitstore import GitCredentials, LocalWatch, Mirror, Poller, Writer
 from reconciler.server.app import make_app
 from reconciler.server.auth import load_or_create_token
@@ -73,7 +74,13 @@ class Service:
         workdir = options.workdir.resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
-        self.mirror = Mirror(options.repo, workdir, GitCredentials.from_env(env))
+        self.workdir_lock = WorkdirLock(workdir).acquire()
+        try:
+            self.mirror = Mirror(options.repo, workdir, GitCredentials.from_env(env))
+        except Exception:
+            self.workdir_lock.release()
+            raise
+        self.mirror.clear_locks()           # we hold the work dir: any lock left is a dead predecessor's
         self.writer = Writer(self.mirror)
         self.journal = Journal(self.mirror, self.writer)
         self.index = Index(workdir / INDEX_FILE)
@@ -236,6 +243,7 @@ class Service:
             pass
         self.reader.close()
         self.index.close()
+        self.workdir_lock.release()
 
 
 def read_serve_file(workdir: Path) -> dict[str, Any] | None:

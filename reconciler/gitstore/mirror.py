@@ -16,6 +16,7 @@ updates) are serialised by one lock per mirror.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -28,10 +29,13 @@ import pygit2
 from pygit2.enums import FetchPrune, ObjectType, SortMode
 
 from reconciler.contract import BOT_NAME, DEFAULT_BRANCHES
+from reconciler.gitstore import locks
 from reconciler.gitstore.credentials import GitCredentials, StaleRef, TransportCallbacks, configure_timeouts, redact
 from reconciler.gitstore.errors import AuthenticationError, GitStoreError, PushRejected, RemoteError, UnknownRevision
 from reconciler.gitstore.models import CommitInfo, Person
 from reconciler.gitstore.trailers import parse as parse_trailers
+
+log = logging.getLogger("reconciler.gitstore")
 
 HEADS = "refs/heads/"
 OUTGOING = "refs/reconciler/outgoing/"
@@ -110,6 +114,20 @@ class Mirror:
         repo = pygit2.init_repository(str(self.path), bare=True)
         repo.remotes.create(REMOTE_NAME, self.url, FETCH_REFSPEC)
         repo.config["core.logAllRefUpdates"] = False
+
+    def clear_locks(self) -> list[Path]:
+        """Remove every lock file in the mirror, whatever its age. Only for the mirror's
+        owner, at start and while it holds the work dir: a lock found then was left by a
+        predecessor that died mid-update, and would fail every later fetch of that ref."""
+        removed = []
+        for path in locks.all_locks(self.path):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            log.warning("removed %s, left by a reconciler that died while updating its mirror", path)
+            removed.append(path)
+        return removed
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -276,6 +294,8 @@ class Mirror:
             # what git's receive.denyCurrentBranch protects: the working tree would go stale
             raise PushRejected(branch, "it is checked out in the non-bare repository "
                                        f"{self._origin_path}; use a bare repository as the config repo")
+        for lock, seconds in locks.wait_or_break(locks.ref_locks(Path(source.path), name)):
+            log.warning("removed %s, a lock %.1fs old left by a git writer that died", lock, seconds)
         ref = source.references.get(name)
         current = ref.target if ref is not None else None
         if current != old:
@@ -292,6 +312,8 @@ class Mirror:
                 ref.set_target(new, f"push by {BOT_NAME}")   # CAS against the looked-up value
         except (pygit2.GitError, pygit2.AlreadyExistsError, ValueError) as exc:
             raise PushRejected(branch, f"the branch moved while we updated it ({exc})") from None
+        except OSError as exc:      # another writer took the lock in between: retryable
+            raise RemoteError(f"updating branch {branch!r} in {self._origin_path} failed: {exc}") from None
 
     def _update_remote(self, branch: str, new: pygit2.Oid | None, old: pygit2.Oid | None) -> None:
         repo = self.repo

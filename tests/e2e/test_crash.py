@@ -94,3 +94,38 @@ def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_f
     evidence = git_out("ls-tree", "-r", "--name-only", contract.RESULTS_BRANCH, "evaluations/", cwd=origin)
     for stage in ("dev", "staging"):
         assert len([p for p in evidence.splitlines() if p.startswith(f"evaluations/{stage}/")]) == 1
+
+
+@pytest.mark.slow
+def test_ref_locks_left_by_a_kill9_inside_an_update_do_not_stop_the_successor(project, human_factory, tmp_path,
+                                                                               sli_source):
+    """A writer killed between creating `<ref>.lock` and renaming it leaves the lock, and
+    neither git nor libgit2 ever removes it: every later update of that ref would fail."""
+    _, prom = sli_source
+    origin = project.origin
+    workdir = tmp_path / "work"
+    env = {"RECONCILER_PROMETHEUS_URL": prom.url}
+    serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
+    try:
+        serve.wait_ready()
+        serve.kill9()
+        planted = [gitdir / f"{ref}.lock" for gitdir in (origin, workdir / "mirror.git")
+                   for ref in (f"refs/heads/{contract.RESULTS_BRANCH}", "refs/heads/staging")]
+        for lock in planted:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            lock.write_text("0" * 40 + "\n")
+        serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
+        serve.wait_ready()
+        dev = human_factory(str(origin), "dev")
+        dev.change("helloservice/values.yaml", "image: helloservice:1.8.0\nreplicaCount: 1\n", "ship 1.8.0")
+        try:
+            wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
+                                   for r in runs(origin)), timeout=90, what="the production approval")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
+    finally:
+        serve.stop()
+    assert [p for p in planted if p.exists()] == []
+    log = (workdir.parent / f"{workdir.name}-serve.log").read_text()
+    assert "a lock" in log and "left by a git writer that died" in log
+    assert "left by a reconciler that died while updating its mirror" in log
