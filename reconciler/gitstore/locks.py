@@ -16,9 +16,10 @@ STALE_AFTER = 5.0          # seconds; git itself waits 100 ms (core.filesRefLock
 POLL = 0.05
 
 
-def ref_locks(gitdir: Path, refname: str) -> list[Path]:
-    """The lock files that block an update of `refname` (`refs/heads/...`) in `gitdir`."""
-    return [gitdir / f"{refname}.lock", gitdir / "packed-refs.lock"]
+def ref_locks(gitdir: Path, refname: str, deleting: bool = False) -> list[Path]:
+    """The lock files that block an update of `refname` (`refs/heads/...`) in `gitdir`
+    (a deletion also rewrites packed-refs)."""
+    return [gitdir / f"{refname}.lock"] + ([gitdir / "packed-refs.lock"] if deleting else [])
 
 
 def all_locks(gitdir: Path) -> list[Path]:

@@ -294,7 +294,7 @@ class Mirror:
             # what git's receive.denyCurrentBranch protects: the working tree would go stale
             raise PushRejected(branch, "it is checked out in the non-bare repository "
                                        f"{self._origin_path}; use a bare repository as the config repo")
-        for lock, seconds in locks.wait_or_break(locks.ref_locks(Path(source.path), name)):
+        for lock, seconds in locks.wait_or_break(locks.ref_locks(Path(source.path), name, deleting=new is None)):
             log.warning("removed %s, a lock %.1fs old left by a git writer that died", lock, seconds)
         ref = source.references.get(name)
         current = ref.target if ref is not None else None
