@@ -5,8 +5,10 @@ measured in the same run on the same repository:
 
 * baseline — read every blob of every branch with pygit2 and parse each config file with
   libyaml (CSafeLoader): the least any validator pays to look at the files.
-* whole repo, cold — what `reconciler validate REPO` does: read the branches, validate every
-  document (YAML, schema, lint, model) and every cross-check. Target ≤ 3 s.
+* whole repo, cold — read the branches, validate every document (YAML, schema, lint, model)
+  and every cross-check, on one core (the controller's start: it has threads, so no fork).
+* whole repo, cold, on every core — what `reconciler validate REPO` does: the same with the
+  documents checked in forked workers first (`reconciler.forked`). Target ≤ 3 s.
 * one changed service — the controller's path on a push: a commit changes
   `<service>/slo.yaml` on staging; diff the old and new tips (pygit2), feed the changed paths
   to the ProjectValidator that already holds the repository, and produce the full report.
@@ -17,6 +19,7 @@ measured in the same run on the same repository:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +34,8 @@ import yaml
 
 from reconciler.gitstore.snapshot import BlobRef, open_repository, read_branches
 from reconciler.spec.kinds import kind_of_repo_path, split_service
+from reconciler import forked
+from reconciler.forked import map_forked
 from reconciler.spec.project import ProjectValidator
 from reconciler.spec.schemas import reset_shape_caches
 from reconciler.spec.yamltext import Loader
@@ -110,8 +115,22 @@ def whole_cold(repo: pygit2.Repository) -> tuple[tuple[float, float], ProjectVal
     reset_shape_caches()
     clock = Clock()
     validator = ProjectValidator().set_tree(read_branches(repo, lazy=True))
+    validator.warm(lambda fn, items: map_forked(fn, items, 1))
     report = validator.report()
     return clock.stop(), validator, len(report.findings)
+
+
+def whole_cold_forked(repo: pygit2.Repository) -> tuple[tuple[float, float], int, int]:
+    """What `reconciler validate REPO` does now: the same, with documents checked on every
+    core first (`ProjectValidator.warm`). CPU here includes the workers' (os.times)."""
+    reset_shape_caches()
+    before, wall = os.times(), time.perf_counter()
+    validator = ProjectValidator().set_tree(read_branches(repo, lazy=True))
+    validator.warm(map_forked)
+    report = validator.report()
+    after = os.times()
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
+    return (time.perf_counter() - wall, cpu), len(report.findings), forked.worker_count(12_000)
 
 
 def whole_warm(repo: pygit2.Repository, validator: ProjectValidator) -> tuple[float, float]:
@@ -166,6 +185,14 @@ def main(argv: list[str]) -> int:
         print(f"{'whole repo, cold: validate everything':58} {cold_w * 1000:8.1f} ms wall {cold_c * 1000:8.1f} ms cpu"
               f"  = {cold_c / base_c:.2f}x baseline (cpu), {findings} findings  [target <= {TARGET_WHOLE:.0f} s]")
 
+        multi = [whole_cold_forked(repo) for _ in range(cold_runs)]
+        multi_w, multi_c = _median([t for t, _, _ in multi])
+        assert multi[-1][1] == findings
+        print(f"{'whole repo, cold, on %d cores (the CLI): validate everything' % multi[-1][2]:58} "
+              f"{multi_w * 1000:8.1f} ms wall {multi_c * 1000:8.1f} ms cpu (all processes)"
+              f"  = {multi_w / base_w:.2f}x baseline (wall), {cold_w / multi_w:.2f}x faster than one core  "
+              f"[target <= {TARGET_WHOLE:.0f} s]")
+
         times = one_service(repo, validator, rounds, args.services)
         one_w, one_c = _median(times)
         p95 = sorted(w for w, _ in times)[max(0, int(len(times) * 0.95) - 1)]
@@ -185,7 +212,7 @@ def main(argv: list[str]) -> int:
         cli_w = time.perf_counter() - started
         print(f"{'CLI: reconciler validate REPO (new process, end to end)':58} {cli_w * 1000:8.1f} ms wall"
               f"  exit {cli.returncode}: {cli.stderr.strip()}")
-        cold_t, one_t = min(cold_w, cold_c * 1.05), min(one_w, one_c * 1.05)
+        cold_t, one_t = min(cold_w, cold_c * 1.05, multi_w), min(one_w, one_c * 1.05)
         ok = cold_t <= TARGET_WHOLE and one_t <= TARGET_ONE
         print("targets (wall, or cpu when the machine is busy):", "met" if ok else "MISSED")
         return 0 if ok else 1

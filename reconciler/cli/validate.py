@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from reconciler.contract import DEFAULT_BRANCHES, SHIPYARD_FILE
+from reconciler.forked import map_forked
 from reconciler.spec.findings import Finding
 from reconciler.spec.kinds import kind_from_name
 from reconciler.spec.project import ProjectValidator, repo_name
@@ -80,7 +81,9 @@ def _repository(path: Path, snapshot) -> tuple[list[Finding], int]:
         tree = snapshot.read_branches(repo, lazy=True)
     except Exception as exc:
         raise _Usage(f"cannot read the Git repository at {path}: {exc}") from None
-    report = ProjectValidator(repo_name).set_tree(tree).report()
+    validator = ProjectValidator(repo_name).set_tree(tree)
+    validator.warm(map_forked)      # a big repository: documents checked on every core
+    report = validator.report()
     return report.findings, sum(len(files) for files in tree.values())
 
 
@@ -94,7 +97,9 @@ def _branch_folders(path: Path) -> tuple[list[Finding], int]:
             data = _read(f, unreadable)
             if data is not None:
                 files[f.relative_to(branch_dir).as_posix()] = data
-    report = ProjectValidator(lambda branch, rel: str(path / branch / rel)).set_tree(tree).report()
+    validator = ProjectValidator(lambda branch, rel: str(path / branch / rel)).set_tree(tree)
+    validator.warm(map_forked)
+    report = validator.report()
     return unreadable + report.findings, sum(len(files) for files in tree.values())
 
 

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import pygit2
 
 from reconciler import contract
+from reconciler.forked import map_forked
 from reconciler.gitstore import Mirror
 from reconciler.spec.findings import Finding
 from reconciler.spec.project import ProjectReport, ProjectValidator, ServiceConfig
@@ -68,6 +69,7 @@ class ConfigState:
     def __init__(self, mirror: Mirror):
         self.mirror = mirror
         self.validator = ProjectValidator()
+        self._whole_branch_fed = False
         self.tracked: dict[str, str] = {}           # branch -> commit fed to the validator
         self.report: ProjectReport | None = None
         self.shipyard: Shipyard | None = None        # last valid
@@ -111,6 +113,7 @@ class ConfigState:
             return
         repo = self.mirror.repo
         if old is None:
+            self._whole_branch_fed = True
             files = self.mirror.list_tree(tip)
             changes: dict[str, Any] = {p: _Blob(repo, oid) for p, oid in files.items()}
         else:
@@ -122,6 +125,9 @@ class ConfigState:
         self.tracked[branch] = tip
 
     def _evaluate(self) -> None:
+        if self._whole_branch_fed:       # a start or a new branch: check its documents in one go
+            self.validator.warm(map_forked)      # threads run here: one core, gc kept off the cache
+            self._whole_branch_fed = False
         report = self.validator.report()
         self.report = report
         self.findings = report.findings

@@ -34,6 +34,7 @@ from reconciler.spec.yamltext import Positions
 
 Source = Any
 NameFn = Callable[[str, str], str]
+Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]    # map(fn, items), in order
 
 # SLI files merged for the Prometheus provider, lowest priority first within one level.
 _MERGED_SLI = ("sli.yaml", "prometheus/sli.yaml")
@@ -202,6 +203,32 @@ class ProjectValidator:
     def remove_branch(self, branch: str) -> "ProjectValidator":
         self._branches.pop(branch, None)
         return self
+
+    def warm(self, mapper: Mapper | None = None) -> int:
+        """Check the service documents not cached yet in one go, so the next `report()`
+        finds them cached; returns how many were checked. `mapper(fn, items)` is how:
+        `reconciler.forked.map_forked` spreads them over the cores for a cold start on a big
+        repository (the core stays free of processes); the default is a plain loop."""
+        todo: dict[tuple[Any, Kind], tuple[bytes, str]] = {}
+        for name, b in self._branches.items():
+            if name.startswith(self._reserved):
+                continue
+            for svc in b.services.values():
+                for rel, src in svc.files.items():
+                    kind = kind_of_repo_path(rel)
+                    key = (content_key(src), kind)
+                    if kind is None or key in self._docs or key in todo:
+                        continue
+                    try:
+                        todo[key] = (content(src), rel)
+                    except Exception:  # noqa: BLE001 - unreadable: report() says so
+                        continue
+        keys = list(todo)
+        jobs = [(todo[key][0], key[1], todo[key][1]) for key in keys]
+        results = (mapper or _serial)(_check_job, jobs)
+        for key, result in zip(keys, results):
+            self._docs[key] = result
+        return len(jobs)
 
     # -- output -----------------------------------------------------------------------
 
@@ -460,6 +487,14 @@ class ProjectValidator:
             unique = [i for i in issues if not (i.path in seen or seen.add(i.path))]
             out += place(unique, self._name(stage, f"{service}/{rel}"), content(svc.files[rel]))
         return out
+
+
+def _serial(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    return [fn(x) for x in items]
+
+
+def _check_job(job: tuple[bytes, Kind, str]) -> DocumentResult:
+    return check_document(*job)
 
 
 def _deployable(rel: str) -> bool:
