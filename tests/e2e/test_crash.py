@@ -37,30 +37,50 @@ def run_summary(origin) -> list[tuple]:
              [e["type"].removeprefix("sh.keptn.event.") for e in r["events"]][-3:]) for r in runs(origin)]
 
 
+@pytest.fixture
+def start_serve(project, tmp_path, sli_source):
+    """Starts `reconciler serve` on the project's origin and this worker's Prometheus, in one
+    work dir (so a second call after a kill -9 is the restart); returns it once ready."""
+    _, prom = sli_source
+
+    def start() -> ServeProcess:
+        serve = ServeProcess(str(project.origin), tmp_path / "work", poll=0.1,
+                             extra_env={"RECONCILER_PROMETHEUS_URL": prom.url})
+        try:
+            serve.wait_ready()
+        except BaseException:
+            serve.stop()
+            raise
+        return serve
+    return start
+
+
+def await_production_approval(origin, serve: ServeProcess) -> None:
+    """Wait for the delivery to reach production's manual approval; on a timeout say where
+    each run stands and what the controller logged (CI shows only the assertion)."""
+    try:
+        wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
+                               for r in runs(origin)), timeout=90, what="the production approval")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [3, 7, 12])
-def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_factory, tmp_path, sli_source,
+def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_factory, tmp_path, start_serve,
                                                                   kill_after):
-    _, prom = sli_source
     origin = project.origin
     workdir = tmp_path / "work"
-    env = {"RECONCILER_PROMETHEUS_URL": prom.url}
-    serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
+    serve = start_serve()
     try:
-        serve.wait_ready()
         start = results_commits(origin)
         dev = human_factory(str(origin), "dev")
         dev.change("helloservice/values.yaml", "image: helloservice:1.7.0\nreplicaCount: 1\n", "ship 1.7.0")
         wait_until(lambda: results_commits(origin) >= start + kill_after, timeout=60,
                    interval=0.005, what=f"{kill_after} results commits")
         serve.kill9()
-        serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
-        serve.wait_ready()
-        try:
-            wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
-                                   for r in runs(origin)), timeout=90, what="the production approval")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
+        serve = start_serve()
+        await_production_approval(origin, serve)
         time.sleep(0.5)           # let anything duplicated show itself
     finally:
         serve.stop()
@@ -98,31 +118,23 @@ def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_f
 
 @pytest.mark.slow
 def test_ref_locks_left_by_a_kill9_inside_an_update_do_not_stop_the_successor(project, human_factory, tmp_path,
-                                                                               sli_source):
+                                                                               start_serve):
     """A writer killed between creating `<ref>.lock` and renaming it leaves the lock, and
     neither git nor libgit2 ever removes it: every later update of that ref would fail."""
-    _, prom = sli_source
     origin = project.origin
     workdir = tmp_path / "work"
-    env = {"RECONCILER_PROMETHEUS_URL": prom.url}
-    serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
+    serve = start_serve()
     try:
-        serve.wait_ready()
         serve.kill9()
         planted = [gitdir / f"{ref}.lock" for gitdir in (origin, workdir / "mirror.git")
                    for ref in (f"refs/heads/{contract.RESULTS_BRANCH}", "refs/heads/staging")]
         for lock in planted:
             lock.parent.mkdir(parents=True, exist_ok=True)
             lock.write_text("0" * 40 + "\n")
-        serve = ServeProcess(str(origin), workdir, poll=0.1, extra_env=env)
-        serve.wait_ready()
+        serve = start_serve()
         dev = human_factory(str(origin), "dev")
         dev.change("helloservice/values.yaml", "image: helloservice:1.8.0\nreplicaCount: 1\n", "ship 1.8.0")
-        try:
-            wait_until(lambda: any(r["stage"] == "production" and r["state"] == "waitingForApproval"
-                                   for r in runs(origin)), timeout=90, what="the production approval")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
+        await_production_approval(origin, serve)
     finally:
         serve.stop()
     assert [p for p in planted if p.exists()] == []

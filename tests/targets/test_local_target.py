@@ -237,14 +237,21 @@ os._exit(0)     # a crash: no close(), the replicas stay behind
 """
 
 
-def test_a_restarted_target_stops_stale_processes_it_can_prove_are_its_own(tmp_path):
+def crashed_controller(script: str, tmp_path) -> tuple[Path, list[int]]:
+    """Run `script` (a controller that deploys two replicas and dies); its work dir and the
+    PIDs it left running."""
     work = tmp_path / "work"
     folder = make_service(tmp_path / "export")
-    out = subprocess.run([sys.executable, "-c", CRASHING_CONTROLLER, str(work), str(folder)],
+    out = subprocess.run([sys.executable, "-c", script, str(work), str(folder)],
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     stale = json.loads(out.stdout)
     assert len(stale) == 2 and all(processes.alive(p) for p in stale)
+    return work, stale
+
+
+def test_a_restarted_target_stops_stale_processes_it_can_prove_are_its_own(tmp_path):
+    work, stale = crashed_controller(CRASHING_CONTROLLER, tmp_path)
 
     # a foreign process whose PID ends up in the state file must survive (PID reuse)
     foreign = subprocess.Popen(["sleep", "60"], start_new_session=True)
@@ -281,14 +288,8 @@ os._exit(0)
 
 
 def test_a_restarted_target_finds_replicas_its_predecessor_never_recorded(tmp_path):
-    work = tmp_path / "work"
-    folder = make_service(tmp_path / "export")
-    out = subprocess.run([sys.executable, "-c", UNRECORDED_SPAWN, str(work), str(folder)],
-                         capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    stale = json.loads(out.stdout)
+    work, stale = crashed_controller(UNRECORDED_SPAWN, tmp_path)
     assert json.loads((work / "state.json").read_text())["replicas"] == []
-    assert len(stale) == 2 and all(processes.alive(p) for p in stale)
 
     target = LocalTarget(work, stop_timeout=3)
     try:
