@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -36,14 +37,30 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
     """Watch REPO and run its shipyard: pushes to stage branches start sequences, results are
     committed to the branch `reconciler/results`.
 
-    Secrets only from the environment: RECONCILER_API_TOKEN (else generated into
-    WORKDIR/api-token), RECONCILER_WEBHOOK_SECRET (push webhooks), RECONCILER_ALERTMANAGER_TOKEN,
-    RECONCILER_PROMETHEUS_URL/_TOKEN, RECONCILER_FORGE_TOKEN.
+    Secrets only from the environment (or files: RECONCILER_<NAME>_FILE=/path): RECONCILER_API_TOKEN
+    (else generated into WORKDIR/api-token), RECONCILER_WEBHOOK_SECRET (push webhooks),
+    RECONCILER_ALERTMANAGER_TOKEN, RECONCILER_PROMETHEUS_URL/_TOKEN, RECONCILER_FORGE_TOKEN.
+    Jobs and local replicas run as RECONCILER_RUN_AS (an unprivileged user); RECONCILER_HOST_EXEC=deny
+    refuses to run repository code on this host (docs/security.md).
     """
     from reconciler.controller.service import Service, ServeOptions, parse_listen
 
+    from reconciler.sandbox import hardening
+    from reconciler.sandbox.launch import RUN_AS_ENV, SandboxError, run_as
+    from reconciler.sandbox.secret_files import SecretFileError, load_secret_files
+
     logging.basicConfig(level=getattr(logging, log_level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        load_secret_files(os.environ)
+        runner_user = run_as(os.environ)
+    except (SecretFileError, SandboxError) as exc:
+        fail(str(exc))
+    hardening.make_non_dumpable()
+    if hardening.running_as_root() and runner_user is None:
+        logging.getLogger("reconciler.sandbox").warning(
+            "serve runs as root and %s is not set: jobs and local replicas run as root and can read "
+            "this controller's secrets; set %s to an unprivileged user (docs/security.md)", RUN_AS_ENV, RUN_AS_ENV)
     try:
         host, port = parse_listen(listen)
     except ValueError as exc:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from reconciler.kube.expansion import expand
+from reconciler.sandbox.launch import give_to, host_exec_denied, run_as, run_dir
 from reconciler.targets import filesd, processes
 from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, ReplicaStatus,
                                      ServiceStatus, replica_count)
@@ -126,6 +127,9 @@ class LocalTarget:
         self.max_restart_backoff = max_restart_backoff
         self.stop_timeout = stop_timeout
         self._base_env = {k: environ[k] for k in PASSTHROUGH_ENV if k in environ}
+        self._environ = environ
+        self._user = run_as(environ)              # SandboxError for an unknown user: a setup error
+        self._host_exec_denied = host_exec_denied(environ)
         self._id = uuid.uuid4().hex[:12]
         self._lock = threading.RLock()          # guards _groups, _generation, _ports, state file
         self._groups: dict[tuple[str, str], _Group] = {}
@@ -144,6 +148,9 @@ class LocalTarget:
 
     def deploy(self, request: DeployRequest) -> DeployResult:
         self._check_open()
+        if self._host_exec_denied:
+            raise DeploymentFailed("not-deployed", "running repository code on the controller's host is denied "
+                                   "(RECONCILER_HOST_EXEC=deny): deploy this stage with target: kubernetes")
         spec = load_local_spec(request.service_dir, display=f"{request.service}/local.yaml")
         count = replica_count(request.values)
         group = self._group(request.stage, request.service)
@@ -152,11 +159,13 @@ class LocalTarget:
             with self._lock:
                 self._generation += 1
                 generation = self._generation
-            directory = (self.work_dir / "releases" / request.stage / request.service
+            releases = run_dir(self._user, self._environ) or self.work_dir / "releases"
+            directory = (releases / request.stage / request.service
                          / f"{generation}-{request.commit[:12] or 'nocommit'}")
             if directory.exists():
                 shutil.rmtree(directory)
             shutil.copytree(request.service_dir, directory, symlinks=True)
+            give_to(self._user, directory)
             release = _Release(request.project, request.stage, request.service, request.commit, spec,
                                dict(request.values), directory, generation)
             new = self._start_healthy(release, range(count), count)
@@ -333,7 +342,8 @@ class LocalTarget:
                     / f"{release.service}-{release.generation}-{index}.log")
         replica = _Replica(index, port, self._argv(release.spec, env), env, marker, log_path, release.directory)
         try:
-            replica.proc = processes.spawn(replica.argv, env=env, cwd=release.directory, log_path=log_path)
+            replica.proc = processes.spawn(replica.argv, env=env, cwd=release.directory, log_path=log_path,
+                                            user=self._user)
         except OSError as exc:
             self._release_port(port)
             raise DeploymentFailed("manifest-invalid",
@@ -495,7 +505,7 @@ class LocalTarget:
         r.next_restart = None
         r.backoff_level += 1
         try:
-            r.proc = processes.spawn(r.argv, env=r.env, cwd=r.cwd, log_path=r.log_path)
+            r.proc = processes.spawn(r.argv, env=r.env, cwd=r.cwd, log_path=r.log_path, user=self._user)
         except OSError as exc:
             log.warning("%s/%s replica %s could not be restarted: %s", stage, service, r.index, exc)
             r.proc = None

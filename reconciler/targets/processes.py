@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from reconciler.sandbox.launch import RunAs
+
 PROC = Path("/proc")
 
 
@@ -26,14 +28,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path) -> subprocess.Popen:
-    """Start `argv` (no shell) with exactly `env`, output appended to `log_path`."""
+def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: Path,
+          user: RunAs | None = None) -> subprocess.Popen:
+    """Start `argv` (no shell) with exactly `env`, output appended to `log_path`; as `user`
+    (an unprivileged account, no supplementary groups) when given."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    ids = {} if user is None else {"user": user.uid, "group": user.gid, "extra_groups": []}
     with open(log_path, "ab", buffering=0) as log:
         log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start {list(argv)!r}\n".encode())
         return subprocess.Popen(list(argv), env=dict(env), cwd=str(cwd), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                close_fds=True)
+                                close_fds=True, **ids)
 
 
 def alive(pid: int) -> bool:

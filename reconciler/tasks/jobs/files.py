@@ -28,9 +28,16 @@ def collect_files(service_dir: Path, entries: list[str] | tuple[str, ...]) -> li
         src = (root / rel) if rel != "." else root
         if not src.exists() and not src.is_symlink():
             raise FilesError(f"files entry {entry!r} does not exist in the service folder")
-        candidates = [src] if not src.is_dir() else sorted(p for p in src.rglob("*") if not p.is_dir())
+        try:
+            candidates = [src] if not src.is_dir() else sorted(p for p in src.rglob("*") if not p.is_dir())
+        except OSError as exc:
+            raise FilesError(f"files entry {entry!r} cannot be read: {exc.strerror or exc}") from None
         for path in candidates:
-            real = path.resolve()
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):     # a dangling link or a loop of links
+                raise FilesError(f"files entry {entry!r}: {path.relative_to(root)} is a broken or looping "
+                                 f"symlink") from None
             if root not in real.parents and real != root:
                 raise FilesError(f"files entry {entry!r}: {path.relative_to(root)} points outside the service folder")
             if real.is_dir():

@@ -7,7 +7,7 @@ wherever it appears, even when it is short (failing closed costs some readabilit
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 MASK = "***"
 
@@ -42,3 +42,13 @@ class Redactor:
 
     def merged(self, other: "Redactor") -> "Redactor":
         return Redactor((*self.values, *other.values))
+
+
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSPHRASE", "PRIVATE_KEY", "SSH_KEY")
+
+
+def configured_secrets(environ: Mapping[str, str]) -> list[str]:
+    """Every secret value configured for the controller (`RECONCILER_SECRET_*`, its tokens,
+    passwords and keys): redacted from all job output, not only from the task that asked."""
+    return [v for k, v in environ.items()
+            if k.startswith("RECONCILER_") and any(w in k for w in _SECRET_WORDS) and v.strip()]
