@@ -4,11 +4,12 @@ The file can exist for the project (default branch), the stage (stage branch roo
 service (`<service>/prometheus/sli.yaml` or `<service>/sli.yaml`); later layers win key by
 key, as Keptn's prometheus-service merges them. Queries are templates: `$PROJECT`, `$STAGE`,
 `$SERVICE`, `$DEPLOYMENT`, `$DURATION_SECONDS`, `$LABEL.<name>` and the SLO's `filter`
-entries (`$<key>` and `$<KEY>`) are replaced as plain text, exactly as Keptn does, so
-existing files keep meaning what they meant.
+entries (`$<key>` and `$<KEY>`) are replaced as Keptn does, except that each value is escaped
+for its position in the query (`render`), so a hostile alert label cannot rewrite it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
@@ -83,21 +84,82 @@ class SliContext:
 
 
 def render(query: str, ctx: SliContext) -> str:
-    """Replace Keptn's placeholders (plain text replacement, no escaping, like Keptn).
+    """Replace Keptn's placeholders, each value escaped for where it lands in the query.
 
-    Filters go first (a filter may carry a placeholder-looking value), then the built-ins,
-    then labels and the duration. Longer names are replaced before their prefixes
-    (`$LABEL.region_name` before `$LABEL.region`) so the result does not depend on order.
+    Keptn replaced placeholders as plain text, so an alert label such as `"}) or vector(1) #`
+    rewrote the query (PromQL injection). Here every value is placed so it stays one value:
+    inside a double- or single-quoted string its backslashes and quotes are escaped; inside a
+    backtick (raw) string backticks are dropped; outside any string it keeps only characters
+    that cannot change the query's structure (letters, digits, `_ . : -`), others become `_`.
+    Values without such characters come out exactly as Keptn put them, so existing files keep
+    meaning what they meant. Names are matched longest first (`$LABEL.region_name` before
+    `$LABEL.region`), filters win over built-ins of the same name, and a filter's own value may
+    use the built-in placeholders (it is rendered first), as with Keptn's ordered replacement.
     """
-    for key in sorted(ctx.filters, key=len, reverse=True):
-        value = ctx.filters[key].replace("'", "").replace('"', "")
-        query = query.replace("$" + key.upper(), value).replace("$" + key, value)
-    for name, value in (("$PROJECT", ctx.project), ("$STAGE", ctx.stage),
-                        ("$SERVICE", ctx.service), ("$DEPLOYMENT", ctx.deployment)):
-        query = query.replace(name, value)
-    for key in sorted(ctx.labels, key=len, reverse=True):
-        query = query.replace("$LABEL." + key, ctx.labels[key])
-    return query.replace("$DURATION_SECONDS", ctx.duration)
+    values = _placeholder_values(ctx)
+    if not values:
+        return query
+    pattern = re.compile("|".join(re.escape(name) for name in sorted(values, key=len, reverse=True)))
+    contexts = string_contexts(query)
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(query):
+        out.append(query[last:match.start()])
+        out.append(escape_for(values[match.group()], contexts[match.start()]))
+        last = match.end()
+    out.append(query[last:])
+    return "".join(out)
+
+
+def _placeholder_values(ctx: SliContext) -> dict[str, str]:
+    builtins = {"$PROJECT": ctx.project, "$STAGE": ctx.stage, "$SERVICE": ctx.service,
+                "$DEPLOYMENT": ctx.deployment, "$DURATION_SECONDS": ctx.duration}
+    values = dict(builtins)
+    values.update({"$LABEL." + key: value for key, value in ctx.labels.items()})
+    for key, raw in ctx.filters.items():
+        value = raw.replace("'", "").replace('"', "")
+        for name in sorted(builtins, key=len, reverse=True):       # a filter may name a built-in
+            value = value.replace(name, builtins[name])
+        values["$" + key] = value
+        values["$" + key.upper()] = value
+    return values
+
+
+def string_contexts(query: str) -> list[str]:
+    """For each position of `query`, the quote of the string literal it is inside ('' = none).
+
+    PromQL's strings: "…" and '…' with backslash escapes, `…` raw. The position of a quote
+    character itself counts as outside.
+    """
+    contexts = [""] * (len(query) + 1)
+    quote = ""
+    escaped = False
+    for index, char in enumerate(query):
+        if quote:
+            contexts[index] = quote
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote != "`":
+                escaped = True
+            elif char == quote:
+                contexts[index] = ""
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+    return contexts
+
+
+_OUTSIDE_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+def escape_for(value: str, quote: str) -> str:
+    """`value` made safe for a position inside a string opened by `quote` ('' = outside any)."""
+    if quote in ('"', "'"):
+        value = value.replace("\\", "\\\\").replace(quote, "\\" + quote)
+        return value.replace("\n", "\\n").replace("\r", "\\r")
+    if quote == "`":
+        return value.replace("`", "")
+    return _OUTSIDE_UNSAFE.sub("_", value)
 
 
 def queries_for(slis: Iterable[str], indicators: Mapping[str, str], ctx: SliContext) -> dict[str, str | None]:
