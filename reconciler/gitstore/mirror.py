@@ -33,6 +33,7 @@ from reconciler.gitstore import locks
 from reconciler.gitstore.credentials import GitCredentials, StaleRef, TransportCallbacks, configure_timeouts, redact
 from reconciler.gitstore.errors import AuthenticationError, GitStoreError, PushRejected, RemoteError, UnknownRevision
 from reconciler.gitstore.models import CommitInfo, Person
+from reconciler.gitstore.objectcheck import CorruptObject, LooseObjectGuard
 from reconciler.gitstore.trailers import parse as parse_trailers
 
 log = logging.getLogger("reconciler.gitstore")
@@ -79,6 +80,7 @@ class Mirror:
         self._net_lock = threading.RLock()
         self._remote_head: str | None = None
         self._origin_path = local_path(url)      # set for file:// and plain-path remotes
+        self._object_guard: LooseObjectGuard | None = None
         # (old tree, new tree) -> changed paths; trees are immutable, so this never goes stale.
         # It saves the second diff when `commits()` follows `changed_paths()` for one push.
         self._diffs: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
@@ -235,6 +237,7 @@ class Mirror:
             target = head.target
             if isinstance(target, str) and target.startswith(HEADS):
                 self._remote_head = target[len(HEADS):]
+        self._guard_source(source)
         repo = self.repo
         branches = list(remote) if wanted is None else [b for b in wanted if b in remote]
         known = self._branch_oids(repo)
@@ -250,6 +253,18 @@ class Mirror:
             ref = repo.references.get(HEADS + branch)
             if ref is not None:
                 ref.delete()
+
+    def _guard_source(self, source: pygit2.Repository) -> None:
+        """Verify the origin's new loose objects before libgit2 touches them (see
+        `objectcheck`: libgit2 hangs for good on a truncated one); a corrupt one stops the
+        fetch with a RemoteError naming the file, and the mirror keeps its last good state."""
+        guard = self._object_guard
+        if guard is None or guard.objects_dir != Path(source.path) / "objects":
+            guard = self._object_guard = LooseObjectGuard(Path(source.path) / "objects")
+        try:
+            guard.check()
+        except CorruptObject as exc:
+            raise RemoteError(f"fetching from {self.display_url} stopped: {exc}") from None
 
     @staticmethod
     def _branch_oids(repo: pygit2.Repository) -> list[pygit2.Oid]:
