@@ -41,10 +41,38 @@ class YamlError(Exception):
         return self.message
 
 
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024       # a config file larger than this is refused, not parsed
+MAX_EXPANDED_NODES = 100_000               # values a document may expand to through aliases
+
+
+def check_size(text: str | bytes) -> None:
+    """Refuse text larger than MAX_DOCUMENT_BYTES before any parser sees it."""
+    size = len(text)
+    if size > MAX_DOCUMENT_BYTES:
+        raise YamlError(f"the file is {size / 1048576:.1f} MiB; config files may have at most "
+                        f"{MAX_DOCUMENT_BYTES // 1048576} MiB (keep large data out of the config repo)", None, None)
+
+
+def check_aliases(text: str | bytes, data: Any) -> None:
+    """Refuse data whose aliases expand to more than MAX_EXPANDED_NODES values (an alias bomb:
+    a few KB that every consumer walking the data would expand to gigabytes)."""
+    anchor = text.find(b"&" if isinstance(text, (bytes, bytearray)) else "&")   # type: ignore[arg-type]
+    if anchor < 0 or _expanded_size(data, MAX_EXPANDED_NODES) <= MAX_EXPANDED_NODES:
+        return
+    head = text[:anchor]
+    line = (head.count(b"\n") if isinstance(head, (bytes, bytearray)) else head.count("\n")) + 1
+    raise YamlError(f"aliases expand this document to more than {MAX_EXPANDED_NODES:,} values "
+                    "(or it refers to itself); write the values out instead", line, None)
+
+
 def load(text: str | bytes) -> Any:
-    """Load one YAML document; raises YamlError with a position instead of PyYAML errors."""
+    """Load one YAML document; raises YamlError with a position instead of PyYAML errors.
+
+    Every document read from Git comes through here or `load_document`: both refuse files
+    over MAX_DOCUMENT_BYTES and alias bombs, so no caller has to remember to."""
+    check_size(text)
     try:
-        return yaml.load(text, Loader=Loader)
+        data = yaml.load(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
@@ -53,17 +81,22 @@ def load(text: str | bytes) -> Any:
         raise YamlError(str(exc).splitlines()[0] if str(exc) else "invalid YAML", None, None) from None
     except (ValueError, TypeError, RecursionError) as exc:  # libyaml can raise these on odd input
         raise YamlError(f"invalid YAML: {exc}", None, None) from None
+    check_aliases(text, data)
+    return data
 
 
 def load_all(text: str | bytes) -> list[Any]:
+    check_size(text)
     try:
-        return list(yaml.load_all(text, Loader=Loader))
+        docs = list(yaml.load_all(text, Loader=Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
         return _raise(msg, mark)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         raise YamlError(f"invalid YAML: {exc}", None, None) from None
+    check_aliases(text, docs)
+    return docs
 
 
 def _raise(msg: str, mark) -> Any:
@@ -118,8 +151,6 @@ class Positions:
 
 
 # --- checked loading: what `reconciler validate` needs beyond the data --------------------
-
-MAX_EXPANDED_NODES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +268,7 @@ def load_document(text: str | bytes) -> Document:
     YAML, and for documents whose aliases expand to more than MAX_EXPANDED_NODES values or
     refer to themselves: walking such data would hang every consumer.
     """
+    check_size(text)
     loader = _CheckingLoader(text)
     try:
         data = None
@@ -261,13 +293,7 @@ def load_document(text: str | bytes) -> Document:
         raise YamlError(f"invalid YAML: {first}" if first else "invalid YAML", None, None) from None
     finally:
         loader.dispose()
-    if isinstance(text, (bytes, bytearray)):
-        has_anchor = b"&" in text
-    else:
-        has_anchor = "&" in text
-    if has_anchor and _expanded_size(data, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
-        raise YamlError(f"aliases expand this document to more than {MAX_EXPANDED_NODES:,} values "
-                        "(or it refers to itself); write the values out instead", None, None)
+    check_aliases(text, data)
     return Document(data, tuple(loader.duplicate_keys), more)
 
 
