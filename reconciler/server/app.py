@@ -31,7 +31,7 @@ from reconciler.controller.api import Admission, ControllerHandle
 from reconciler.controller.index import Index
 from reconciler.engine.events import CloudEvent, now_iso, parse_type
 from reconciler.engine.problems import problems_from_alertmanager
-from reconciler.server import signatures
+from reconciler.server import jsonbody, signatures
 from reconciler.server.auth import token_ok
 from reconciler.server.page import render_page
 
@@ -112,7 +112,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         return _problem(401, "unauthorized", "configure Alertmanager's http_config.authorization with the token")
     try:
         body = await _read_body(request, MAX_API_BODY)
-        problems, rejected = problems_from_alertmanager(json.loads(body))
+        problems, rejected = problems_from_alertmanager(jsonbody.loads(body))
     except signatures.WebhookRefused as exc:
         return _problem(exc.status, "refused", exc.reason)
     except ValueError as exc:
@@ -127,7 +127,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
 @_authorised
 async def post_event(request: web.Request) -> web.Response:
     try:
-        raw = json.loads(await _read_body(request, MAX_API_BODY))
+        raw = jsonbody.loads(await _read_body(request, MAX_API_BODY))
         if not isinstance(raw, dict):
             raise ValueError("the body must be a CloudEvent object")
         if not raw.get("shkeptncontext") and str(raw.get("type", "")).endswith(".triggered"):
@@ -196,7 +196,7 @@ async def get_sequence(request: web.Request) -> web.Response:
 async def control_sequence(request: web.Request) -> web.Response:
     context = request.match_info["context"]
     try:
-        body = json.loads(await _read_body(request, MAX_API_BODY) or b"{}")
+        body = jsonbody.loads(await _read_body(request, MAX_API_BODY) or b"{}")
         state = body.get("state")
         if state not in ("abort", "pause", "resume"):
             raise ValueError("'state' must be abort, pause or resume")

@@ -174,7 +174,7 @@ def pushed_branches(forge: Forge, payload: bytes | Mapping[str, Any]) -> tuple[s
     if isinstance(payload, (bytes, bytearray, str)):
         try:
             payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return ()
     if not isinstance(payload, Mapping):
         return ()
