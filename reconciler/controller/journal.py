@@ -16,11 +16,17 @@ they cite and the tips that caused them can never disagree after a crash.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+import pygit2
+
 from reconciler import contract
 from reconciler.gitstore import Mirror, Writer, WriteResult
+from reconciler.gitstore.writer import TreeChange
+
+log = logging.getLogger("reconciler.journal")
 
 SEQUENCES = "sequences/"
 EVALUATIONS = "evaluations/"
@@ -77,12 +83,56 @@ class Batch:
         return out
 
 
+RECORD_REF = "refs/reconciler/record"     # in the mirror only: the last record we know is whole
+RESTORED_EVENT = "sh.reconciler.record.restored"
+
+
 class Journal:
-    """Read and write the results branch through the mirror and the single writer."""
+    """Read and write the results branch through the mirror and the single writer.
+
+    The record is never silently lost: the mirror keeps a private ref to the last results
+    commit this controller wrote or saw grow from its own (`RECORD_REF`; never pushed, and it
+    keeps the objects from gc). When the origin's branch is deleted or rewound, `guard` puts
+    the record back with a new commit on top of whatever the origin has now — merging in
+    anything people added there — and never force-pushes.
+    """
 
     def __init__(self, mirror: Mirror, writer: Writer):
         self.mirror = mirror
         self.writer = writer
+
+    def _record(self) -> str | None:
+        ref = self.mirror.repo.references.get(RECORD_REF)
+        return None if ref is None else str(ref.target)
+
+    def _remember(self, oid: str) -> None:
+        self.mirror.repo.references.create(RECORD_REF, pygit2.Oid(hex=oid), force=True)
+
+    def guard(self) -> str | None:
+        """Check the results branch against the last whole record; restore it when the origin
+        lost commits. Returns what was restored (for the log and the events), else None."""
+        known, tip = self._record(), self.tip()
+        if known is None or tip == known:
+            if tip is not None and known is None:
+                self._remember(tip)
+            return None
+        repo = self.mirror.repo
+        if tip is not None and repo.descendant_of(pygit2.Oid(hex=tip), pygit2.Oid(hex=known)):
+            self._remember(tip)                 # it grew from our record (our writes, people's)
+            return None
+        if known not in repo.odb:                # nothing left to restore from
+            log.error("the record %s is gone from the mirror too; reconciler/results starts from %s",
+                      known[:12], tip[:12] if tip else "nothing")
+            return None
+        what = ("deleted on the origin" if tip is None
+                else f"rewound on the origin from {known[:12]} to {tip[:12]}")
+        log.warning("reconciler/results was %s; restoring the record from the mirror", what)
+        result = self.writer.write(contract.RESULTS_BRANCH, lambda view: _restore(repo, view.oid, known),
+                                   f"restore the record: reconciler/results was {what}",
+                                   [(contract.TRAILER_EVENT, RESTORED_EVENT)])
+        if result.oid:
+            self._remember(result.oid)
+        return what
 
     @property
     def branch(self) -> str:
@@ -131,8 +181,27 @@ class Journal:
         return docs
 
     def commit(self, batch: Batch) -> WriteResult:
+        restored = self.guard()
+        if restored:
+            batch.note(f"restored the record ({restored})", event=RESTORED_EVENT)
         files = dict(batch.files)
-        return self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), batch.trailers())
+        result = self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), batch.trailers())
+        if result.oid:
+            self._remember(result.oid)
+        return result
+
+
+def _restore(repo: pygit2.Repository, tip: str | None, known: str) -> TreeChange:
+    """The record's tree merged with what the origin's branch has now (the record wins where
+    both changed a file), as a commit whose parents are the current tip and the record."""
+    record = repo[known].peel(pygit2.Commit)
+    if tip is None:
+        return TreeChange(record.tree_id, extra_parents=(known,))
+    current = repo[tip].peel(pygit2.Commit)
+    base_oid = repo.merge_base(current.id, record.id)
+    base = repo[base_oid].peel(pygit2.Tree) if base_oid is not None else repo[repo.TreeBuilder().write()]
+    index = repo.merge_trees(base, record.tree, current.tree, favor=pygit2.enums.MergeFavor.OURS)
+    return TreeChange(index.write_tree(repo), extra_parents=(known,))
 
 
 def lane_text(stage: str, service: str, context: str, runs: list[Any]) -> bytes:
