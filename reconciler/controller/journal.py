@@ -24,6 +24,7 @@ import pygit2
 
 from reconciler import contract
 from reconciler.gitstore import Mirror, Writer, WriteResult
+from reconciler.gitstore.trailers import parse as parse_trailers
 from reconciler.gitstore.writer import TreeChange
 
 log = logging.getLogger("reconciler.journal")
@@ -85,6 +86,33 @@ class Batch:
 
 RECORD_REF = "refs/reconciler/record"     # in the mirror only: the last record we know is whole
 RESTORED_EVENT = "sh.reconciler.record.restored"
+TRAILER_CONTROLLER = "Reconciler-Controller"
+
+
+class ForeignController(RuntimeError):
+    """Another controller writes this origin's record and started first: this one must not write."""
+
+    def __init__(self, other: str, mine: str):
+        self.other = other
+        super().__init__(f"another controller writes reconciler/results of this repository: {other} "
+                         f"(this one: {mine}); two would record everything twice. Stop one, or run "
+                         "replicas with --lease so only the lease holder works")
+
+
+def controller_identity(workdir: str, started: str | None = None) -> str:
+    """`<start time> <host>/<pid> <workdir>`: the start time first, so the older one sorts first."""
+    import datetime
+    import os
+    import socket
+    started = started or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{started} {socket.gethostname()}/{os.getpid()} {workdir}"
+
+
+def _same_home(a: str, b: str) -> bool:
+    """Two identities of one work dir on one host are incarnations of one controller
+    (`serve.lock` lets only one run there at a time)."""
+    pa, pb = a.split(" ", 2), b.split(" ", 2)
+    return len(pa) == 3 and len(pb) == 3 and pa[1].split("/")[0] == pb[1].split("/")[0] and pa[2] == pb[2]
 
 
 class Journal:
@@ -97,9 +125,14 @@ class Journal:
     anything people added there — and never force-pushes.
     """
 
-    def __init__(self, mirror: Mirror, writer: Writer):
+    def __init__(self, mirror: Mirror, writer: Writer, *, identity: str | None = None, exclusive: bool = True):
+        """`identity` goes into every results commit (`Reconciler-Controller`); with `exclusive`
+        (the default without a Kubernetes Lease) a second controller writing the same record is
+        detected, and the one that started later refuses to write (`ForeignController`)."""
         self.mirror = mirror
         self.writer = writer
+        self.identity = identity or controller_identity(str(mirror.workdir))
+        self.exclusive = exclusive
 
     def _record(self) -> str | None:
         ref = self.mirror.repo.references.get(RECORD_REF)
@@ -118,6 +151,8 @@ class Journal:
             return None
         repo = self.mirror.repo
         if tip is not None and repo.descendant_of(pygit2.Oid(hex=tip), pygit2.Oid(hex=known)):
+            if self.exclusive:
+                self._check_others(repo, known, tip)
             self._remember(tip)                 # it grew from our record (our writes, people's)
             return None
         if known not in repo.odb:                # nothing left to restore from
@@ -180,12 +215,28 @@ class Journal:
                 docs.append(doc)
         return docs
 
+    def _check_others(self, repo: pygit2.Repository, known: str, tip: str) -> None:
+        """Look at the commits others added since our last write for another controller's."""
+        walker = repo.walk(pygit2.Oid(hex=tip), pygit2.enums.SortMode.TOPOLOGICAL)
+        walker.hide(pygit2.Oid(hex=known))
+        for count, commit in enumerate(walker):
+            if count >= 200:
+                break
+            other = parse_trailers(commit.message).get(TRAILER_CONTROLLER)
+            if not other or other == self.identity or _same_home(other, self.identity):
+                continue
+            if other < self.identity:
+                raise ForeignController(other, self.identity)
+            log.warning("another controller also writes reconciler/results: %s; it started later "
+                        "and will stop writing", other)
+
     def commit(self, batch: Batch) -> WriteResult:
         restored = self.guard()
         if restored:
             batch.note(f"restored the record ({restored})", event=RESTORED_EVENT)
         files = dict(batch.files)
-        result = self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), batch.trailers())
+        trailers = [*batch.trailers(), (TRAILER_CONTROLLER, self.identity)]
+        result = self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), trailers)
         if result.oid:
             self._remember(result.oid)
         return result

@@ -92,3 +92,34 @@ def test_people_adding_commits_on_top_is_not_a_loss(setup, tmp_path):
     assert journal.guard() is None
     write_one(journal, "after-note")
     assert int(git("rev-list", "--count", contract.RESULTS_BRANCH, cwd=origin)) == count + 1
+
+
+def test_a_second_controller_on_the_same_origin_is_detected_and_the_later_one_stops(setup, tmp_path):
+    from reconciler.controller.journal import ForeignController, controller_identity
+
+    origin, first_mirror, first = setup
+    second_mirror = Mirror(origin.as_uri(), tmp_path / "second")
+    second_mirror.fetch()
+    second = Journal(second_mirror, Writer(second_mirror),
+                     identity=controller_identity(str(tmp_path / "second"), "2999-01-01T00:00:00.000000Z"))
+    write_one(second, "by-second")                   # the later one writes once, unaware
+    first_mirror.fetch()
+    write_one(first, "by-first")                     # the first sees it, warns, and goes on
+    second_mirror.fetch()
+    with pytest.raises(ForeignController, match="another controller writes reconciler/results") as caught:
+        write_one(second, "by-second-again")
+    assert first.identity in str(caught.value)       # it names the other
+    assert "sequences/dev/svc/by-second-again.json" not in record_files(origin)
+
+
+def test_a_restarted_controller_on_its_own_work_dir_is_not_another(setup):
+    from reconciler.controller.journal import controller_identity
+
+    origin, mirror, journal = setup
+    old = Journal(mirror, Writer(mirror), identity=controller_identity(str(mirror.workdir), "2000-01-01T00:00:00Z"))
+    batch = Batch()
+    batch.put("state/x.json", b"{}\n")
+    old.writer.write(contract.RESULTS_BRANCH, lambda tip: dict(batch.files), "by the dead incarnation",
+                     [("Reconciler-Controller", old.identity)])   # pushed, but died before remembering it
+    mirror.fetch()
+    write_one(journal, "after-restart")              # no ForeignController
