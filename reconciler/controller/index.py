@@ -105,25 +105,41 @@ class Index:
             return 0
         mirror = journal.mirror
         if have is None or not _known(mirror, have):
-            paths = list(journal.files("", tip)) if tip else []
-            with self._lock, self.db:
-                self._reset()
-                self._set_meta("schema", SCHEMA_VERSION)
-                self._apply(tip, {p: mirror.read(tip, p) for p in paths})
-            return len(paths)
+            return self._rebuild(journal, tip)
         changed = mirror.changed_paths(have, tip)
         files = {p: (mirror.read(tip, p) if tip else None) for p in changed}
         self.apply(tip, files)
         return len(files)
+
+    def _rebuild(self, journal: "J.Journal", tip: str | None) -> int:
+        """Index every file of the tip tree, streaming: blobs are read by id in batches of
+        REBUILD_BATCH and each batch is one transaction, so memory is one batch whatever the
+        record's size. The tip is recorded last: a crash mid-way rebuilds again."""
+        blobs = journal.files("", tip) if tip else {}
+        repo = journal.mirror.repo
+        with self._lock:
+            with self.db:
+                self._reset()
+                self._set_meta("schema", SCHEMA_VERSION)
+            paths = sorted(blobs)
+            for start in range(0, len(paths), REBUILD_BATCH):
+                chunk = paths[start:start + REBUILD_BATCH]
+                with self.db:
+                    self._apply(None, {p: repo[blobs[p]].data for p in chunk}, fresh=True)
+            with self.db:
+                if tip:
+                    self._set_meta("results_tip", tip)
+        return len(paths)
 
     def apply(self, tip: str | None, files: Mapping[str, bytes | None]) -> None:
         """Index files just written in commit `tip` (the controller's fast path)."""
         with self._lock, self.db:
             self._apply(tip, files)
 
-    def _apply(self, tip: str | None, files: Mapping[str, bytes | None]) -> None:
+    def _apply(self, tip: str | None, files: Mapping[str, bytes | None], fresh: bool = False) -> None:
         for path, content in files.items():
-            self._drop(path)
+            if not fresh:                   # a rebuild starts from empty tables
+                self._drop(path)
             if content is None:
                 continue
             if path.startswith(J.SEQUENCES):
@@ -159,16 +175,16 @@ class Index:
                  run.get("sequence"), run.get("state"), run.get("result"), run.get("status"),
                  run.get("message"), task, run.get("triggeredAt"), run.get("startedAt"),
                  run.get("finishedAt"), run.get("gitcommitid"), change.get("commit"), path))
+            rows = []
             for event in [trigger] + list(run.get("events") or []):
                 if not isinstance(event, dict) or "id" not in event:
                     continue
                 data = event.get("data") or {}
-                self.db.execute(
-                    "INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (event["id"], event.get("shkeptncontext") or run.get("context"),
-                     data.get("stage") or run.get("stage"), data.get("service") or run.get("service"),
-                     event.get("type"), event.get("time"), event.get("triggeredid"), event.get("source"),
-                     run["id"], path, json.dumps(event, separators=(",", ":"), sort_keys=True)))
+                rows.append((event["id"], event.get("shkeptncontext") or run.get("context"),
+                             data.get("stage") or run.get("stage"), data.get("service") or run.get("service"),
+                             event.get("type"), event.get("time"), event.get("triggeredid"), event.get("source"),
+                             run["id"], path, _DUMPS(event)))
+            self.db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def _index_evaluation(self, path: str, content: bytes) -> None:
         try:
@@ -256,6 +272,10 @@ def _where(**filters: str | None) -> tuple[list[str], list[Any]]:
             where.append(f"{column} = ?")
             args.append(value)
     return where, args
+
+
+_DUMPS = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+REBUILD_BATCH = 500          # files per transaction when the index is rebuilt from the tip tree
 
 
 def _known(mirror: Any, oid: str) -> bool:

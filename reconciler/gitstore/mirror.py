@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -40,6 +41,7 @@ log = logging.getLogger("reconciler.gitstore")
 
 HEADS = "refs/heads/"
 OUTGOING = "refs/reconciler/outgoing/"
+FETCHED = "refs/reconciler/fetched/"       # where a bulk `git fetch` lands before branches move
 FETCH_REFSPEC = "+refs/heads/*:refs/heads/*"
 REMOTE_NAME = "origin"
 MIRROR_DIRNAME = "mirror.git"
@@ -85,6 +87,7 @@ class Mirror:
         # It saves the second diff when `commits()` follows `changed_paths()` for one push.
         self._diffs: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
         self._diffs_lock = threading.Lock()
+        self.pack_timeout = max(io_timeout, 60.0) * 10      # a bulk fetch of a large record
         configure_timeouts(connect_timeout, io_timeout)
         self._open_or_create()
 
@@ -240,6 +243,12 @@ class Mirror:
         self._guard_source(source)
         repo = self.repo
         branches = list(remote) if wanted is None else [b for b in wanted if b in remote]
+        have = repo.odb
+        bulk = [b for b in branches if remote[b] not in have and not _one_commit_ahead(source, have, remote[b])]
+        if bulk:
+            # More than one new commit (a fresh mirror, a restart after a busy day): let git
+            # send a pack, which costs what a clone costs, instead of replaying history here.
+            self._fetch_pack(bulk, remote)
         known = self._branch_oids(repo)
         for branch in branches:
             tip = remote[branch]
@@ -253,6 +262,27 @@ class Mirror:
             ref = repo.references.get(HEADS + branch)
             if ref is not None:
                 ref.delete()
+
+    def _fetch_pack(self, branches: list[str], remote: dict[str, pygit2.Oid]) -> None:
+        """`git fetch` of `branches` from the local origin into private refs (the caller moves
+        the branches), bounded in time; the git CLI reports damage instead of hanging."""
+        specs = [f"+{HEADS}{b}:{FETCHED}{b}" for b in branches]
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_DIR": str(self.path)}
+        try:
+            proc = subprocess.run(["git", "-c", "protocol.version=2", "fetch", "--quiet", "--no-tags",
+                                   "--no-write-fetch-head", str(self._origin_path), *specs],
+                                  capture_output=True, timeout=self.pack_timeout, env=env, cwd=self.path)
+        except subprocess.TimeoutExpired:
+            raise RemoteError(f"fetching from {self.display_url} took longer than {self.pack_timeout:g}s") from None
+        except OSError as exc:
+            raise RemoteError(f"cannot run git to fetch from {self.display_url}: {exc}") from None
+        if proc.returncode != 0:
+            detail = self.redact(proc.stderr.decode(errors="replace").strip().splitlines()[-1:][0]
+                                 if proc.stderr.strip() else f"exit {proc.returncode}")
+            raise RemoteError(f"fetching from {self.display_url} failed: {detail}")
+        repo = self.repo
+        for name in [n for n in repo.references if n.startswith(FETCHED)]:
+            repo.references.delete(name)
 
     def _guard_source(self, source: pygit2.Repository) -> None:
         """Verify the origin's new loose objects before libgit2 touches them (see
@@ -363,8 +393,6 @@ class Mirror:
         fetch a small pack; call this now and then (say hourly) so reads stay fast. Safe
         with concurrent readers; unreachable objects younger than two weeks are kept.
         """
-        import subprocess
-
         with self._net_lock:
             proc = subprocess.run(["git", "gc", "--quiet", *([] if force else ["--auto"])], cwd=self.path, capture_output=True,
                                   timeout=600, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
@@ -540,6 +568,15 @@ class Mirror:
 
 
 # ---------------------------------------------------------------------- helpers on a repo
+
+def _one_commit_ahead(source: pygit2.Repository, have: pygit2.Odb, tip: pygit2.Oid) -> bool:
+    """True when `tip` is one commit on parents `have` holds: the usual push, copied directly."""
+    try:
+        commit = source[tip].peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
+    return bool(commit.parents) and all(p in have for p in commit.parent_ids)
+
 
 def copy_missing(source: pygit2.Repository, dest: pygit2.Repository, tip: pygit2.Oid,
                  known: list[pygit2.Oid]) -> int:
