@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS evaluations_lane ON evaluations (stage, service, time
 CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, body TEXT NOT NULL);
 """
 # `documents`: the small singleton files (config/status.json, state/*.json, escalations).
+_SECONDARY_INDEXES = [line.split()[5] for line in SCHEMA.splitlines() if line.startswith("CREATE INDEX")]
 
 
 def _locked(method):
@@ -112,21 +113,26 @@ class Index:
         return len(files)
 
     def _rebuild(self, journal: "J.Journal", tip: str | None) -> int:
-        """Index every file of the tip tree, streaming: blobs are read by id in batches of
-        REBUILD_BATCH and each batch is one transaction, so memory is one batch whatever the
-        record's size. The tip is recorded last: a crash mid-way rebuilds again."""
+        """Index every file of the tip tree, streaming: blobs come from one `git cat-file`
+        stream and every REBUILD_BATCH of them is one transaction, so memory is one batch
+        whatever the record's size; secondary indexes are built once at the end. The tip is
+        recorded last: a crash mid-way rebuilds again."""
         blobs = journal.files("", tip) if tip else {}
-        repo = journal.mirror.repo
         with self._lock:
             with self.db:
                 self._reset()
                 self._set_meta("schema", SCHEMA_VERSION)
+                # secondary indexes are built once at the end (a sort), not row by row
+                for name in _SECONDARY_INDEXES:
+                    self.db.execute(f"DROP INDEX IF EXISTS {name}")
             paths = sorted(blobs)
+            stream = journal.mirror.stream_blobs(blobs[p] for p in paths)
             for start in range(0, len(paths), REBUILD_BATCH):
                 chunk = paths[start:start + REBUILD_BATCH]
                 with self.db:
-                    self._apply(None, {p: repo[blobs[p]].data for p in chunk}, fresh=True)
+                    self._apply(None, {p: next(stream)[1] for p in chunk}, fresh=True)
             with self.db:
+                self.db.executescript(SCHEMA)
                 if tip:
                     self._set_meta("results_tip", tip)
         return len(paths)

@@ -23,7 +23,7 @@ import subprocess
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import unquote
 
 import pygit2
@@ -473,6 +473,47 @@ class Mirror:
             return {}
         base = prefix.strip("/")
         return dict(iter_files(self.repo, obj, base + "/" if base else ""))  # type: ignore[arg-type]
+
+    def stream_blobs(self, oids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+        """`(oid, content)` for many blobs, in order, through one `git cat-file --batch`.
+
+        For bulk reads (rebuilding the index from a tip tree of 100,000 files): git's delta
+        base cache makes this ~4x faster than libgit2 lookups one by one (measured in
+        bench/freshstart_bench.py), and the stream keeps memory to one blob at a time.
+        """
+        wanted = list(oids)
+        if not wanted:
+            return
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.path, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "GIT_DIR": str(self.path)})
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def feed() -> None:
+            try:
+                for oid in wanted:
+                    proc.stdin.write(oid.encode() + b"\n")    # type: ignore[union-attr]
+                proc.stdin.close()                              # type: ignore[union-attr]
+            except (BrokenPipeError, ValueError, OSError):
+                pass
+
+        writer = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
+        writer.start()
+        try:
+            for oid in wanted:
+                header = proc.stdout.readline().split()
+                if len(header) < 3 or header[1] != b"blob":
+                    raise GitStoreError(f"cannot read blob {oid} from the mirror ({b' '.join(header).decode()})")
+                size = int(header[2])
+                data = proc.stdout.read(size)
+                proc.stdout.read(1)                             # the newline after each object
+                yield oid, data
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            writer.join(timeout=5)
 
     def changed_paths(self, old: Rev | None, new: Rev | None) -> tuple[str, ...]:
         """Paths that differ between two commits (sorted; a rename lists both names).
