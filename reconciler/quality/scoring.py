@@ -235,6 +235,9 @@ def evaluate(
     objective_slis = {o.sli for o in decoded.objectives}
     unused = [name for name in values if name not in objective_slis]
     result, message = _verdict(score, pass_at, warn_at, key_failure)
+    missing = [f"{o.sli} ({o.error})" for o in results if o.status == "fail" and o.error]
+    if missing and result != "pass":
+        message += f". SLIs without usable data (missing data never passes): {'; '.join(missing)}"
     if unused:
         message += f". SLIs without an objective (not scored): {', '.join(unused)}"
     event_result: Result = "fail" if sli_event_result == "fail" else result
