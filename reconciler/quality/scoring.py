@@ -235,7 +235,7 @@ def evaluate(
     objective_slis = {o.sli for o in decoded.objectives}
     unused = [name for name in values if name not in objective_slis]
     result, message = _verdict(score, pass_at, warn_at, key_failure)
-    missing = [f"{o.sli} ({o.error})" for o in results if o.status == "fail" and o.error]
+    missing = [f"{o.sli} ({o.error})" for o in results if o.status == "fail" and o.error and o is not key_failure]
     if missing and result != "pass":
         message += f". SLIs without usable data (missing data never passes): {'; '.join(missing)}"
     if unused:
