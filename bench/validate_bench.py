@@ -33,7 +33,8 @@ from reconciler.gitstore import treeedit
 import yaml
 
 from reconciler.gitstore.snapshot import BlobRef, open_repository, read_branches
-from reconciler.spec.kinds import kind_of_repo_path, split_service
+from reconciler.layout import split_service
+from reconciler.spec.kinds import kind_of_repo_path
 from reconciler import forked
 from reconciler.forked import map_forked
 from reconciler.spec.project import ProjectValidator

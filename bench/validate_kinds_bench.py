@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 import reconciler.spec.validate as validate_module
-from reconciler.spec.kinds import kind_of_repo_path, split_service
+from reconciler.layout import split_service
+from reconciler.spec.kinds import kind_of_repo_path
 from reconciler.spec.project import ProjectValidator
 from reconciler.spec.schemas import reset_shape_caches, shape_of, verdict_key
 from reconciler.spec.yamltext import load_document

@@ -16,17 +16,6 @@ DEFAULT_BRANCHES = ("main", "master")
 SHIPYARD_FILE = "shipyard.yaml"
 SETTINGS_FILE = "reconciler.yaml"
 
-# Files in a service folder that configure quality gates and remediation rather than
-# describe what is deployed: changing only these never triggers a sequence (DESIGN §2).
-QUALITY_GATE_FILES = frozenset({
-    "slo.yaml",
-    "sli.yaml",
-    "prometheus/sli.yaml",
-    "remediation.yaml",
-    "job/config.yaml",
-    "metadata.yaml",
-})
-
 BOT_NAME = "reconciler"
 BOT_EMAIL = "reconciler@localhost"
 

@@ -8,10 +8,12 @@ reads them). Rules:
   approval branch being merged is the approval, not a new change).
 * On a stage branch, a change under `<service>/` that touches a deployable file triggers that
   stage's `delivery` for that service. `Reconciler-Sequence: <name>` picks another sequence,
-  `Reconciler-Skip: true` suppresses it.
-* A change that touches only quality-gate files (`slo.yaml`, `sli.yaml`, `<provider>/sli.yaml`,
-  `remediation.yaml`, `job/**`, `metadata.yaml`) or only stage-level files is a "config
-  changed, validate" notice: it takes effect at the next evaluation.
+  `Reconciler-Skip: true` suppresses it. Which file is deployable is `reconciler.layout`'s
+  table: quality-gate files (`slo.yaml`, `sli.yaml`, `<provider>/sli.yaml`, `remediation.yaml`),
+  integration config (`job/**`, `webhook/**`, `dynatrace/**`, `metadata.yaml`) and test
+  material (`jmeter/**`, `locust/**`) are not.
+* A change that touches only such files or only stage-level files is a "config changed,
+  validate" notice: it takes effect at the next task that reads them.
 * One trigger per (stage, service) per push, carrying the newest triggering commit; its
   context is `context_uuid("<stage>:<service>:<commit>")`, so processing the same push twice
   lands on the same context (and the same trigger event id).
@@ -22,15 +24,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from reconciler import contract
+from reconciler import contract, layout
 from reconciler.engine.events import SOURCE, CloudEvent, context_uuid, derived_id, iso_time, sequence_type
 
 DEFAULT_SEQUENCE = "delivery"
 SERVICE_NAME = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 SEQUENCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-# Top-level folders of a stage branch that hold stage-level resources, not a service
-# (Keptn g: `prometheus/sli.yaml` used by every service of the stage, webhook and job config).
-STAGE_LEVEL_FOLDERS = frozenset({"prometheus", "dynatrace", "datadog", "webhook", "job"})
 _TRUE = frozenset({"true", "yes", "1", "on"})
 
 
@@ -59,7 +58,7 @@ class BranchUpdate:
     """A branch moved from `old` to `new` (None = created / deleted) through `commits`.
 
     `services`: the service folders at the new tip when the adapter knows them; without it a
-    top-level folder is a service unless it is a known stage-level folder.
+    top-level folder is a service unless the layout calls it stage-level (`layout.split_service`).
     """
 
     branch: str
@@ -159,18 +158,23 @@ def owning_context(commit: CommitFacts) -> tuple[bool, str | None]:
 
 
 def classify_path(path: str, services: frozenset[str] | None) -> tuple[str, str | None]:
-    """("deploy" | "quality", service) for a file of a service folder, ("stage", None) otherwise."""
-    parts = path.split("/")
-    if len(parts) < 2 or parts[0].startswith("."):
+    """(the file's `layout.Role`, service) for a file of a service folder (`deploy` starts a
+    delivery), ("stage", None) for a stage-level file."""
+    if services is None:
+        folder, rel = layout.split_service(path)
+    else:               # the adapter knows the service folders: they win over the layout's guess
+        head, sep, rest = path.partition("/")
+        folder, rel = (head, rest) if sep and head in services and not head.startswith(".") else (None, path)
+    if folder is None:
         return "stage", None
-    folder = parts[0]
-    is_service = folder in services if services is not None else folder not in STAGE_LEVEL_FOLDERS
-    if not is_service:
-        return "stage", None
-    rel = "/".join(parts[1:])
-    if rel in contract.QUALITY_GATE_FILES or parts[1] == "job" or (len(parts) == 3 and parts[2] == "sli.yaml"):
-        return "quality", folder
-    return "deploy", folder
+    return layout.role_of(rel), folder
+
+
+def _unchanged_delivery(service: str, branch: str, roles: Mapping[str, None]) -> str:
+    if list(roles) == ["quality-gate"]:
+        return f"quality-gate files of {service} changed on {branch}; they take effect at the next evaluation"
+    return (f"{' and '.join(roles)} files of {service} changed on {branch}; they take effect at the next "
+            f"task that reads them (no delivery: nothing deployable changed)")
 
 
 def classify(updates: Iterable[BranchUpdate], stages: Iterable[str], default_branch: str) -> PushReport:
@@ -195,7 +199,7 @@ def classify(updates: Iterable[BranchUpdate], stages: Iterable[str], default_bra
         for commit in update.commits:
             belongs, ctx = owning_context(commit)
             deploy: dict[str, None] = {}
-            quality: dict[str, None] = {}
+            other: dict[str, dict[str, None]] = {}      # service → roles of its non-deployable files
             stage_level = False
             for path in commit.paths:
                 kind, service = classify_path(path, update.services)
@@ -204,15 +208,17 @@ def classify(updates: Iterable[BranchUpdate], stages: Iterable[str], default_bra
                     stage_level = True
                     continue
                 changed.setdefault(branch, {})[service] = None
-                (deploy if kind == "deploy" else quality)[service] = None
+                if kind == "deploy":
+                    deploy[service] = None
+                else:
+                    other.setdefault(service, {})[kind] = None
             if belongs:
                 owned.append(OwnedCommit(branch, commit.oid, ctx, commit.is_merge))
                 continue
-            for service in quality:
+            for service, roles in other.items():
                 if service not in deploy:
-                    notices.append(Notice(branch, commit.oid, "config-changed",
-                                          f"quality-gate files of {service} changed on {branch}; "
-                                          f"they take effect at the next evaluation", service))
+                    notices.append(Notice(branch, commit.oid, "config-changed", _unchanged_delivery(service, branch, roles),
+                                          service))
             if stage_level:
                 notices.append(Notice(branch, commit.oid, "config-changed",
                                       f"stage-level files changed on {branch}; they take effect at "

@@ -7,10 +7,12 @@ that is how Keptn finds its files.
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Literal
+from typing import Any
 
-Kind = Literal["shipyard", "slo", "sli", "remediation", "jobconfig", "settings", "local"]
-KINDS: tuple[Kind, ...] = ("shipyard", "slo", "sli", "remediation", "jobconfig", "settings", "local")
+from reconciler.layout import KINDS, Kind, kind_at
+
+__all__ = ["KINDS", "Kind", "detect_kind", "kind_from_name", "kind_of_repo_path"]
+
 
 _BY_KIND_FIELD: dict[str, Kind] = {"shipyard": "shipyard", "remediation": "remediation", "settings": "settings"}
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -85,28 +87,9 @@ def _by_shape(data: Any) -> Kind | None:
     return None
 
 
-# --- the repository layout (DESIGN §2) --------------------------------------------------
-
-SLI_PATHS = ("sli.yaml", "prometheus/sli.yaml", "dynatrace/sli.yaml")
-PROVIDER_DIRS = frozenset({"prometheus", "dynatrace", "job", "webhook"})
-
-_LEVEL_FILES: dict[str, Kind] = {
-    "slo.yaml": "slo",
-    "remediation.yaml": "remediation",
-    "job/config.yaml": "jobconfig",
-    "local.yaml": "local",
-    **{p: "sli" for p in SLI_PATHS},
-}
+# --- the repository layout (DESIGN §2): reconciler.layout owns it -----------------------
 
 
 def kind_of_repo_path(relpath: str) -> Kind | None:
-    """Kind of a file inside a service folder or at a branch root, by its path there."""
-    return _LEVEL_FILES.get(relpath)
-
-
-def split_service(path: str) -> tuple[str | None, str]:
-    """(`service`, path inside it) for `<service>/…`; (None, path) for branch-level files."""
-    head, sep, rest = path.partition("/")
-    if not sep or head in PROVIDER_DIRS or head.startswith("."):
-        return None, path
-    return head, rest
+    """Kind of a file inside a service folder by its path there (layout.kind_at)."""
+    return kind_at(relpath)

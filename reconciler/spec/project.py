@@ -17,10 +17,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from reconciler.contract import (APPROVAL_PREFIX, DEFAULT_BRANCHES, QUALITY_GATE_FILES, RESULTS_BRANCH, SETTINGS_FILE,
-                                 SHIPYARD_FILE)
+from reconciler import layout
+from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
+from reconciler.layout import split_service
 from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
-from reconciler.spec.kinds import Kind, kind_of_repo_path, split_service
+from reconciler.spec.kinds import Kind, kind_of_repo_path
 from reconciler.spec.lint.access import ENTITY_NAME, ENTITY_RULE
 from reconciler.spec.localspec import SPEC_FILE as LOCAL_FILE
 from reconciler.spec.localspec import LocalSpec
@@ -36,18 +37,9 @@ Source = Any
 NameFn = Callable[[str, str], str]
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]    # map(fn, items), in order
 
-# SLI files merged for the Prometheus provider, lowest priority first within one level.
-_MERGED_SLI = ("sli.yaml", "prometheus/sli.yaml")
-_PROJECT_FILES: dict[str, Kind] = {
-    SHIPYARD_FILE: "shipyard",
-    SETTINGS_FILE: "settings",
-    "sli.yaml": "sli",
-    "prometheus/sli.yaml": "sli",
-    "dynatrace/sli.yaml": "sli",
-    "job/config.yaml": "jobconfig",
-}
-_STAGE_FILES: dict[str, Kind] = {p: k for p, k in _PROJECT_FILES.items() if k in ("sli", "jobconfig")}
-_NOT_READ_AT_ROOT = ("slo.yaml", "remediation.yaml", LOCAL_FILE)
+_PROJECT_FILES: dict[str, Kind] = layout.root_files("project")
+_STAGE_FILES: dict[str, Kind] = layout.root_files("stage")
+_NOT_READ_AT_ROOT = layout.service_only_files()
 
 
 def repo_name(branch: str, path: str) -> str:
@@ -331,8 +323,8 @@ class ProjectValidator:
         settings = models.get(SETTINGS_FILE)
         if shipyard is not None and settings is not None:
             findings += self._settings_stages(default, branch, shipyard, settings)
-        indicators = self._indicators({}, default, branch.root, models, "")
-        state = _Project(tuple(fp), findings, shipyard, settings, indicators, models.get("job/config.yaml"),
+        indicators = self._indicators({}, default, models, "", sli_provider(settings))
+        state = _Project(tuple(fp), findings, shipyard, settings, indicators, models.get(layout.JOB_CONFIG_FILE),
                          SETTINGS_FILE in branch.root and settings is None)
         self._project, self._project_key = state, key
         return state
@@ -375,20 +367,20 @@ class ProjectValidator:
             if path in branch.root:
                 findings.append(self._ignored(stage, path, f"{path} at the root of stage branch `{stage}` is not "
                                               f"read; move it to `<service>/{path}`"))
-        indicators = self._indicators(dict(project.indicators), stage, branch.root, models, "")
+        indicators = self._indicators(dict(project.indicators), stage, models, "", sli_provider(project.settings))
         seqs = project.shipyard.stage(stage).sequences if project.shipyard and project.shipyard.stage(stage) else []
         tasks = {t.name for seq in seqs for t in seq.tasks}
         settings = project.settings or (None if project.settings_unusable else Settings())
-        state = _Stage((project.fingerprint, tuple(fp)), findings, indicators, "evaluation" in tasks,
-                       "get-action" in tasks, project.shipyard is not None, "deployment" in tasks,
+        state = _Stage((project.fingerprint, tuple(fp)), findings, indicators, layout.TASK_EVALUATION in tasks,
+                       layout.TASK_GET_ACTION in tasks, project.shipyard is not None, layout.TASK_DEPLOYMENT in tasks,
                        settings.stage(stage).target if settings is not None else None,
                        settings is not None and stage in settings.spec.stages)
         self._stages[stage] = (key, state)
         return state
 
-    def _indicators(self, base: dict[str, tuple[str, str]], branch: str, files: Mapping[str, Any],
-                    models: Mapping[str, Any], prefix: str) -> dict[str, tuple[str, str]]:
-        for path in _MERGED_SLI:
+    def _indicators(self, base: dict[str, tuple[str, str]], branch: str, models: Mapping[str, Any], prefix: str,
+                    provider: str) -> dict[str, tuple[str, str]]:
+        for path in layout.sli_files(provider):
             model = models.get(path)
             if model is not None:
                 where = self._name(branch, prefix + path)
@@ -407,8 +399,9 @@ class ProjectValidator:
             doc = self._doc(svc.files[rel], kind, rel)  # type: ignore[arg-type]
             findings += doc.findings(self._name(stage, f"{service}/{rel}"))
             models[rel] = doc.model
-        indicators = self._indicators(dict(state.indicators), stage, svc.files, models, f"{service}/")
-        slo: ServiceLevelObjectives | None = models.get("slo.yaml")
+        indicators = self._indicators(dict(state.indicators), stage, models, f"{service}/",
+                                      sli_provider(project.settings))
+        slo: ServiceLevelObjectives | None = models.get(layout.SLO_FILE)
         folder = self._name(stage, f"{service}/")
         if not ENTITY_NAME.match(service):
             findings.append(Finding(folder, None, None, "warning", "invalid-service-name",
@@ -417,41 +410,43 @@ class ProjectValidator:
         if state.known:
             findings += self._service_cross_checks(stage, service, svc, project, state, slo, indicators, folder)
         config = ServiceConfig(stage, service, slo, {k: v[0] for k, v in indicators.items()},
-                               models.get("remediation.yaml"), models.get("job/config.yaml"), models.get(LOCAL_FILE))
+                               models.get(layout.REMEDIATION_FILE), models.get(layout.JOB_CONFIG_FILE),
+                               models.get(LOCAL_FILE))
         findings.sort(key=lambda f: (f.file, *sort_key(f)))
         return findings, config
 
     def _service_cross_checks(self, stage, service, svc, project, state, slo, indicators, folder) -> list[Finding]:
         out: list[Finding] = []
-        if "sli.yaml" in svc.files and "prometheus/sli.yaml" in svc.files:
-            out.append(Finding(self._name(stage, f"{service}/sli.yaml"), None, None, "warning", "sli-ambiguous",
-                               f"{service} has both sli.yaml and prometheus/sli.yaml; prometheus/sli.yaml wins key "
-                               "by key. Keep one of them"))
-        if "slo.yaml" not in svc.files and state.has_evaluation:
+        generic, own = layout.sli_files(sli_provider(project.settings))
+        if generic in svc.files and own in svc.files:
+            out.append(Finding(self._name(stage, f"{service}/{generic}"), None, None, "warning", "sli-ambiguous",
+                               f"{service} has both {generic} and {own}; {own} wins key by key. Keep one of them"))
+        if layout.SLO_FILE not in svc.files and state.has_evaluation:
             out.append(Finding(folder, None, None, "warning", "missing-slo",
                                f"{service} has no slo.yaml on branch `{stage}`, so its evaluations there pass "
                                f"without checking anything (Keptn's rule); add {service}/slo.yaml"))
-        if "remediation.yaml" in svc.files and not state.has_remediation:
+        if layout.REMEDIATION_FILE in svc.files and not state.has_remediation:
             out.append(Finding(self._name(stage, f"{service}/remediation.yaml"), None, None, "warning",
                                "remediation-unused", f"stage {stage!r} has no sequence with a get-action task, so "
                                "this remediation.yaml is never used; add a remediation sequence to the shipyard"))
-        elif "remediation.yaml" not in svc.files and state.has_remediation and "slo.yaml" in svc.files:
+        elif layout.REMEDIATION_FILE not in svc.files and state.has_remediation and layout.SLO_FILE in svc.files:
             out.append(Finding(folder, None, None, "warning", "missing-remediation",
                                f"stage {stage!r} runs remediation, but {service} has no remediation.yaml, so a "
                                f"problem for it ends at get-action with an error; add {service}/remediation.yaml"))
         if (state.target == "local" and state.has_deployment and LOCAL_FILE not in svc.files
-                and any(_deployable(rel) for rel in svc.other)):
+                and any(layout.is_deployable(rel) for rel in svc.other)):
             why = (f"`spec.stages.{stage}.target: local` in reconciler.yaml" if state.target_said
                    else "local is the default target")
             out.append(Finding(folder, None, None, "warning", "missing-local-yaml",
                                f"stage {stage!r} deploys to the local target ({why}), but {service} has no "
                                f"local.yaml, so its deployment there fails; add {service}/local.yaml (`command: "
                                f"[...]`, see docs/targets.md) or set another target for {stage!r} in reconciler.yaml"))
-        if slo is not None and (project.settings is None or project.settings.spec.sli.provider == "prometheus"):
-            out += self._slo_queries(stage, service, svc, slo, indicators)
+        if slo is not None and (project.settings is None or project.settings.spec.sli.provider != "none"):
+            out += self._slo_queries(stage, service, svc, slo, indicators, sli_provider(project.settings))
         return out
 
-    def _slo_queries(self, stage, service, svc, slo: ServiceLevelObjectives, indicators) -> list[Finding]:
+    def _slo_queries(self, stage, service, svc, slo: ServiceLevelObjectives, indicators,
+                     provider: str) -> list[Finding]:
         slo_issues: list[Issue] = []
         sli_issues: dict[str, list[Issue]] = {}
         filter_keys = list(slo.filter)
@@ -462,7 +457,8 @@ class ProjectValidator:
             if entry is None:
                 slo_issues.append(warning("sli-undefined", f"SLI {objective.sli!r} has no query in any sli.yaml "
                                           f"(project, stage `{stage}` or {service}), so this objective always "
-                                          f"fails; add it under `indicators:` in {service}/prometheus/sli.yaml",
+                                          f"fails; add it under `indicators:` in {service}/"
+                                          f"{layout.sli_files(provider)[1]}",
                                           path))
                 continue
             query, where = entry
@@ -481,7 +477,7 @@ class ProjectValidator:
                 slo_issues.append(warning("unknown-placeholder", f"{message} (defined in {where})", path))
         out: list[Finding] = []
         if slo_issues:
-            out += place(slo_issues, self._name(stage, f"{service}/slo.yaml"), content(svc.files["slo.yaml"]))
+            out += place(slo_issues, self._name(stage, f"{service}/slo.yaml"), content(svc.files[layout.SLO_FILE]))
         for rel, issues in sli_issues.items():
             seen: set[tuple] = set()
             unique = [i for i in issues if not (i.path in seen or seen.add(i.path))]
@@ -497,11 +493,9 @@ def _check_job(job: tuple[bytes, Kind, str]) -> DocumentResult:
     return check_document(*job)
 
 
-def _deployable(rel: str) -> bool:
-    """A file of a service folder that a deployment uses (values.yaml, helm/…, k8s/…): not a
-    quality-gate file, the same split the trigger rules make (engine.triggers.classify_path)."""
-    parts = rel.split("/")
-    return not (rel in QUALITY_GATE_FILES or parts[0] == "job" or (len(parts) == 2 and parts[1] == "sli.yaml"))
+def sli_provider(settings: Settings | None) -> str:
+    """The SLI provider whose `<provider>/sli.yaml` files are merged."""
+    return (settings or Settings()).sli_files_of
 
 
 def validate_project(tree: Mapping[str, Mapping[str, Source]], name: NameFn = repo_name) -> ProjectReport:

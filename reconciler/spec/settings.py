@@ -129,6 +129,13 @@ class Settings(_Model):
     def project(self) -> str:
         return self.metadata.name
 
+    @property
+    def sli_files_of(self) -> str:
+        """The provider whose `<provider>/sli.yaml` files are merged (`layout.sli_files`):
+        the configured one, Prometheus when there is none."""
+        provider = self.spec.sli.provider
+        return "prometheus" if provider == "none" else provider
+
     def stage(self, name: str) -> StageSettings:
         return self.spec.stages.get(name) or StageSettings()
 

@@ -17,6 +17,7 @@ import datetime as _dt
 import json
 from typing import Any, Mapping
 
+from reconciler import layout
 from reconciler.contract import evaluation_path
 from reconciler.quality import evidence
 from reconciler.quality.history import PreviousEvaluation
@@ -30,7 +31,6 @@ from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, TaskFailed, config_commit, mapping, read_text, text
 
 NO_TIMEFRAME = "evaluation.triggered event does not contain evaluation timeframe"
-SLI_FILES = ("sli.yaml", "prometheus/sli.yaml")     # later wins key by key (as `reconciler validate`)
 DEFAULT_DEPLOYMENT = "direct"
 MIN_HISTORY = 20
 
@@ -98,23 +98,23 @@ def string_labels(data: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in labels.items()}
 
 
-def read_indicators(env: TaskEnv, stage: str, service: str, ref: str) -> dict[str, str]:
-    """Project (default branch) → stage (stage branch root) → service layers, merged."""
+def read_indicators(env: TaskEnv, stage: str, service: str, ref: str, provider: str) -> dict[str, str]:
+    """Project (default branch) → stage (stage branch root) → service layers of `provider`'s
+    SLI files (`layout.sli_paths`), merged: later wins key by key, as `reconciler validate`."""
     layers: list[dict[str, str]] = []
     default = env.default_branch
     project_ref = env.mirror.tip(default) if default else None
-    places = [(project_ref, default, "")] if project_ref else []
-    places += [(ref, stage, ""), (ref, stage, f"{service}/")]
-    for rev, branch, prefix in places:
-        for name in SLI_FILES:
-            path = prefix + name
-            content = read_text(env.mirror, rev, path)  # type: ignore[arg-type]
-            if content is None:
-                continue
-            try:
-                layers.append(parse_sli(content, f"{branch}:{path}"))
-            except SliFileError as exc:
-                raise TaskFailed(TaskOutcome.errored(f"{exc}; fix the file (reconciler validate shows all problems)")) from None
+    for level, path in layout.sli_paths(provider, service):
+        rev, branch = (project_ref, default) if level == "project" else (ref, stage)
+        if rev is None:
+            continue
+        content = read_text(env.mirror, rev, path)
+        if content is None:
+            continue
+        try:
+            layers.append(parse_sli(content, f"{branch}:{path}"))
+        except SliFileError as exc:
+            raise TaskFailed(TaskOutcome.errored(f"{exc}; fix the file (reconciler validate shows all problems)")) from None
     return merge_indicators(*layers)
 
 
@@ -196,7 +196,7 @@ class EvaluationExecutor(BuiltinExecutor):
                 except ValueError as exc:
                     return TaskOutcome.errored(f"cannot evaluate {service} in {stage}: {exc}")
                 provider = {"kind": "prometheus", "url": config.url}
-            indicators = read_indicators(env, stage, service, ref)
+            indicators = read_indicators(env, stage, service, ref, env.settings.sli_files_of)
             previous = history(env, stage, service, history_limit(slo_text))
         labels = string_labels(data)
         context = SliContext(window[0], window[1], project, stage, service, deployment_name(data), labels)

@@ -30,18 +30,23 @@ def triggers(report):
     ("carts/values.yaml", ("deploy", "carts")),
     ("carts/helm/carts/templates/deployment.yaml", ("deploy", "carts")),
     ("carts/k8s/deploy.yaml", ("deploy", "carts")),
-    ("carts/slo.yaml", ("quality", "carts")),
-    ("carts/sli.yaml", ("quality", "carts")),
-    ("carts/prometheus/sli.yaml", ("quality", "carts")),
-    ("carts/dynatrace/sli.yaml", ("quality", "carts")),     # any provider folder
-    ("carts/remediation.yaml", ("quality", "carts")),
-    ("carts/metadata.yaml", ("quality", "carts")),
-    ("carts/job/config.yaml", ("quality", "carts")),
-    ("carts/job/locust/basic.py", ("quality", "carts")),     # job/**
-    ("carts/jmeter/load.jmx", ("deploy", "carts")),
+    ("carts/local.yaml", ("deploy", "carts")),
+    ("carts/slo.yaml", ("quality-gate", "carts")),
+    ("carts/sli.yaml", ("quality-gate", "carts")),
+    ("carts/prometheus/sli.yaml", ("quality-gate", "carts")),
+    ("carts/dynatrace/sli.yaml", ("quality-gate", "carts")),
+    ("carts/newrelic/sli.yaml", ("quality-gate", "carts")),     # any provider folder
+    ("carts/remediation.yaml", ("quality-gate", "carts")),
+    ("carts/metadata.yaml", ("integration", "carts")),
+    ("carts/job/config.yaml", ("integration", "carts")),
+    ("carts/job/locust/basic.py", ("integration", "carts")),     # job/**
+    ("carts/dynatrace/dynatrace.conf.yaml", ("integration", "carts")),
+    ("carts/jmeter/load.jmx", ("test", "carts")),               # a test script never delivers
+    ("carts/locust/locustfile.py", ("test", "carts")),
     ("shipyard.yaml", ("stage", None)),
     ("metadata.yaml", ("stage", None)),
     ("prometheus/sli.yaml", ("stage", None)),                # stage-level SLIs
+    ("datadog/sli.yaml", ("stage", None)),
     ("webhook/webhook.yaml", ("stage", None)),
     ("job/config.yaml", ("stage", None)),
     (".github/workflows/ci.yaml", ("stage", None)),

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.spec.kinds import detect_kind, kind_of_repo_path, split_service
+from reconciler.layout import split_service
+from reconciler.spec.kinds import detect_kind, kind_of_repo_path
 from reconciler.spec.localspec import LocalSpec
 from reconciler.spec.schemas import schema
 from reconciler.spec.settings import parse_duration

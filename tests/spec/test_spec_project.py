@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 import reconciler.spec.project as project_module
-from reconciler.spec.kinds import kind_of_repo_path, split_service
+from reconciler import layout
+from reconciler.engine.triggers import classify_path
+from reconciler.layout import split_service
+from reconciler.spec.kinds import kind_of_repo_path
 from reconciler.spec.project import ProjectValidator, validate_project
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example-config-repo"
@@ -377,3 +380,28 @@ def test_blob_ids_are_used_as_cache_keys(monkeypatch):
     validator.set_tree(blobs)                # the same ids again, e.g. after a restart of the poll
     assert validator.report().findings == []
     assert all(blob.reads <= 1 for files in blobs.values() for blob in files.values())
+
+
+@pytest.mark.parametrize("folder", sorted(layout.STAGE_LEVEL_FOLDERS))
+def test_validate_and_the_trigger_rules_agree_on_stage_level_folders(tree, folder):
+    """`dev:datadog/` once was a service to `validate` (missing local.yaml) and stage-level to
+    the trigger rules; both now ask reconciler.layout."""
+    tree["dev"][f"{folder}/sli.yaml"] = b"indicators: {throughput: up}\n"
+    tree["dev"][f"{folder}/settings.yaml"] = b"a: 1\n"
+    report = validate_project(tree)
+    assert report.findings == []
+    assert ("dev", folder) not in report.services
+    assert classify_path(f"{folder}/settings.yaml", None) == ("stage", None)
+
+
+def test_a_dynatrace_config_or_a_test_script_is_not_deployable(tree):
+    """A service whose only non-config files are integration config or test scripts has nothing
+    to deploy, so the local target's missing local.yaml is no warning."""
+    del tree["dev"]["helloservice/local.yaml"]
+    del tree["dev"]["helloservice/values.yaml"]
+    tree["dev"]["helloservice/dynatrace/dynatrace.conf.yaml"] = b"spec_version: '0.1.0'\n"
+    tree["dev"]["helloservice/jmeter/load.jmx"] = b"<jmeterTestPlan/>\n"
+    tree["dev"]["helloservice/locust/locustfile.py"] = b"print('load')\n"
+    assert validate_project(tree).findings == []
+    tree["dev"]["helloservice/k8s/deployment.yaml"] = b"kind: Deployment\n"
+    assert codes(validate_project(tree)) == [("missing-local-yaml", "dev:helloservice/")]
