@@ -18,6 +18,7 @@ import heapq
 import re
 from typing import Any
 
+from reconciler import layout
 from reconciler.engine.commands import (Command, ControlsChanged, DispatchTask, EmitEvent,
                                         Escalate, Promote, Rejected, ResolveCommit, RunsChanged)
 from reconciler.engine.events import (SOURCE, CloudEvent, derived_id, iso_time, parse_type,
@@ -36,8 +37,8 @@ from reconciler.engine.timeouts import APPROVAL, expired
 from reconciler.engine.world import ALL_STAGES, World
 from reconciler.spec.shipyard import Sequence
 
-GET_ACTION = "get-action"
-DEPLOYMENT = "deployment"
+GET_ACTION = layout.TASK_GET_ACTION
+DEPLOYMENT = layout.TASK_DEPLOYMENT
 ESCALATION = "escalation"
 
 # Keptn entity names: they become branch names and path segments of the journal.

@@ -9,11 +9,12 @@
 """
 from __future__ import annotations
 
+from reconciler import layout
 from reconciler.engine.state import (SCHEDULED, STARTED, TASK_STARTED, TASK_TRIGGERED,
                                      SequenceRun, TaskRun)
 from reconciler.spec.settings import TimeoutSettings
 
-APPROVAL = "approval"
+APPROVAL = layout.TASK_APPROVAL
 
 
 def started_timeout(run: SequenceRun, task: TaskRun, timeouts: TimeoutSettings) -> float | None:

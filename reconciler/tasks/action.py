@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from reconciler import layout
 from reconciler.gitstore.writer import TipView
 from reconciler.spec import yamltext
 from reconciler.targets.base import DeploymentFailed
@@ -75,7 +76,7 @@ def set_replica_count(text: str | None, replicas: int) -> str:
 
 class ScalingExecutor(BuiltinExecutor):
     name = "scaling"
-    task = "action"
+    task = layout.TASK_ACTION
 
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool:
         action = mapping(request.data.get("action")).get("action")
@@ -88,7 +89,7 @@ class ScalingExecutor(BuiltinExecutor):
         except ValueError as exc:
             return TaskOutcome(result="fail", message=str(exc), data={"action": {"gitCommit": ""}})
         stage, service = request.stage, request.service
-        path = f"{service}/values.yaml"
+        path = layout.service_path(service, layout.VALUES_FILE)
         if env.mirror.tip(stage) is None:
             env.mirror.fetch([stage])
         outcome: dict[str, str] = {}

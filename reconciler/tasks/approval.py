@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import pygit2
 
+from reconciler import layout
 from reconciler.contract import (APPROVAL_PREFIX, BOT_EMAIL, BOT_NAME, TRAILER_CONTEXT, TRAILER_EVENT,
                                  TRAILER_STEP, approval_branch)
 from reconciler.engine.events import task_type
@@ -40,7 +41,7 @@ from reconciler.tasks.promotion import Change, change_tree_on, land, yaml_resolv
 if TYPE_CHECKING:
     from reconciler.gitstore import Mirror, Writer
 
-APPROVAL = "approval"
+APPROVAL = layout.TASK_APPROVAL
 APPROVAL_TRIGGERED = task_type(APPROVAL, "triggered")
 APPROVAL_FINISHED = task_type(APPROVAL, "finished")
 AUTOMATIC, MANUAL = "automatic", "manual"

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from reconciler import layout
 from reconciler.targets.base import DeploymentFailed, DeploymentTarget, DeployRequest, DeployResult
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, TaskFailed, load_yaml, read_text, stage_commit
@@ -20,11 +21,11 @@ from reconciler.tasks.common import BuiltinExecutor, TaskFailed, load_yaml, read
 
 def read_values(env: TaskEnv, commit: str, service: str) -> Mapping[str, Any]:
     """`<service>/values.yaml` at `commit` (missing: no values)."""
-    path = f"{service}/values.yaml"
+    path = layout.service_path(service, layout.VALUES_FILE)
     content = read_text(env.mirror, commit, path)
     if content is None:
         return {}
-    values = load_yaml(content, f"{service}/values.yaml")
+    values = load_yaml(content, path)
     if values is None:
         return {}
     if not isinstance(values, dict):
@@ -59,7 +60,7 @@ def failure_outcome(exc: DeploymentFailed, what: str, **extra: Any) -> TaskOutco
 
 class DeploymentExecutor(BuiltinExecutor):
     name = "deployment"
-    task = "deployment"
+    task = layout.TASK_DEPLOYMENT
 
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool:
         return request.task == self.task and env.target(request.stage) is not None

@@ -169,7 +169,7 @@ def finished_data(ev: Evaluation, window: tuple[float, float] | None, slo_text: 
 
 class EvaluationExecutor(BuiltinExecutor):
     name = "evaluation"
-    task = "evaluation"
+    task = layout.TASK_EVALUATION
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome:
         data = request.data
@@ -182,7 +182,7 @@ class EvaluationExecutor(BuiltinExecutor):
         stage, service = request.stage, request.service
         project = request.project or env.settings.project
         ref = config_commit(request, env)
-        slo_path = f"{service}/slo.yaml"
+        slo_path = layout.service_path(service, layout.SLO_FILE)
         slo_text = read_text(env.mirror, ref, slo_path)
         config: PrometheusConfig | None = None
         indicators: dict[str, str] = {}

@@ -12,11 +12,12 @@ from typing import Any, Mapping
 
 from pydantic import ValidationError
 
+from reconciler import layout
 from reconciler.spec.remediation import API_VERSION, Remediation
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, config_commit, load_yaml, mapping, read_text, text
 
-GET_ACTION = "get-action"
+GET_ACTION = layout.TASK_GET_ACTION
 
 
 def problem_details(data: Mapping[str, Any]) -> tuple[str, str]:
@@ -56,7 +57,7 @@ class GetActionExecutor(BuiltinExecutor):
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome:
         service = request.service
-        path = f"{service}/remediation.yaml"
+        path = layout.service_path(service, layout.REMEDIATION_FILE)
         content = read_text(env.mirror, config_commit(request, env), path)
         if content is None:
             return TaskOutcome.errored(f"there is no {path} on branch {request.stage}; add one with the "

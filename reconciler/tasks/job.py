@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler import layout
 from reconciler.engine.payload import aggregate, deep_merge
 from reconciler.spec.jobconfig import JobConfig, JobConfigError, load_jobconfig
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
@@ -27,7 +28,7 @@ from reconciler.tasks.jobs import LocalJobRunner, run_job
 from reconciler.tasks.jobs.executor import JobRunner
 from reconciler.tasks.jobs.matching import matching_actions
 
-JOB_CONFIG = "job/config.yaml"
+JOB_CONFIG = layout.JOB_CONFIG_FILE
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class ResolvedJobConfig:
 
 def resolve_jobconfig(env: TaskEnv, stage: str, service: str, ref: str) -> ResolvedJobConfig | None:
     """Service → stage → project, the first file that exists (None: no job config at all)."""
-    places = [(ref, stage, f"{service}/{JOB_CONFIG}"), (ref, stage, JOB_CONFIG)]
+    places = [(ref, stage, layout.service_path(service, JOB_CONFIG)), (ref, stage, JOB_CONFIG)]
     default = env.default_branch
     project_ref = env.mirror.tip(default) if default else None
     if project_ref:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pygit2
 
+from reconciler import layout
 from reconciler.spec.valuesfile import merge_values
 from reconciler.engine.commands import Promote
 from reconciler.engine.events import sequence_type, task_type
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from reconciler.gitstore import Mirror
     from reconciler.tasks.base import TaskEnv
 
-PROMOTION_TASK = "promotion"
+PROMOTION_TASK = layout.TASK_PROMOTION
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Change:
 
     @property
     def prefix(self) -> str:
-        return f"{self.service}/"
+        return layout.service_prefix(self.service)
 
     def trees(self, repo: pygit2.Repository) -> tuple[pygit2.Tree | None, pygit2.Tree]:
         """(base tree, change tree) in `repo`; UnknownRevision when a commit is missing."""

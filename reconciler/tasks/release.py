@@ -6,13 +6,14 @@ names the released commit, which is what later tooling (and `git log`) looks for
 """
 from __future__ import annotations
 
+from reconciler import layout
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, stage_commit
 
 
 class ReleaseExecutor(BuiltinExecutor):
     name = "release"
-    task = "release"
+    task = layout.TASK_RELEASE
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome:
         commit = stage_commit(request, env)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
+from reconciler import layout
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT
 from reconciler.engine.events import task_type
 from reconciler.gitstore import threeway
@@ -35,7 +36,7 @@ from reconciler.tasks.promotion import yaml_resolver
 if TYPE_CHECKING:
     from reconciler.gitstore import Mirror
 
-ROLLBACK = "rollback"
+ROLLBACK = layout.TASK_ROLLBACK
 HISTORY_LIMIT = 1000
 
 
@@ -57,7 +58,7 @@ class Revert:
 def context_changes(mirror: "Mirror", stage: str, service: str, context: str, data: dict[str, Any],
                     tip: str) -> list[Revert]:
     """What to revert, newest first (see the module docstring)."""
-    prefix = f"{service}/"
+    prefix = layout.service_prefix(service)
     out: list[Revert] = []
     for info in commits_carrying(mirror, tip, TRAILER_CONTEXT, context, limit=HISTORY_LIMIT):
         if carries(info.message, TRAILER_EVENT, task_type(ROLLBACK, "triggered")):
@@ -84,7 +85,7 @@ def revert_builder(reverts: list[Revert], service: str, stage: str):
         tree = tip.tree
         for revert in reverts:
             changed, original = revert.trees(repo)
-            result = threeway.merge_into(repo, changed, tree, original, f"{service}/", yaml_resolver)
+            result = threeway.merge_into(repo, changed, tree, original, layout.service_prefix(service), yaml_resolver)
             if not result.ok:
                 raise MergeConflict("revert", revert.commit, stage, result.conflicts)
             tree = repo[result.tree]  # type: ignore[index]
