@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python -m bench.gate_bench [--quick]`. Everything is measured in the same run:
 
-1. SLI retrieval through the provider (`prometheus.get_values`, the code the engine runs):
+1. SLI retrieval through the provider (`providers.prometheus.client.get_values`, the code the engine runs):
    one SLI (the baseline), 100 SLIs one at a time (unbatched, concurrency 1), concurrently
    unbatched (how it was before batching), and batched (several batch sizes; the default
    25; with one unbatchable query among them, to price the fallback). The variants are run
@@ -36,7 +36,8 @@ import httpx
 
 from reconciler.quality import slo as slo_module
 from reconciler.quality.history import PreviousEvaluation
-from reconciler.quality.prometheus import PrometheusConfig, batch_query, get_values
+from reconciler.quality.providers.prometheus.batching import batch_query
+from reconciler.quality.providers.prometheus.client import PrometheusConfig, get_values
 from reconciler.quality.scoring import evaluate
 from reconciler.quality.slo import decode_slo
 from reconciler.quality.values import SliValue

@@ -28,7 +28,8 @@ from typing import Callable
 
 from reconciler.engine.commands import Promote
 from reconciler.quality import evidence
-from reconciler.quality.prometheus import PrometheusConfig
+from reconciler.quality.providers.prometheus import PrometheusProvider
+from reconciler.quality.providers.prometheus.client import PrometheusConfig
 from reconciler.quality.provider import evaluate_window
 from reconciler.quality.sli import SliContext, merge_indicators, parse_sli
 from reconciler.spec.settings import Settings
@@ -213,7 +214,7 @@ def evaluation(env: FakeTaskEnv, n: int) -> None:
         config = PrometheusConfig.from_settings(env.settings.spec.sli.prometheus)
         indicators = merge_indicators(parse_sli(SLI), parse_sli(SLI))
         window = SliContext(end - 600, end, "shop", "dev", "svc-0006")
-        baseline = timed(lambda i: evaluate_window(SLO, indicators, window, config, []), n)
+        baseline = timed(lambda i: evaluate_window(SLO, indicators, window, PrometheusProvider(config), []), n)
         row("baseline: evaluate_window (3 SLIs, no history)", baseline, None)
         data = {"evaluation": {"start": evidence.iso(end - 600), "end": evidence.iso(end)}}
         request = env.request("evaluation", "dev", "svc-0006", data)

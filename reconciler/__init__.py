@@ -3,7 +3,7 @@
 Layers (imports point downwards only, checked by tests/test_layers.py):
 
 * pure core: ``contract``, ``spec``, ``quality`` (minus its HTTP provider), ``engine``
-* adapters:  ``gitstore``, ``quality.prometheus``, ``targets``, ``tasks``
+* adapters:  ``gitstore``, ``quality.providers``, ``targets``, ``tasks``
 * shell:     ``controller``, ``server``, ``cli``
 """
 

@@ -85,8 +85,9 @@ def command(slo_file: Path, values_file: Path | None, history_file: Path | None,
 def _live(slo_text: str, sli_files, url, start, end, timeframe, labels, project, stage, service,
           deployment, timeout, history) -> Evaluation:
     # Imported here: the offline gate never pays for httpx.
-    from reconciler.quality.prometheus import PrometheusConfig
     from reconciler.quality.provider import evaluate_window
+    from reconciler.quality.providers.prometheus import PrometheusProvider
+    from reconciler.quality.providers.prometheus.client import PrometheusConfig
     from reconciler.quality.sli import SliContext, SliFileError, merge_indicators, parse_sli
 
     if not sli_files:
@@ -116,7 +117,7 @@ def _live(slo_text: str, sli_files, url, start, end, timeframe, labels, project,
     except ValueError as exc:
         _usage(str(exc))
     window = SliContext(window_start, window_end, project, stage, service, deployment, label_map)
-    return evaluate_window(slo_text, indicators, window, config, history)
+    return evaluate_window(slo_text, indicators, window, PrometheusProvider(config), history)
 
 
 def _window(start: str | None, end: str | None, timeframe: str | None) -> tuple[float, float]:

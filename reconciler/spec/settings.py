@@ -50,8 +50,19 @@ class PrometheusSettings(_Model):
 
 
 class SliSettings(_Model):
-    provider: Literal["prometheus", "none"] = "prometheus"
+    """`spec.sli`: which provider (`reconciler.quality.providers.registry`, names checked by the
+    schema) and one settings block per provider, under its name. Blocks of providers without a
+    typed model here pass through as mappings (`options`)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    provider: str = "prometheus"
     prometheus: PrometheusSettings = PrometheusSettings()
+
+    def options(self, name: str) -> dict[str, Any]:
+        """The settings block `spec.sli.<name>` of a provider without a typed model ({} if none)."""
+        block = (self.model_extra or {}).get(name)
+        return dict(block) if isinstance(block, dict) else {}
 
 
 class KubernetesTarget(_Model):

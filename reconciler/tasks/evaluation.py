@@ -1,7 +1,7 @@
 """The `evaluation` task: Keptn's lighthouse + SLI provider in one step.
 
 Reads `<service>/slo.yaml` and the layered `sli.yaml` files at the config commit, asks
-Prometheus for the window the event names, scores the result against earlier evaluations of
+the configured SLI provider (`quality.providers`) for the window the event names, scores the result against earlier evaluations of
 the same stage and service, and answers with Keptn's `evaluation.finished` payload. The
 evidence document goes into the journal (`evaluations/<stage>/<service>/…json` on
 `reconciler/results`), which is also where later evaluations find their history.
@@ -21,8 +21,9 @@ from reconciler import layout
 from reconciler.contract import evaluation_path
 from reconciler.quality import evidence
 from reconciler.quality.history import PreviousEvaluation
-from reconciler.quality.prometheus import PrometheusConfig
 from reconciler.quality.provider import evaluate_window
+from reconciler.quality.providers import registry
+from reconciler.quality.providers.base import SliProvider
 from reconciler.quality.scoring import Evaluation
 from reconciler.quality.sli import SliContext, SliFileError, merge_indicators, parse_sli
 from reconciler.quality.slo import SloError, decode_slo
@@ -184,27 +185,26 @@ class EvaluationExecutor(BuiltinExecutor):
         ref = config_commit(request, env)
         slo_path = layout.service_path(service, layout.SLO_FILE)
         slo_text = read_text(env.mirror, ref, slo_path)
-        config: PrometheusConfig | None = None
+        provider: SliProvider | None = None
         indicators: dict[str, str] = {}
         previous: list[PreviousEvaluation] = []
-        provider: dict[str, Any] = {"kind": "none"}
+        described: dict[str, Any] = {"kind": "none"}
         if slo_text is not None:
-            sli = env.settings.spec.sli
-            if sli.provider != "none":
-                try:
-                    config = PrometheusConfig.from_settings(sli.prometheus, env=env.environ)
-                except ValueError as exc:
-                    return TaskOutcome.errored(f"cannot evaluate {service} in {stage}: {exc}")
-                provider = {"kind": "prometheus", "url": config.url}
+            try:
+                provider = registry.create(env.settings.spec.sli, env.environ)
+            except ValueError as exc:
+                return TaskOutcome.errored(f"cannot evaluate {service} in {stage}: {exc}")
+            if provider is not None:
+                described = provider.describe()
             indicators = read_indicators(env, stage, service, ref, env.settings.sli_files_of)
             previous = history(env, stage, service, history_limit(slo_text))
         labels = string_labels(data)
         context = SliContext(window[0], window[1], project, stage, service, deployment_name(data), labels)
-        result = evaluate_window(slo_text, indicators, context, config, previous)
+        result = evaluate_window(slo_text, indicators, context, provider, previous)
         evaluated_at = _dt.datetime.fromtimestamp(now, _dt.timezone.utc)
         document = evidence.build(result, context=request.context, project=project, stage=stage,
                                   service=service, evaluated_at=evaluated_at, window=window,
-                                  provider=provider, slo_path=slo_path if slo_text is not None else None,
+                                  provider=described, slo_path=slo_path if slo_text is not None else None,
                                   commit=ref, labels=labels)
         path = evidence.path_for(stage, service, evaluated_at, request.context)
         body = (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()

@@ -25,9 +25,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from reconciler.quality.prometheus import (
-    TAG, PrometheusConfig, ProviderUnavailable, batch_query, blamed_query, get_values, split_answer,
-)
+from reconciler.quality.providers.base import ProviderUnavailable
+from reconciler.quality.providers.prometheus.batching import TAG, batch_query, blamed_query, split_answer
+from reconciler.quality.providers.prometheus.client import PrometheusConfig, get_values
 from reconciler.quality.values import SliValue
 from tests.support.prometheus import Series, running_prometheus, steady
 

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from reconciler.quality.prometheus import PrometheusConfig, ProviderUnavailable, get_values
+from reconciler.quality.providers.base import ProviderUnavailable
+from reconciler.quality.providers.prometheus.client import PrometheusConfig, get_values
 from reconciler.spec.settings import PrometheusSettings
 from tests.support.prometheus import Reply, misbehaving_server, refused_url, self_signed_certificate, vector
 

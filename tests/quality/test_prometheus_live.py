@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from reconciler.cli.evaluate import command as evaluate_command
 from reconciler.quality import evidence
-from reconciler.quality.prometheus import PrometheusConfig
+from reconciler.quality.providers.prometheus import PrometheusProvider
+from reconciler.quality.providers.prometheus.client import PrometheusConfig
 from reconciler.quality.provider import evaluate_window
 from reconciler.quality.sli import SliContext, merge_indicators, parse_sli
 from tests.support.prometheus import Reply, Series, misbehaving_server, refused_url, running_prometheus, steady
@@ -86,7 +87,7 @@ def slo(objectives: str, total: str = 'total_score: {pass: "90%", warning: "75%"
 
 def run(prom, end, text, **kw):
     config = PrometheusConfig(url=prom.url, timeout=5.0)
-    return evaluate_window(text, INDICATORS, window(end), config, **kw)
+    return evaluate_window(text, INDICATORS, window(end), PrometheusProvider(config), **kw)
 
 
 def test_pass_with_exact_values_and_rendered_queries(prometheus):
@@ -161,7 +162,7 @@ def test_provider_down_fails_closed(prometheus):
     _, end = prometheus
     with refused_url() as url:
         ev = evaluate_window(slo("  - sli: latency\n    pass: [{criteria: ['<=200']}]"), INDICATORS,
-                             window(end), PrometheusConfig(url=url, retries=1, backoff=0.01))
+                             window(end), PrometheusProvider(PrometheusConfig(url=url, retries=1, backoff=0.01)))
     assert (ev.result, ev.event_result, ev.event_status) == ("fail", "fail", "errored")
     assert ev.error_kind == "sli_retrieval_failed"
     assert "unreachable" in ev.message and url in ev.message
@@ -174,7 +175,7 @@ def test_provider_slower_than_the_timeout_fails_each_objective(prometheus):
   - sli: latency
     pass: [{criteria: ["<=200"]}]
   - sli: throughput
-    pass: [{criteria: [">=2"]}]"""), INDICATORS, window(end), PrometheusConfig(url=slow.url, timeout=0.3))
+    pass: [{criteria: [">=2"]}]"""), INDICATORS, window(end), PrometheusProvider(PrometheusConfig(url=slow.url, timeout=0.3)))
     assert ev.result == "fail" and ev.score == 0
     assert all(o.error == "Prometheus did not answer within 0.3s" for o in ev.objectives)
     # One batch of both, then each alone (concurrently) to learn which was slow; no retries.

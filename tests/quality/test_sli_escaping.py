@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.quality.prometheus import PrometheusConfig
+from reconciler.quality.providers.prometheus import PrometheusProvider
+from reconciler.quality.providers.prometheus.client import PrometheusConfig
 from reconciler.quality.provider import evaluate_window
 from reconciler.quality.sli import SliContext, escape_for, render, string_contexts
 from tests.support.prometheus import Series, running_prometheus, steady
@@ -91,7 +92,7 @@ def test_a_hostile_label_leaves_the_verdict_unchanged_against_a_real_prometheus(
     end = float(int(time.time()) // 15 * 15 - 1800)
     series = [Series("shop_latency_ms", {"service": "carts", "instance": "web-1"}, steady(end - 3600, end + 300, 900.0))]
     with running_prometheus(tmp_path, series=series) as prom:
-        config = PrometheusConfig(url=prom.url, timeout=5.0)
+        config = PrometheusProvider(PrometheusConfig(url=prom.url, timeout=5.0))
 
         def gate(instance: str, indicators=INDICATORS):
             window = SliContext(end - 600, end, "shop", "production", "carts", labels={"instance": instance})

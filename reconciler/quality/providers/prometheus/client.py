@@ -1,12 +1,14 @@
-"""The Prometheus SLI provider: the only I/O of the quality gate.
+"""The Prometheus SLI provider's HTTP side (httpx); what to send and how to read the answers
+is the pure `batching` module.
 
 Each SLI is one instant query at the end of the evaluation window (`POST /api/v1/query`).
 Up to `batch_size` of them travel in one request: each query is tagged with its own value of
 the label `reconciler_sli` and the tagged queries are OR-ed, so the answer splits back into
-one result per SLI (see `batch_query` / `split_answer`). On this two-core machine a request
+one result per SLI (see `batching.batch_query` / `batching.split_answer`). On this two-core machine a request
 costs ~1.3 ms of client CPU and Prometheus only ~0.5 ms per query, so the number of requests,
 not the queries, was the cost (docs/performance.md). A batch that fails is narrowed down until
-the failure belongs to one query, which is then asked alone, exactly as without batching.
+the failure belongs to one query (`batching.parts`), which is then asked alone, exactly as
+without batching.
 
 Requests run concurrently (at most `concurrency` in flight), each with its own timeout and a
 bounded number of retries with backoff for transport errors and 5xx answers — never for a
@@ -27,29 +29,24 @@ import asyncio
 import contextlib
 import functools
 import json
-import math
 import os
 import random
-import re
 import ssl
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 import httpx
 
+from reconciler.quality.providers.base import ProviderUnavailable
+from reconciler.quality.providers.prometheus.batching import (batch_query, chunks, error_suffix, error_type, parts,
+                                                            split_answer, answer_value)
 from reconciler.quality.values import SliValue
 from reconciler.spec.settings import PrometheusSettings
 
 ENV_PREFIX = "RECONCILER_PROMETHEUS_"
-TAG = "reconciler_sli"          # the label that says which query of a batch a series answers
-_OR = " or "
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _UNAVAILABLE_STATUS = frozenset({502, 503, 504})
-
-
-class ProviderUnavailable(Exception):
-    """Prometheus could not be asked at all; the evaluation must fail closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,23 +120,11 @@ async def query_values(config: PrometheusConfig, queries: Mapping[str, str | Non
             async with asyncio.TaskGroup() as group:
                 def spawn(batch: Sequence[tuple[str, str]]) -> None:
                     group.create_task(_resolve(clients, config, batch, at, results, spawn))
-                for batch in _chunks(todo, config.batch_size):
+                for batch in chunks(todo, config.batch_size):
                     spawn(batch)
         except* ProviderUnavailable as failed:
             raise failed.exceptions[0] from None
     return {name: results[name] for name in queries}
-
-
-def _chunks(items: Sequence[tuple[str, str]], size: int) -> list[Sequence[tuple[str, str]]]:
-    """`items` in order, cut into the fewest batches of at most `size`, of near-equal length
-    (30 queries at 25 become 15 + 15, not 25 + 5: the batches finish together)."""
-    return _cut(items, -(-len(items) // max(1, size)))
-
-
-def _cut(items: Sequence[tuple[str, str]], count: int) -> list[Sequence[tuple[str, str]]]:
-    """`items` in order, in `count` parts whose lengths differ by at most one."""
-    cuts = [len(items) * k // count for k in range(count + 1)] if count else []
-    return [items[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
 async def _resolve(clients: "_Clients", config: PrometheusConfig, batch: Sequence[tuple[str, str]],
@@ -150,7 +135,7 @@ async def _resolve(clients: "_Clients", config: PrometheusConfig, batch: Sequenc
         name, query = batch[0]
         async with clients.lease() as client:
             answer = await _post(client, config, query, at)
-        results[name] = _timed_out(config, name, query) if answer is None else _value(name, query, *answer)
+        results[name] = _timed_out(config, name, query) if answer is None else answer_value(name, query, *answer)
         return
     text = batch_query([query for _, query in batch])
     async with clients.lease() as client:
@@ -160,101 +145,8 @@ async def _resolve(clients: "_Clients", config: PrometheusConfig, batch: Sequenc
         if values is not None:
             results.update(values)
             return
-    for part in _parts(batch, answer):
+    for part in parts(batch, answer):
         spawn(part)
-
-
-_FAN_OUT = 4
-
-
-def _parts(batch: Sequence[tuple[str, str]], answer: tuple[int, Any] | None) -> list[Sequence[tuple[str, str]]]:
-    """How to ask a failed batch again; the parts are asked concurrently.
-
-    * No answer in time, or Prometheus gave up: which query was slow is unknown, and halving
-      would wait out the timeout once per level, so every query is asked alone at once.
-    * A parse error that points at one query (scalars, range vectors and syntax errors all
-      do): that query alone, the rest as one batch.
-    * Any other error (an execution error names no query): four parts, so that a bad query
-      among 25 is found in three rounds of requests rather than five, for about as many
-      requests (11) as halving.
-
-    Every failed batch splits into at least two parts, so a batch of n costs at most 2n − 1
-    requests whatever Prometheus answers.
-    """
-    if answer is None or _error_type(answer[1]) == "timeout":
-        return [[item] for item in batch]
-    culprit = blamed_query([query for _, query in batch], answer[1])
-    if culprit is not None:
-        return [[batch[culprit]], [item for k, item in enumerate(batch) if k != culprit]]
-    return _cut(batch, min(len(batch), _FAN_OUT))
-
-
-# --------------------------------------------------------------------------- the batch format
-
-def batch_query(queries: Sequence[str]) -> str:
-    """One PromQL expression answering all `queries`, each series tagged `reconciler_sli="<i>"`.
-
-    The tag keeps the answers apart: PromQL's `or` drops a right-hand series whose labels
-    (ignoring the metric name) equal a left-hand one's, so `sum(a) or sum(b)` would lose b.
-    Each query ends with a newline so that a trailing `# comment` cannot swallow the rest. A
-    query whose series already carry the label gets it overwritten; if that merges two of its
-    series, Prometheus rejects the batch and the query is asked alone. Scalars, range vectors
-    and strings cannot be tagged either: their batch fails and they are asked alone too.
-    """
-    return _OR.join(_tagged(i, query) for i, query in enumerate(queries))
-
-
-def _tagged(index: int, query: str) -> str:
-    return f'label_replace(({query}\n), "{TAG}", "{index}", "", "")'
-
-
-def split_answer(batch: Sequence[tuple[str, str]], status: int, body: Any) -> dict[str, SliValue] | None:
-    """SLI name → value from the answer to `batch_query` of `batch`'s queries; None when the
-    answer is not a usable batch answer (an error, or series without a valid tag), which
-    means: ask again in parts. Each SLI's series are judged as if it had been asked alone."""
-    if status != 200 or not isinstance(body, dict) or body.get("status") != "success":
-        return None
-    data = body.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "vector" or not isinstance(data.get("result"), list):
-        return None
-    series: dict[str, list[Any]] = {str(i): [] for i in range(len(batch))}
-    for item in data["result"]:
-        metric = item.get("metric") if isinstance(item, dict) else None
-        found = series.get(metric.get(TAG)) if isinstance(metric, dict) else None
-        if found is None:
-            return None
-        found.append(item)
-    return {name: _vector_value(name, query, series[str(i)]) for i, (name, query) in enumerate(batch)}
-
-
-_PARSE_ERROR = re.compile(r"(\d+):(\d+): parse error")
-
-
-def blamed_query(queries: Sequence[str], body: Any) -> int | None:
-    """Which of the batched `queries` Prometheus' parse error points at, if it says.
-
-    Prometheus reports `<line>:<column>: parse error` (the column counted in bytes after the
-    last newline). Only a hint for splitting: the query named is asked alone and the others
-    as a batch again, so a wrong guess costs a request, never a wrong attribution.
-    """
-    if len(queries) < 2 or not isinstance(body, dict) or body.get("errorType") != "bad_data":
-        return None
-    match = _PARSE_ERROR.search(str(body.get("error", "")))
-    if not match:
-        return None
-    line, column = int(match.group(1)), int(match.group(2))
-    text = batch_query(queries).encode()
-    newline = -1                                  # the (virtual) newline before line 1
-    for _ in range(line - 1):
-        newline = text.find(b"\n", newline + 1)
-        if newline < 0:
-            return None
-    position, end = newline + column, 0
-    for index, query in enumerate(queries):
-        end += len(_tagged(index, query).encode()) + len(_OR)
-        if position < end:
-            return index
-    return None
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -358,14 +250,14 @@ async def _post(client: httpx.AsyncClient, config: PrometheusConfig, query: str,
                 f"Prometheus at {config.url} refused the request (HTTP {response.status_code}); "
                 f"check {ENV_PREFIX}TOKEN or {ENV_PREFIX}USERNAME/_PASSWORD")
         body = _json(response)
-        if response.status_code >= 500 and _error_type(body) != "timeout":
+        if response.status_code >= 500 and error_type(body) != "timeout":
             if attempt < config.retries:
                 attempt = await _backoff(config, attempt)
                 continue
             if response.status_code in _UNAVAILABLE_STATUS:
                 raise ProviderUnavailable(
                     f"Prometheus at {config.url} is unavailable: HTTP {response.status_code} "
-                    f"after {attempt + 1} attempts{_error_suffix(body)}")
+                    f"after {attempt + 1} attempts{error_suffix(body)}")
         return response.status_code, body
 
 
@@ -381,63 +273,7 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-def _error_type(body: Any) -> str | None:
-    return body.get("errorType") if isinstance(body, dict) else None
-
-
-def _error_suffix(body: Any) -> str:
-    if isinstance(body, dict) and body.get("error"):
-        return f": {body.get('errorType', 'error')}: {body['error']}"
-    return ""
-
-
 # --------------------------------------------------------------------------- answers → values
 
 def _timed_out(config: PrometheusConfig, name: str, query: str) -> SliValue:
     return SliValue.failed(name, f"Prometheus did not answer within {config.timeout:g}s", query)
-
-
-def _value(name: str, query: str, status: int, body: Any) -> SliValue:
-    """Turn the answer to one query asked alone into a value or a failure that says what went wrong."""
-    def failed(reason: str) -> SliValue:
-        return SliValue.failed(name, reason, query)
-
-    if not isinstance(body, dict) or "status" not in body:
-        return failed(f"not a Prometheus API answer (HTTP {status})")
-    if body["status"] != "success":
-        if body.get("errorType") == "timeout":
-            return failed(f"Prometheus gave up on the query: {body.get('error', 'timeout')}")
-        return failed(f"query failed (HTTP {status}){_error_suffix(body)}")
-    data = body.get("data") or {}
-    kind, result = data.get("resultType"), data.get("result")
-    if kind == "scalar":
-        return _sample(name, query, result)
-    if kind == "vector":
-        return _vector_value(name, query, result or [])
-    if kind == "matrix":
-        return failed("the query returned a range vector; wrap it in a function such as rate() "
-                      "or avg_over_time()")
-    return failed(f"the query returned a {kind!r}, expected a number")
-
-
-def _vector_value(name: str, query: str, series: Sequence[Any]) -> SliValue:
-    """The one sample of an instant vector; no sample or several series fail the SLI."""
-    if not series:
-        return SliValue.failed(name, "no data: the query returned no sample at the end of the window", query)
-    if len(series) > 1:
-        return SliValue.failed(name, f"the query returned {len(series)} series, expected one; aggregate "
-                               "it (for example with sum(...))", query)
-    return _sample(name, query, series[0].get("value") if isinstance(series[0], dict) else None)
-
-
-def _sample(name: str, query: str, pair: Any) -> SliValue:
-    try:
-        value = float(pair[1])
-    except (TypeError, ValueError, IndexError):
-        return SliValue.failed(name, f"unreadable sample {pair!r}", query)
-    if math.isnan(value):
-        return SliValue.failed(name, "the query returned NaN (for example a division by zero "
-                               "when there was no traffic)", query)
-    if math.isinf(value):
-        return SliValue.failed(name, f"the query returned {'+' if value > 0 else '-'}Inf", query)
-    return SliValue.ok(name, value, query)
