@@ -88,9 +88,10 @@ class JobSettings(_Model):
 
 
 class ForgeSettings(_Model):
-    """Pull requests for manual approvals; the token comes from RECONCILER_FORGE_TOKEN."""
+    """Pull requests for manual approvals; the token comes from RECONCILER_FORGE_TOKEN. `kind`
+    names a module of `reconciler.tasks.forges` (checked by the schema)."""
 
-    kind: Literal["none", "github", "gitea", "gitlab"] = "none"
+    kind: str = "none"
     url: str | None = None      # API base, e.g. https://api.github.com
     repository: str | None = None   # owner/name
 

@@ -35,7 +35,8 @@ from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.tasks.base import Pending, TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
                                      stage_commit, text)
-from reconciler.tasks.forge import ForgeClient, ForgeError
+from reconciler.tasks.forges import registry as forges
+from reconciler.tasks.forges.base import ForgeError
 from reconciler.tasks.promotion import Change, change_tree_on, land, yaml_resolver
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class ApprovalExecutor(BuiltinExecutor):
         message = (f"waiting for approval of {service} in {stage} ({result}): merge branch {branch} into "
                    f"{stage} to approve, delete it to decline")
         try:
-            forge = ForgeClient.from_settings(env.settings.spec.forge, env.mirror.url, environ=env.environ)
+            forge = forges.from_settings(env.settings.spec.forge, env.mirror.url, environ=env.environ)
         except ForgeError as exc:
             forge = None
             message += f"; no pull request: {exc}"
@@ -274,7 +275,7 @@ def _squashed(mirror: "Mirror", base: str | None, tip: str, context: str) -> boo
 
 
 def _pull_request_state(env: TaskEnv, number: int) -> str | None:
-    forge = ForgeClient.from_settings(env.settings.spec.forge, env.mirror.url, environ=env.environ)
+    forge = forges.from_settings(env.settings.spec.forge, env.mirror.url, environ=env.environ)
     if forge is None:
         return None
     return forge.pull_request(number).state

@@ -1,6 +1,6 @@
 """A fake GitHub / Gitea / GitLab pull-request API on 127.0.0.1 (port picked by the kernel).
 
-It covers what `reconciler.tasks.forge` uses, with each forge's own paths, auth header and
+It covers what `reconciler.tasks.forges` use, with each forge's own paths, auth header and
 JSON shape: open a pull request (merge request on GitLab), list open ones, read one. A test
 plays the reviewer with `close(number)` and `merge(number)`; the Git side of a merge is the
 test's business (the forge only reports state). Every request is recorded.

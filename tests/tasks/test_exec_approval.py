@@ -319,14 +319,29 @@ def test_redelivery_with_another_key_finds_the_approval_and_a_foreign_branch_is_
 ])
 def test_forge_address_and_repository_default_to_the_config_repo(kind, url, repo_url, api, repository):
     from reconciler.spec.settings import ForgeSettings
-    from reconciler.tasks.forge import ForgeClient
-    client = ForgeClient.from_settings(ForgeSettings(kind=kind, url=url), repo_url, environ={})
-    assert (client.api, client.repository) == (api, repository)
+    from reconciler.tasks.forges.registry import from_settings
+    client = from_settings(ForgeSettings(kind=kind, url=url), repo_url, environ={})
+    assert (client.kind, client.api, client.repository) == (kind, api, repository)
 
 
 def test_forge_without_a_repository_says_what_to_set():
     from reconciler.spec.settings import ForgeSettings
-    from reconciler.tasks.forge import ForgeClient, ForgeError
-    assert ForgeClient.from_settings(ForgeSettings(kind="none"), "file:///x.git") is None
+    from reconciler.tasks.forges.base import ForgeError
+    from reconciler.tasks.forges.registry import from_settings
+    assert from_settings(ForgeSettings(kind="none"), "file:///x.git") is None
     with pytest.raises(ForgeError, match="spec.forge.repository"):
-        ForgeClient.from_settings(ForgeSettings(kind="github"), "file:///srv/config.git", environ={})
+        from_settings(ForgeSettings(kind="github"), "file:///srv/config.git", environ={})
+    with pytest.raises(ForgeError, match="spec.forge.url"):
+        from_settings(ForgeSettings(kind="gitea", repository="o/r"), "/srv/config.git", environ={})
+    with pytest.raises(ForgeError, match=r"'bitbucket' is not supported \(gitea, github, gitlab\)"):
+        from_settings(ForgeSettings(kind="bitbucket"), "https://x/o/r.git", environ={})
+
+
+def test_the_schema_names_exactly_the_forges_there_are():
+    import json
+    from pathlib import Path
+
+    from reconciler.tasks.forges.registry import NONE, kinds
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "reconciler.json").read_text())
+    assert sorted(schema["$defs"]["ForgeSettings"]["properties"]["kind"]["enum"]) == sorted([NONE, *kinds()])
+    assert kinds() == ("gitea", "github", "gitlab")

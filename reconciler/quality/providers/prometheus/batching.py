@@ -86,7 +86,7 @@ def split_answer(batch: Sequence[tuple[str, str]], status: int, body: Any) -> di
     series: dict[str, list[Any]] = {str(i): [] for i in range(len(batch))}
     for item in data["result"]:
         metric = item.get("metric") if isinstance(item, dict) else None
-        found = series.get(metric.get(TAG)) if isinstance(metric, dict) else None
+        found = series.get(str(metric.get(TAG))) if isinstance(metric, dict) else None
         if found is None:
             return None
         found.append(item)
