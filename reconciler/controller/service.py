@@ -148,7 +148,7 @@ class Service:
         if not self.controller.wait_ready(120):
             return
         target = self.targets.local()
-        for item in getattr(target, "recovered", []):
+        for item in target.recovered:
             if self._stopped or self.config.settings.stage(item.stage).target != "local":
                 continue
             tip = self.mirror.tip(item.stage)

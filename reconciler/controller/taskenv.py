@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 
 class Targets:
-    """One deployment target per kind, created on first use (the Kubernetes client costs
-    ~200 ms to import and needs credentials; a project on `local` never pays for it)."""
+    """One deployment target per kind, created on first use (`targets.registry`: the
+    Kubernetes client costs ~200 ms to import and needs credentials; a project on `local`
+    never pays for it). `factories` replace the registry for some kinds (tests)."""
 
     def __init__(self, workdir: Path, settings: Callable[[], Settings],
                  factories: dict[str, Callable[[], "DeploymentTarget"]] | None = None,
@@ -35,27 +36,26 @@ class Targets:
         self._settings = settings
         self._lock = threading.Lock()
         self._targets: dict[str, DeploymentTarget] = {}
-        self._factories = factories or {"local": self._local, "kubernetes": self._kubernetes}
+        self._factories = factories or {}
 
     @property
     def file_sd_dir(self) -> Path:
         return self.workdir / "prometheus" / "targets"
 
-    def _local(self) -> "DeploymentTarget":
-        from reconciler.targets.local import LocalTarget
-        return LocalTarget(self.workdir / "targets" / "local", file_sd_dir=self.file_sd_dir)
-
-    def _kubernetes(self) -> "DeploymentTarget":
-        from reconciler.kube.client import Kube, KubeAccess
-        from reconciler.targets.kubernetes import KubernetesTarget
-        return KubernetesTarget(Kube.connect(KubeAccess.from_env(self.environ)), self._settings())
+    def _create(self, kind: str) -> "DeploymentTarget":
+        factory = self._factories.get(kind)
+        if factory is not None:
+            return factory()
+        from reconciler.targets import registry
+        from reconciler.targets.base import TargetContext
+        return registry.create(kind, TargetContext(self.workdir, self._settings, self.environ, self.file_sd_dir))
 
     def local(self) -> "DeploymentTarget":
         """The local target, created now if it does not exist yet."""
         with self._lock:
             target = self._targets.get("local")
             if target is None:
-                target = self._targets["local"] = self._factories["local"]()
+                target = self._targets["local"] = self._create("local")
             return target
 
     def for_stage(self, stage: str) -> "DeploymentTarget | None":
@@ -65,9 +65,8 @@ class Targets:
         with self._lock:
             target = self._targets.get(kind)
             if target is None:
-                target = self._targets[kind] = self._factories[kind]()
-            if hasattr(target, "configure"):
-                target.configure(self._settings())  # type: ignore[attr-defined]
+                target = self._targets[kind] = self._create(kind)
+            target.configure(self._settings())
             return target
 
     def existing(self) -> dict[str, "DeploymentTarget"]:

@@ -74,7 +74,7 @@ class KubernetesTarget(_Model):
 
 
 class StageSettings(_Model):
-    target: Literal["local", "kubernetes", "none"] = "local"
+    target: str = "local"          # a module of reconciler.targets (checked by the schema), or none
     kubernetes: KubernetesTarget = KubernetesTarget()
 
 

@@ -4,12 +4,21 @@ A target turns "this commit of this service folder, with these values" into runn
 replicas, and reports back what Keptn's `deployment.finished` carries (`deploymentURIsLocal`,
 `deploymentNames`). It never reads Git: the caller exports the service folder at the
 sequence's commit and parses `values.yaml`, so both targets see exactly the same input.
+
+`DeploymentTarget` holds every hook the controller and the tasks call; `TargetBase` gives the
+defaults a target may not need (`configure`, `recovered`). A target kind is the module
+`reconciler.targets.<kind>` with `create(context)`, named in `spec.stages.<stage>.target`
+(`registry`). Deployment strategies that need more than "make this commit run" (blue/green:
+`release` switches traffic, `rollback` drops the new version) become hooks here, with a
+`TargetBase` default that keeps direct deployments as they are.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, runtime_checkable
+
+from reconciler.spec.settings import Settings
 
 FailureKind = Literal["manifest-invalid", "not-healthy", "rollout-timeout", "rollout-failed",
                       "not-deployed", "api-error"]
@@ -102,10 +111,40 @@ class ServiceStatus:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class RecoveredService:
+    """A service that a previous run of the target had running (now stopped)."""
+    project: str
+    stage: str
+    service: str
+    commit: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class TargetContext:
+    """What a target kind's `create(context)` gets from the controller."""
+
+    workdir: Path                           # the serve work dir; a target keeps its state under targets/<kind>
+    settings: Callable[[], Settings]        # the current reconciler.yaml
+    environ: Mapping[str, str]
+    file_sd_dir: Path                       # Prometheus file-SD folder for the replicas a target runs
+
+    def state_dir(self, kind: str) -> Path:
+        return self.workdir / "targets" / kind
+
+
 @runtime_checkable
 class DeploymentTarget(Protocol):
     """Where the services of a stage run. Implementations are thread-safe; calls for the same
     (stage, service) are serialised, calls for different services may run in parallel."""
+
+    recovered: Sequence[RecoveredService]
+    """Services an earlier process left running, found (and stopped) when the target was
+    created; the controller deploys each again from its stage branch."""
+
+    def configure(self, settings: Settings) -> None:
+        """Take the current reconciler.yaml; called each time a stage's target is looked up."""
 
     def deploy(self, request: DeployRequest) -> DeployResult:
         """Make `request` the running version; raise DeploymentFailed otherwise."""
@@ -120,3 +159,15 @@ class DeploymentTarget(Protocol):
 
     def close(self) -> None:
         """Release resources; the local target also stops every process it started."""
+
+
+class TargetBase:
+    """Defaults for the hooks of `DeploymentTarget` a target may not need."""
+
+    recovered: Sequence[RecoveredService] = ()
+
+    def configure(self, settings: Settings) -> None:
+        """Nothing to take from reconciler.yaml."""
+
+    def close(self) -> None:
+        """Nothing to release."""

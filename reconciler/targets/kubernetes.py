@@ -17,20 +17,20 @@ from typing import Callable
 
 from reconciler.kube import resources
 from reconciler.kube.apply import apply_object, ensure_namespace
-from reconciler.kube.client import Kube, KubeError, NotFound
+from reconciler.kube.client import Kube, KubeAccess, KubeError, NotFound
 from reconciler.kube.conflict import with_retries
 from reconciler.kube.rollout import (RolloutFailed, RolloutTimeout, rollout_state, scale_deployment,
                                      wait_for_rollout)
 from reconciler.spec.settings import Settings
 from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, ReplicaStatus,
-                                     ServiceStatus)
+                                     ServiceStatus, TargetBase, TargetContext)
 from reconciler.targets.manifests import LABEL_SERVICE, MANAGED_BY, load_manifests, prepare, service_urls
 
 UNDEPLOY_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "Ingress",
                   "ServiceAccount", "Job", "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget")
 
 
-class KubernetesTarget:
+class KubernetesTarget(TargetBase):
     def __init__(self, kube: Kube, settings: Settings | None = None, *, poll_interval: float = 0.5,
                  attempts: int = 5):
         self.kube = kube
@@ -174,3 +174,8 @@ class KubernetesTarget:
         except KubeError as exc:
             kind = "manifest-invalid" if exc.status in (400, 422) else "api-error"
             raise DeploymentFailed(kind, f"{what}: {exc}") from None
+
+
+def create(context: TargetContext) -> KubernetesTarget:
+    """`target: kubernetes`: the cluster of the environment's kubeconfig or service account."""
+    return KubernetesTarget(Kube.connect(KubeAccess.from_env(context.environ)), context.settings())

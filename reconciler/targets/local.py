@@ -41,8 +41,8 @@ from typing import Any, Mapping
 from reconciler.kube.expansion import expand
 from reconciler.sandbox.launch import give_to, host_exec_denied, run_as, run_dir
 from reconciler.targets import filesd, processes
-from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, ReplicaStatus,
-                                     ServiceStatus, replica_count)
+from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, RecoveredService,
+                                     ReplicaStatus, ServiceStatus, TargetBase, TargetContext, replica_count)
 from reconciler.targets.localspec import LocalSpec, load_local_spec
 
 log = logging.getLogger("reconciler.targets.local")
@@ -51,16 +51,6 @@ MARKER_KEY = "RECONCILER_LOCAL_MARKER"
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 STATE_FILE = "state.json"
 STABLE_AFTER = 60.0        # seconds up after which a replica's restart backoff resets
-
-
-@dataclass(frozen=True)
-class RecoveredService:
-    """A service that a previous run of the target had running (now stopped)."""
-    project: str
-    stage: str
-    service: str
-    commit: str
-    replicas: int
 
 
 @dataclass
@@ -113,7 +103,7 @@ def value_env(values: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-class LocalTarget:
+class LocalTarget(TargetBase):
     def __init__(self, work_dir: Path, *, file_sd_dir: Path | None = None, python: str = sys.executable,
                  poll_interval: float = 0.05, supervise_interval: float = 0.2, restart_backoff: float = 0.5,
                  max_restart_backoff: float = 30.0, stop_timeout: float = 5.0,
@@ -513,3 +503,8 @@ class LocalTarget:
         r.restarts += 1
         r.started_at = now
         return True
+
+
+def create(context: TargetContext) -> LocalTarget:
+    """`target: local` (the default): processes on this machine, state under targets/local."""
+    return LocalTarget(context.state_dir("local"), file_sd_dir=context.file_sd_dir)

@@ -23,7 +23,7 @@ from reconciler.gitstore import Mirror, Writer
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.targets.base import (DeploymentFailed, DeployRequest, DeployResult, ReplicaStatus,
-                                     ServiceStatus, replica_count)
+                                     ServiceStatus, TargetBase, replica_count)
 from reconciler.tasks.base import TaskOutcome, TaskRequest
 from tests.support.remotes import Origin, Remotes, remotes  # noqa: F401 - fixture re-export
 
@@ -39,7 +39,7 @@ class Deployed:
 
 
 @dataclass
-class RecordingTarget:
+class RecordingTarget(TargetBase):
     """A DeploymentTarget that remembers every call and what it was given.
 
     `fail` makes the next deploy/scale raise it (then it is cleared)."""

@@ -1,0 +1,27 @@
+"""Deployment targets by kind: `spec.stages.<stage>.target` → the module `reconciler.targets.<kind>`
+and its `create(context)`.
+
+Adding a target is adding that module (and its kind to the `target` enum of
+`schemas/reconciler.json`, which a test checks against the modules). A module is imported when
+a stage first uses its kind: a project on `local` never loads the Kubernetes client (~200 ms).
+"""
+from __future__ import annotations
+
+import importlib
+
+from reconciler.targets.base import DeploymentTarget, TargetContext
+
+NONE = "none"           # no built-in deployment: the stage records the change only
+_NOT_TARGETS = frozenset({NONE, "base", "registry"})
+
+
+def create(kind: str, context: TargetContext) -> DeploymentTarget:
+    """A new target of `kind`; ValueError for a kind without a module."""
+    try:
+        module = None if kind in _NOT_TARGETS else importlib.import_module(f"{__package__}.{kind}")
+    except ModuleNotFoundError:
+        module = None
+    if module is None or not callable(getattr(module, "create", None)):
+        raise ValueError(f"no deployment target of kind {kind!r}")
+    target: DeploymentTarget = module.create(context)
+    return target
