@@ -1,6 +1,10 @@
 """reconciler.layout: one test row per row of its table, and the rules derived from it."""
 from __future__ import annotations
 
+import ast
+import sys
+from pathlib import Path
+
 import pytest
 
 from reconciler import layout
@@ -109,3 +113,11 @@ def test_editing_a_test_script_or_an_integration_config_starts_no_delivery():
 def test_keptn_task_names():
     assert layout.KEPTN_TASKS == ("deployment", "test", "evaluation", "approval", "release", "rollback",
                                   "get-action", "action", "get-sli", "promotion")
+
+
+def test_layout_is_a_leaf_of_stdlib_and_the_contract():
+    tree = ast.parse(Path(layout.__file__).read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    outside = {n for n in names if n.split(".")[0] not in sys.stdlib_module_names and n != "reconciler.contract"}
+    assert outside == set()

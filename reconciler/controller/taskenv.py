@@ -35,14 +35,14 @@ class Targets:
         self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
         self._settings = settings
         self._lock = threading.Lock()
-        self._targets: dict[str, DeploymentTarget] = {}
+        self._targets: dict[str, DeploymentTarget | None] = {}
         self._factories = factories or {}
 
     @property
     def file_sd_dir(self) -> Path:
         return self.workdir / "prometheus" / "targets"
 
-    def _create(self, kind: str) -> "DeploymentTarget":
+    def _create(self, kind: str) -> "DeploymentTarget | None":
         factory = self._factories.get(kind)
         if factory is not None:
             return factory()
@@ -56,26 +56,26 @@ class Targets:
             target = self._targets.get("local")
             if target is None:
                 target = self._targets["local"] = self._create("local")
+            assert target is not None
             return target
 
     def for_stage(self, stage: str) -> "DeploymentTarget | None":
         kind = self._settings().stage(stage).target
-        if kind == "none":
-            return None
         with self._lock:
-            target = self._targets.get(kind)
-            if target is None:
-                target = self._targets[kind] = self._create(kind)
-            target.configure(self._settings())
+            if kind not in self._targets:
+                self._targets[kind] = self._create(kind)
+            target = self._targets[kind]
+            if target is not None:
+                target.configure(self._settings())
             return target
 
     def existing(self) -> dict[str, "DeploymentTarget"]:
         with self._lock:
-            return dict(self._targets)
+            return {kind: t for kind, t in self._targets.items() if t is not None}
 
     def close(self) -> None:
         with self._lock:
-            targets, self._targets = list(self._targets.values()), {}
+            targets, self._targets = [t for t in self._targets.values() if t is not None], {}
         for target in targets:
             try:
                 target.close()

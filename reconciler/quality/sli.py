@@ -1,8 +1,9 @@
 """`sli.yaml`: which query answers which SLI, layered and with Keptn's placeholders.
 
 The file can exist for the project (default branch), the stage (stage branch root) and the
-service (`<service>/prometheus/sli.yaml` or `<service>/sli.yaml`); later layers win key by
-key, as Keptn's prometheus-service merges them. Queries are templates: `$PROJECT`, `$STAGE`,
+service (`<service>/sli.yaml`, then the provider's own `<service>/<provider>/sli.yaml`); later
+layers win key by key, as Keptn's prometheus-service merges them. Which files, in which order,
+is `reconciler.layout.sli_paths`; here they are parsed and merged. Queries are templates: `$PROJECT`, `$STAGE`,
 `$SERVICE`, `$DEPLOYMENT`, `$DURATION_SECONDS`, `$LABEL.<name>` and the SLO's `filter`
 entries (`$<key>` and `$<KEY>`) are replaced as Keptn does, except that each value is escaped
 for its position in the query (`render`), so a hostile alert label cannot rewrite it.

@@ -57,7 +57,7 @@ CODES: dict[str, str] = {
     "empty-query": "an SLI with an empty query",
     "sli-undefined": "an SLO objective whose SLI has no query in any sli.yaml",
     "unknown-placeholder": "a $PLACEHOLDER in an SLI query that nothing fills in",
-    "sli-ambiguous": "a service has both sli.yaml and prometheus/sli.yaml",
+    "sli-ambiguous": "a service has both sli.yaml and <provider>/sli.yaml (e.g. prometheus/sli.yaml)",
     # remediation
     "legacy-remediation": "a pre-0.1.4 remediation file (Keptn 0.5/0.6 format)",
     "remediation-version": "the remediation apiVersion is not exactly spec.keptn.sh/0.1.4",

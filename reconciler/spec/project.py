@@ -445,6 +445,18 @@ class ProjectValidator:
             out += self._slo_queries(stage, service, svc, slo, indicators, sli_provider(project.settings))
         return out
 
+    def _other_provider_file(self, svc: _Service, sli: str, provider: str) -> tuple[str, str] | None:
+        """(file, provider) of a service SLI file written for another provider that defines `sli`
+        (`dynatrace/sli.yaml` while Prometheus is configured), or None."""
+        for rel in sorted(svc.files):
+            other = layout.sli_provider_of(rel)
+            if other is None or other == provider:
+                continue
+            model = self._doc(svc.files[rel], "sli", rel).model
+            if model is not None and sli in model.indicators:
+                return rel, other
+        return None
+
     def _slo_queries(self, stage, service, svc, slo: ServiceLevelObjectives, indicators,
                      provider: str) -> list[Finding]:
         slo_issues: list[Issue] = []
@@ -455,11 +467,17 @@ class ProjectValidator:
             entry = indicators.get(objective.sli)
             path = ("objectives", i, "sli")
             if entry is None:
-                slo_issues.append(warning("sli-undefined", f"SLI {objective.sli!r} has no query in any sli.yaml "
-                                          f"(project, stage `{stage}` or {service}), so this objective always "
-                                          f"fails; add it under `indicators:` in {service}/"
-                                          f"{layout.sli_files(provider)[1]}",
-                                          path))
+                elsewhere = self._other_provider_file(svc, objective.sli, provider)
+                if elsewhere is not None:
+                    rel, other = elsewhere
+                    message = (f"SLI {objective.sli!r} has no query for the {provider} provider, so this "
+                               f"objective always fails; {service}/{rel} defines it for {other}, a provider "
+                               f"reconciler.yaml does not select (spec.sli.provider: {provider})")
+                else:
+                    message = (f"SLI {objective.sli!r} has no query in any sli.yaml (project, stage `{stage}` "
+                               f"or {service}), so this objective always fails; add it under `indicators:` in "
+                               f"{service}/{layout.sli_files(provider)[1]}")
+                slo_issues.append(warning("sli-undefined", message, path))
                 continue
             query, where = entry
             unknown = unknown_placeholders(query, filter_keys)

@@ -11,17 +11,20 @@ import importlib
 
 from reconciler.targets.base import DeploymentTarget, TargetContext
 
-NONE = "none"           # no built-in deployment: the stage records the change only
-_NOT_TARGETS = frozenset({NONE, "base", "registry"})
+NONE = "none"           # without a module of that name: no built-in deployment (None)
+_NOT_TARGETS = frozenset({"base", "registry"})
 
 
-def create(kind: str, context: TargetContext) -> DeploymentTarget:
-    """A new target of `kind`; ValueError for a kind without a module."""
+def create(kind: str, context: TargetContext) -> DeploymentTarget | None:
+    """A new target of `kind`; None for `none` while no module says otherwise; ValueError for
+    any other kind without a module."""
     try:
         module = None if kind in _NOT_TARGETS else importlib.import_module(f"{__package__}.{kind}")
     except ModuleNotFoundError:
         module = None
     if module is None or not callable(getattr(module, "create", None)):
+        if kind == NONE:
+            return None
         raise ValueError(f"no deployment target of kind {kind!r}")
     target: DeploymentTarget = module.create(context)
     return target

@@ -405,3 +405,13 @@ def test_a_dynatrace_config_or_a_test_script_is_not_deployable(tree):
     assert validate_project(tree).findings == []
     tree["dev"]["helloservice/k8s/deployment.yaml"] = b"kind: Deployment\n"
     assert codes(validate_project(tree)) == [("missing-local-yaml", "dev:helloservice/")]
+
+
+def test_an_sli_written_for_another_provider_names_that_provider(tree):
+    """The query is in dynatrace/sli.yaml: the provider is what is missing, not the query."""
+    sli = tree["dev"].pop("helloservice/prometheus/sli.yaml")
+    tree["dev"]["helloservice/dynatrace/sli.yaml"] = sli
+    findings = [f for f in validate_project(tree).findings if f.file == "dev:helloservice/slo.yaml"]
+    assert findings and {f.code for f in findings} == {"sli-undefined"}
+    assert "helloservice/dynatrace/sli.yaml defines it for dynatrace" in findings[0].message
+    assert "spec.sli.provider: prometheus" in findings[0].message

@@ -31,7 +31,11 @@ def test_every_kind_the_schema_allows_is_a_target_module_or_none(tmp_path):
             target.close()
 
 
-@pytest.mark.parametrize("kind", ["none", "base", "registry", "manifests", "helm"])
+def test_none_is_no_target_until_a_module_says_otherwise(tmp_path):
+    assert registry.create("none", TargetContext(tmp_path, Settings, {}, tmp_path / "sd")) is None
+
+
+@pytest.mark.parametrize("kind", ["base", "registry", "manifests", "helm"])
 def test_a_kind_without_a_target_module_is_refused(tmp_path, kind):
     with pytest.raises(ValueError, match=f"no deployment target of kind '{kind}'"):
         registry.create(kind, TargetContext(tmp_path, Settings, {}, tmp_path / "sd"))
