@@ -69,7 +69,7 @@ def test_root_files_per_level():
     assert layout.root_files("stage") == {p: k for p, k in layout.root_files("project").items()
                                           if k in ("sli", "jobconfig")}
     assert layout.service_only_files() == ("slo.yaml", "remediation.yaml", "local.yaml")
-    assert layout.STAGE_LEVEL_FOLDERS == {"prometheus", "dynatrace", "datadog", "job", "webhook"}
+    assert {"prometheus", "dynatrace", "datadog", "job", "webhook"} == layout.STAGE_LEVEL_FOLDERS
 
 
 def test_sli_precedence_is_project_then_stage_then_service_and_the_provider_file_last():

@@ -217,8 +217,8 @@ def classify(updates: Iterable[BranchUpdate], stages: Iterable[str], default_bra
                 continue
             for service, roles in other.items():
                 if service not in deploy:
-                    notices.append(Notice(branch, commit.oid, "config-changed", _unchanged_delivery(service, branch, roles),
-                                          service))
+                    notices.append(Notice(branch, commit.oid, "config-changed",
+                                          _unchanged_delivery(service, branch, roles), service))
             if stage_level:
                 notices.append(Notice(branch, commit.oid, "config-changed",
                                       f"stage-level files changed on {branch}; they take effect at "

@@ -12,8 +12,9 @@ gives in `spec.sli.provider` (module `get_sli` ↔ name `get-sli`). Pure: no I/O
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from reconciler.quality.sli import SliContext
 from reconciler.quality.values import SliValue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Mapping
+from collections.abc import Mapping
 
 from reconciler.quality import providers as _package
 from reconciler.quality.providers.base import ProviderFactory, SliProvider

@@ -19,8 +19,9 @@ says its default (`default_api`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Mapping, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import httpx
 
@@ -101,7 +102,7 @@ class HttpForge:
     # -- construction
 
     @classmethod
-    def create(cls, url: str | None, repository: str | None, repo_url: str, environ: Mapping[str, str]) -> "HttpForge":
+    def create(cls, url: str | None, repository: str | None, repo_url: str, environ: Mapping[str, str]) -> HttpForge:
         """From `spec.forge` (url, repository) and the config repo's URL; ForgeError when
         something needed is missing."""
         host, path = repository_from_url(repo_url)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-from typing import Mapping
+from collections.abc import Mapping
 
 from reconciler.spec.settings import ForgeSettings
 from reconciler.tasks import forges as _package

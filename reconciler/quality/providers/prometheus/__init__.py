@@ -2,8 +2,9 @@
 reads the answers (pure), `client` asks over HTTP (httpx)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.quality.providers.base import SliRequest
 from reconciler.quality.providers.prometheus.client import PrometheusConfig, get_values
