@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import layout
 from reconciler.engine.events import CloudEvent
 from reconciler.spec.shipyard import Sequence
 
@@ -48,7 +49,7 @@ AWAIT_PROMOTION = "promotion"    # the commit that landed the context's change (
 
 # Where the context's change is promoted: before the first task, or by the approval task.
 PROMOTE_AT_START = "start"
-PROMOTE_BY_APPROVAL = "approval"
+PROMOTE_BY_APPROVAL = layout.TASK_APPROVAL
 
 
 class StateFormatError(ValueError):

@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reconciler import layout
 from reconciler.spec.settings import parse_duration
 
-IMPLICIT_EVALUATION = "evaluation"
+IMPLICIT_EVALUATION = layout.TASK_EVALUATION     # the sequence Keptn adds to every stage
 
 
 class _Model(BaseModel):
@@ -91,7 +92,7 @@ class Stage(_Model):
             if seq.name == name:
                 return seq
         if name == IMPLICIT_EVALUATION:
-            return Sequence(name=IMPLICIT_EVALUATION, tasks=[Task(name="evaluation")])
+            return Sequence(name=IMPLICIT_EVALUATION, tasks=[Task(name=layout.TASK_EVALUATION)])
         return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconciler import layout
 from reconciler.spec.findings import Issue, error, warning
 from reconciler.spec.lint.access import (ENTITY_NAME, ENTITY_NAME_MAX, ENTITY_RULE, as_dict, as_list,
                                          as_str, entries, suggest_entity_name)
@@ -126,7 +127,7 @@ def _sequence_index(stage_items) -> dict[str, dict[str, list[str]]]:
             if sname is not None and sname not in seqs:
                 seqs[sname] = [t.get("name") for t in as_list(seq.get("tasks"))
                                if isinstance(t, dict) and isinstance(t.get("name"), str)]
-        seqs.setdefault(IMPLICIT_EVALUATION, ["evaluation"])
+        seqs.setdefault(IMPLICIT_EVALUATION, [layout.TASK_EVALUATION])
         index[name] = seqs
     return index
 
@@ -180,7 +181,7 @@ def _task(path: tuple, task: dict) -> list[Issue]:
             out.append(warning("bad-duration", f"`{field}` {value!r} is not a duration; {consequence}. "
                                "Write e.g. \"10m\" or \"90s\"", path + (field,)))
     props = as_dict(task.get("properties"))
-    if name == "approval":
+    if name == layout.TASK_APPROVAL:
         if "properties" not in task or not props or not ({"pass", "warning"} & set(props)):
             out.append(warning("approval-waits", "this approval has no pass/warning properties, so it waits for a "
                                "person whatever the result (Keptn's approval-service; its docs say automatic). "
@@ -191,12 +192,12 @@ def _task(path: tuple, task: dict) -> list[Issue]:
                 out.append(warning("approval-value", f"approval `{key}` is {props[key]!r}; only `automatic` or "
                                    "`manual` are understood, anything else waits for a person",
                                    path + ("properties", key)))
-    elif name == "deployment":
+    elif name == layout.TASK_DEPLOYMENT:
         strategy = props.get("deploymentstrategy")
         if strategy is not None and strategy not in DEPLOYMENT_STRATEGIES:
             out.append(warning("unknown-strategy", f"deploymentstrategy {strategy!r} is not one of "
                                f"{', '.join(DEPLOYMENT_STRATEGIES)}", path + ("properties", "deploymentstrategy")))
-    elif name == "evaluation":
+    elif name == layout.TASK_EVALUATION:
         timeframe = props.get("timeframe")
         if timeframe is not None and not _duration_ok(timeframe):
             out.append(warning("bad-duration", f"evaluation timeframe {timeframe!r} is not a duration; write e.g. "
