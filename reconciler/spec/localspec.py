@@ -22,9 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reconciler.layout import LOCAL_FILE
 from reconciler.spec.settings import parse_duration
 
-SPEC_FILE = "local.yaml"
+SPEC_FILE = LOCAL_FILE
 
 # Variables the local target sets for every replica after `env`, so `env` cannot change them.
 TARGET_VARIABLES: frozenset[str] = frozenset({

@@ -19,11 +19,10 @@ from typing import Any, Callable, Iterable, Mapping
 
 from reconciler import layout
 from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
-from reconciler.layout import split_service
+from reconciler.layout import LOCAL_FILE, split_service
 from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
 from reconciler.spec.kinds import Kind, kind_of_repo_path
 from reconciler.spec.lint.access import ENTITY_NAME, ENTITY_RULE
-from reconciler.spec.localspec import SPEC_FILE as LOCAL_FILE
 from reconciler.spec.localspec import LocalSpec
 from reconciler.spec.remediation import Remediation
 from reconciler.spec.settings import Settings
