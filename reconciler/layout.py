@@ -13,6 +13,7 @@ same table; a rule's `levels` say where it applies (`project`: the default branc
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -104,6 +105,7 @@ _ANY_FOLDER: dict[str, Rule] = {r.pattern[2:]: r for r in RULES if r.pattern.sta
 _FOLDERS: dict[str, Rule] = {r.pattern[:-1]: r for r in RULES if r.is_folder}
 
 
+@functools.lru_cache(maxsize=8192)        # the same relative paths recur in every service folder
 def rule_for(rel: str, level: Level = "service") -> Rule | None:
     """The row that classifies `rel` (a path inside a service folder, or at a branch root for
     the `stage`/`project` levels), or None when no row applies there."""
