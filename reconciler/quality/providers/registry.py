@@ -9,6 +9,7 @@ Prometheus never loads another provider's client.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Mapping
@@ -23,7 +24,12 @@ _NOT_PROVIDERS = frozenset({"base", "registry"})
 
 def names() -> tuple[str, ...]:
     """Every provider name, sorted (without `none`)."""
-    found = (m.name for m in pkgutil.iter_modules(_package.__path__))
+    return _names_in(tuple(_package.__path__))
+
+
+@functools.lru_cache(maxsize=4)
+def _names_in(path: tuple[str, ...]) -> tuple[str, ...]:
+    found = (m.name for m in pkgutil.iter_modules(path))
     return tuple(sorted(n.replace("_", "-") for n in found if n not in _NOT_PROVIDERS and not n.startswith("_")))
 
 

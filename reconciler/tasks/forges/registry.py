@@ -6,6 +6,7 @@ Adding a forge is adding that module (and its kind to the `spec.forge.kind` enum
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import pkgutil
@@ -21,7 +22,12 @@ _NOT_FORGES = frozenset({"base", "registry"})
 
 def kinds() -> tuple[str, ...]:
     """Every forge kind, sorted (without `none`)."""
-    found = (m.name for m in pkgutil.iter_modules(_package.__path__))
+    return _kinds_in(tuple(_package.__path__))
+
+
+@functools.lru_cache(maxsize=4)
+def _kinds_in(path: tuple[str, ...]) -> tuple[str, ...]:
+    found = (m.name for m in pkgutil.iter_modules(path))
     return tuple(sorted(n for n in found if n not in _NOT_FORGES and not n.startswith("_")))
 
 
