@@ -213,6 +213,13 @@ def sli_provider_of(rel: str) -> str | None:
     return rule.sli_provider or rel.split("/", 1)[0]
 
 
+def job_config_paths(service: str) -> tuple[tuple[Level, str], ...]:
+    """(level, path) of the job executor's config, first found wins (not merged): the
+    service's, the stage's, the project's (`project` on the default branch)."""
+    return (("service", service_path(service, JOB_CONFIG_FILE)), ("stage", JOB_CONFIG_FILE),
+            ("project", JOB_CONFIG_FILE))
+
+
 # --- Keptn's task names ----------------------------------------------------------------
 
 TASK_DEPLOYMENT = "deployment"

@@ -80,6 +80,11 @@ def test_sli_precedence_is_project_then_stage_then_service_and_the_provider_file
     assert layout.sli_files("dynatrace") == ("sli.yaml", "dynatrace/sli.yaml")
 
 
+def test_the_job_config_of_the_service_wins_over_the_stage_and_the_project():
+    assert layout.job_config_paths("carts") == (("service", "carts/job/config.yaml"), ("stage", "job/config.yaml"),
+                                                ("project", "job/config.yaml"))
+
+
 @pytest.mark.parametrize("rel, provider", [
     ("sli.yaml", None), ("prometheus/sli.yaml", "prometheus"), ("dynatrace/sli.yaml", "dynatrace"),
     ("datadog/sli.yaml", "datadog"), ("newrelic/sli.yaml", "newrelic"), ("slo.yaml", None),

@@ -42,12 +42,12 @@ class ResolvedJobConfig:
 
 def resolve_jobconfig(env: TaskEnv, stage: str, service: str, ref: str) -> ResolvedJobConfig | None:
     """Service → stage → project, the first file that exists (None: no job config at all)."""
-    places = [(ref, stage, layout.service_path(service, JOB_CONFIG)), (ref, stage, JOB_CONFIG)]
     default = env.default_branch
     project_ref = env.mirror.tip(default) if default else None
-    if project_ref:
-        places.append((project_ref, default, JOB_CONFIG))
-    for rev, branch, path in places:
+    for level, path in layout.job_config_paths(service):
+        rev, branch = (project_ref, default) if level == "project" else (ref, stage)
+        if rev is None:
+            continue
         content = read_text(env.mirror, rev, path)
         if content is None:
             continue
