@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from reconciler.quality.prometheus import PrometheusConfig
+from reconciler.quality.providers.prometheus import PrometheusProvider
+from reconciler.quality.providers.prometheus.client import PrometheusConfig
 from reconciler.quality.provider import evaluate_window
 from reconciler.quality.scoring import evaluate
 from reconciler.quality.sli import SliContext
@@ -41,7 +42,7 @@ def test_no_samples_and_nan_from_a_real_prometheus_are_named(tmp_path):
     series = [Series("shop_latency", {"service": "carts"}, steady(end - 3600, end + 300, math.nan))]
     with running_prometheus(tmp_path, series=series) as prom:
         ev = evaluate_window(SLO, INDICATORS, SliContext(end - 600, end, "shop", "dev", "carts"),
-                             PrometheusConfig(url=prom.url, timeout=5.0))
+                             PrometheusProvider(PrometheusConfig(url=prom.url, timeout=5.0)))
     assert ev.result == "fail"
     assert "latency (" in ev.message and "NaN" in ev.message.split("latency (", 1)[1]
     assert "errors (" in ev.message and "no data" in ev.message.split("errors (", 1)[1]
@@ -50,7 +51,7 @@ def test_no_samples_and_nan_from_a_real_prometheus_are_named(tmp_path):
 def test_garbage_from_the_provider_is_named():
     with misbehaving_server(Reply(body=b"<html>proxy error</html>")) as server:
         ev = evaluate_window(SLO, INDICATORS, SliContext(0.0, 600.0, "shop", "dev", "carts"),
-                             PrometheusConfig(url=server.url, timeout=2.0, retries=0))
+                             PrometheusProvider(PrometheusConfig(url=server.url, timeout=2.0, retries=0)))
     assert ev.result == "fail"
     assert "SLIs without usable data" in ev.message
     assert "latency (not a Prometheus API answer" in ev.message
