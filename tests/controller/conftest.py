@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.controller import seeded_origin, start_service
-from tests.support.remotes import human_factory, remote_kind, remotes  # noqa: F401 - fixtures
 
 
 @pytest.fixture

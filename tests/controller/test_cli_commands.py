@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from reconciler import contract
 from reconciler.cli import main
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
 
 MANUAL_SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

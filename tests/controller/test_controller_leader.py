@@ -7,7 +7,7 @@ import pytest
 
 from reconciler.controller.service import ServeOptions, Service
 from reconciler.controller.executors import NoExecutors
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 from tests.support.fake_kube import FakeKube
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from reconciler import contract
 from reconciler.controller.index import Index
-from tests.support.controller import ServeProcess, processes_under, wait_until
+from tests.support.controller import ServeProcess, processes_under
+from tests.support.waiting import poll, wait_until
 from tests.support.remotes import git_out
 
 
@@ -62,7 +63,9 @@ def test_kill9_between_push_and_record_records_the_trigger_exactly_once(origin, 
         serve.wait_ready()
         dev = human_factory(origin.url, "dev")
         commit = dev.change("helloservice/values.yaml", "image: helloservice:1.9.0\nreplicaCount: 1\n", "bump")
-        time.sleep(delay)                 # 0: before the poll saw it; later: during or after the record
+        # Deliberate, not a wait for a condition: the delay picks the crash point (0: before
+        # the poll saw the push; later: during or after its record), the time is what is tested.
+        time.sleep(delay)
         serve.kill9()
         serve = ServeProcess(origin.url, workdir, poll=0.1)
         serve.wait_ready()
@@ -76,9 +79,7 @@ def test_kill9_between_push_and_record_records_the_trigger_exactly_once(origin, 
     finally:
         serve.stop()
     # what the killed controller had started was taken over and stopped by its successor
-    deadline = time.monotonic() + 15
-    while processes_under(workdir) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll(lambda: not processes_under(workdir), timeout=15, interval=0.1)
     assert processes_under(workdir) == []
 
 

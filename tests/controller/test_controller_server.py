@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 SECRET = "s3cret-webhook"
 

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from reconciler import contract
-from tests.support.controller import wait_until
-from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
+from tests.support.remotes import git_out, every_transport
 
 
 def results_log(origin) -> list[str]:
@@ -24,6 +24,7 @@ def runs(service, **filters):
     return service.index.runs(**filters)
 
 
+@every_transport
 def test_push_to_stage_branch_records_a_triggered_sequence(origin, service_factory, human_factory):
     # polling as the trigger for network remotes (no inotify there), the watch for file://
     service = service_factory(origin.url, poll=0.05)
@@ -118,6 +119,7 @@ def test_skip_trailer_and_sequence_trailer(origin, service_factory, human_factor
     assert len(runs(service)) == 1
 
 
+@every_transport
 def test_human_commits_on_the_results_branch_are_kept(origin, service_factory, human_factory):
     """A person (or another tool) writing to reconciler/results while the controller writes:
     both survive, nothing is force-pushed."""

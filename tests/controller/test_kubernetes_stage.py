@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 from tests.support.fake_kube import FakeKube, JobOutcome
 from tests.support.remotes import git_out
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 SECRET = "s3cr3t-value-7c1e"
 

@@ -13,10 +13,10 @@ import pytest
 
 from reconciler.controller.executors import BuiltinExecutors
 from reconciler.gitstore.seed import seed_bare_repo
-from tests.support.controller import start_service, wait_until
+from tests.support.controller import start_service
+from tests.support.waiting import wait_until
 from tests.support.metrics import GaugeExporter
 from tests.support.prometheus import running_prometheus
-from tests.support.remotes import human_factory, remotes  # noqa: F401 - fixtures
 
 METRIC = "e2e_response_ms"
 

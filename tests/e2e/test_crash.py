@@ -3,12 +3,14 @@ once and no write-back commit is made twice."""
 from __future__ import annotations
 
 import json
-import time
+import re
 
+import httpx
 import pytest
 
 from reconciler import contract
-from tests.support.controller import ServeProcess, processes_under, wait_until
+from tests.support.controller import ServeProcess, processes_under
+from tests.support.waiting import poll, wait_until
 from tests.support.remotes import git_out
 
 
@@ -65,6 +67,32 @@ def await_production_approval(origin, serve: ServeProcess) -> None:
         raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
 
 
+def settled(origin, api: str) -> dict | None:
+    """The successor's state when it has nothing queued and all it recorded is on the origin."""
+    try:
+        metrics = httpx.get(f"{api}/metrics", timeout=5).text
+        status = httpx.get(f"{api}/api/v1/status", headers={"x-token": "test-token"}, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    inbox = re.search(r"^reconciler_inbox_depth (\S+)$", metrics, re.M)
+    origin_tip = git_out("rev-parse", contract.RESULTS_BRANCH, cwd=origin)
+    if inbox is None or float(inbox.group(1)) != 0 or status.get("resultsCommit") != origin_tip:
+        return None
+    return status
+
+
+def await_settled(origin, serve: ServeProcess) -> None:
+    """Wait until the restarted controller has drained its inbox and pushed everything it
+    recorded. Every task it redelivered comes before the production approval in the one
+    sequence chain, so by then any duplicate write-back, answer or evaluation is on the origin."""
+    api = json.loads((serve.workdir / "serve.json").read_text())["api"]
+    try:
+        wait_until(lambda: settled(origin, api), timeout=30, interval=0.05,
+                   what="the restarted controller to settle (inbox empty, results pushed)")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nruns: {run_summary(origin)}\nlog:\n{serve.log_excerpt()}") from None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [3, 7, 12])
 def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_factory, tmp_path, start_serve,
@@ -81,13 +109,11 @@ def test_kill9_mid_sequence_finishes_each_sequence_exactly_once(project, human_f
         serve.kill9()
         serve = start_serve()
         await_production_approval(origin, serve)
-        time.sleep(0.5)           # let anything duplicated show itself
+        await_settled(origin, serve)
     finally:
         serve.stop()
     # the killed controller's replicas were taken over by its successor, which stopped them
-    deadline = time.monotonic() + 15
-    while processes_under(workdir) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    poll(lambda: not processes_under(workdir), timeout=15, interval=0.1)
     assert processes_under(workdir) == []
 
     all_runs = runs(origin)

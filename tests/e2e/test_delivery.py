@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reconciler import contract
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 from tests.support.remotes import git, git_out
 
 

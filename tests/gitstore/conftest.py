@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.remotes import Origin, Remotes, human_factory, remote_kind, remotes  # noqa: F401 - fixtures
+from tests.support.remotes import Origin, Remotes
 
 STAGES = ("dev", "staging", "production")
 

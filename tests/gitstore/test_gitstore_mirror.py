@@ -7,9 +7,10 @@ import pytest
 
 from reconciler.gitstore import GitStoreError, Mirror, RemoteError, UnknownRevision
 from reconciler.gitstore.mirror import local_path
-from tests.support.remotes import HUMAN_EMAIL, git, git_out
+from tests.support.remotes import HUMAN_EMAIL, every_transport, git, git_out
 
 
+@every_transport
 def test_fetch_sees_a_human_push(origin, workdir, human_factory):
     mirror = Mirror(origin.url, workdir)
     before = mirror.fetch()
@@ -74,6 +75,7 @@ def test_reading_files_trees_and_blob_ids(origin, workdir):
         mirror.commit("0" * 40)
 
 
+@every_transport
 def test_deleted_branches_disappear_from_the_mirror(origin, workdir, human_factory):
     mirror = Mirror(origin.url, workdir)
     human = human_factory(origin.url, "dev")

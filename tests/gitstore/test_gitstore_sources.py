@@ -11,7 +11,7 @@ from watchdog.events import (DirCreatedEvent, FileClosedNoWriteEvent, FileCreate
 
 from reconciler.gitstore import LocalWatch, Mirror, Poller, Writer
 from reconciler.gitstore.localwatch import is_ref_change
-from tests.support.remotes import git
+from tests.support.remotes import git, every_transport
 
 WAIT = 10.0   # upper bound for "eventually"; never a performance assertion
 
@@ -44,6 +44,7 @@ def read_only_access(url: str, tmp_path: Path, mirror: Mirror) -> None:
 
 # ---------------------------------------------------------------------------- Poller
 
+@every_transport
 def test_poller_calls_back_on_a_push_and_not_on_reads(origin, workdir, human_factory, tmp_path):
     mirror = Mirror(origin.url, workdir)
     mirror.fetch()

@@ -45,7 +45,6 @@ def test_promotion_keeps_stage_specific_values(promo):
     assert not writer.cherry_pick("production", change, "again", prefix="carts/").created
 
 
-@pytest.mark.parametrize("remote_kind", ["file"])
 def test_promotion_conflict_names_the_paths(promo, human_factory):
     origin, mirror, writer, change = promo
     prod = human_factory(origin.url, "production")
@@ -68,7 +67,6 @@ def test_rollback_reverts_only_the_service(promo):
     assert git_out("show", "dev:carts/values.yaml", cwd=origin.path).startswith("image: carts:1.0")
 
 
-@pytest.mark.parametrize("remote_kind", ["file"])
 def test_revert_survives_later_unrelated_lines(promo, human_factory):
     origin, mirror, writer, change = promo
     dev = human_factory(origin.url, "dev")
@@ -78,7 +76,6 @@ def test_revert_survives_later_unrelated_lines(promo, human_factory):
     assert mirror.read("dev", "carts/values.yaml").decode() == DEV_VALUES.replace("replicas: 1", "replicas: 2")
 
 
-@pytest.mark.parametrize("remote_kind", ["file"])
 def test_without_a_prefix_the_whole_commit_is_picked(promo):
     origin, mirror, writer, change = promo
     # the change also touched orders/, whose production value differs: only the prefix saves it
@@ -87,7 +84,6 @@ def test_without_a_prefix_the_whole_commit_is_picked(promo):
     assert info.value.paths == ("orders/values.yaml",)
 
 
-@pytest.mark.parametrize("remote_kind", ["file"])
 def test_cherry_pick_creates_the_service_folder_when_missing(remotes, remote_kind, tmp_path, human_factory):
     origin = remotes.origin("file", {"main": {"x": "1"}, "dev": {"new/values.yaml": "a: 1\n"}, "prod": {"y": "2"}})
     human = human_factory(origin.url, "dev")

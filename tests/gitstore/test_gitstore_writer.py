@@ -8,8 +8,8 @@ import pytest
 from reconciler.contract import BOT_EMAIL, BOT_NAME, TRAILER_CONTEXT, TRAILER_STEP
 from reconciler.gitstore import (BranchExists, Mirror, PushRejected, TreeChange, WriteConflict, Writer)
 from reconciler.gitstore.trailers import parse
-from tests.support.remotes import (REJECT_NON_FAST_FORWARD, Human, enable_reflog, forced_updates, git, git_out,
-                                   install_hook, protect_branch_hook, ref_updates, rejected_updates)
+from tests.support.remotes import (REJECT_NON_FAST_FORWARD, Human, enable_reflog, every_transport, forced_updates,
+                                   git, git_out, install_hook, protect_branch_hook, ref_updates, rejected_updates)
 
 
 def origin_log(origin, branch: str) -> list[str]:
@@ -23,6 +23,7 @@ def guard(origin) -> None:
     enable_reflog(origin.path)
 
 
+@every_transport
 def test_write_back_lands_with_trailers_and_no_checkout(origin, workdir):
     mirror = Mirror(origin.url, workdir)
     mirror.fetch()
@@ -46,6 +47,7 @@ def test_write_back_lands_with_trailers_and_no_checkout(origin, workdir):
     assert info.by_reconciler and info.trailers.get(TRAILER_CONTEXT) == "ctx-1"
 
 
+@every_transport
 def test_a_concurrent_human_push_loses_nothing(origin, workdir, human_factory):
     guard(origin)
     mirror = Mirror(origin.url, workdir)
@@ -152,6 +154,7 @@ def test_writing_a_new_branch_from_a_start_point(origin, workdir):
     assert mirror.tip("reconciler/results") == journal.oid
 
 
+@every_transport
 def test_create_and_delete_branches(origin, workdir):
     mirror = Mirror(origin.url, workdir)
     tips = mirror.fetch()
@@ -285,6 +288,7 @@ def test_executable_bits_survive_a_rewrite(remotes, workdir, tmp_path):
     assert git_out("ls-tree", "main", "job/run.sh", cwd=origin.path).startswith("100755")
 
 
+@every_transport
 def test_update_branch_is_a_compare_and_swap(origin, workdir, human_factory):
     import pygit2
 

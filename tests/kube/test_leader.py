@@ -1,22 +1,12 @@
 """Lease-based leader election against the fake API server (real HTTP, real threads)."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from reconciler.kube.leader import LeaderElector
+from tests.support.waiting import wait_until
 
 TIMING = dict(lease_duration=1.5, renew_deadline=1.0, retry_period=0.05)
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture
@@ -37,15 +27,29 @@ def lease(fake_kube, namespace):
     return fake_kube.get("leases", namespace, "reconciler")["spec"]
 
 
+def through_renewals(fake_kube, namespace, count: int, invariant) -> None:
+    """Check `invariant()` at every poll until the lease has been renewed `count` times."""
+    seen: set[str] = set()
+
+    def renewed() -> bool:
+        invariant()
+        seen.add(lease(fake_kube, namespace)["renewTime"])
+        return len(seen) > count
+
+    wait_until(renewed, interval=0.01, what=f"{count} renewals of the lease")
+
+
 def test_exactly_one_of_two_candidates_leads(electors, fake_kube, namespace):
     events = []
     a = electors("a", on_started_leading=lambda: events.append("a"))
     b = electors("b", on_started_leading=lambda: events.append("b"))
     assert wait_until(lambda: a.is_leader or b.is_leader)
     leader = a if a.is_leader else b
-    for _ in range(40):                                  # ~20 renewals
+
+    def one_leader() -> None:
         assert [a.is_leader, b.is_leader].count(True) == 1
-        time.sleep(0.01)
+
+    through_renewals(fake_kube, namespace, 8, one_leader)
     assert leader.is_leader and lease(fake_kube, namespace)["holderIdentity"] == leader.identity
     assert events == [leader.identity]
 
@@ -54,8 +58,12 @@ def test_a_crashed_leader_is_replaced_after_the_lease_expires(electors, fake_kub
     a = electors("a")
     assert wait_until(lambda: a.is_leader)
     b = electors("b")
-    time.sleep(0.2)
-    assert not b.is_leader                               # the lease is renewed, b must wait
+    assert wait_until(lambda: b.observed_holder == "a", what="b to find a holding the lease")
+
+    def b_waits() -> None:
+        assert not b.is_leader                           # the lease is renewed, b must wait
+
+    through_renewals(fake_kube, namespace, 4, b_waits)   # while b keeps trying (same retry period)
     a.stop(release=False)                                # crash: the lease is left to expire
     assert wait_until(lambda: b.is_leader)
     spec = lease(fake_kube, namespace)

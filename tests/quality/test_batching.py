@@ -12,14 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 from urllib.parse import parse_qs
 
@@ -29,6 +27,7 @@ from reconciler.quality.providers.base import ProviderUnavailable
 from reconciler.quality.providers.prometheus.batching import TAG, batch_query, blamed_query, split_answer
 from reconciler.quality.providers.prometheus.client import PrometheusConfig, get_values
 from reconciler.quality.values import SliValue
+from tests.support.httpserver import LocalHTTPServer, QuietHandler
 from tests.support.prometheus import Series, running_prometheus, steady
 
 AT = 1_700_000_000.0
@@ -109,22 +108,6 @@ class Fake:
     delay: float = 0.0
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 64      # the default 5 drops SYNs of concurrent clients: a 1 s retry each
-    daemon_threads = True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle holds the body back
-        # until the client's delayed ACK (40 ms per request).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 _SEGMENT = re.compile(r'label_replace\(\((.*?)\n\), "reconciler_sli", "(\d+)", "", ""\)', re.S)
 
 
@@ -172,9 +155,9 @@ class FakePrometheus:
 def fake_prometheus(table: dict[str, Fake], unavailable: int = 0) -> Iterator[FakePrometheus]:
     state = FakePrometheus(table, unavailable)
 
-    class Handler(_Handler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:                 # noqa: N802 (http.server naming)
-            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode(), keep_blank_values=True)
+            form = parse_qs(self.read_body().decode(), keep_blank_values=True)
             query = form["query"][0]
             with state.lock:
                 state.requests.append([q for q, _ in _SEGMENT.findall(query)] or [query])
@@ -187,30 +170,19 @@ def fake_prometheus(table: dict[str, Fake], unavailable: int = 0) -> Iterator[Fa
                     if down else state.respond(query)
                 if delay:
                     state.released.wait(delay)     # released early when the test ends
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, json.dumps(body).encode())
             except OSError:
                 pass                                # the client gave up (its timeout)
             finally:
                 with state.lock:
                     state.in_flight -= 1
 
-    server = _Server(("127.0.0.1", 0), Handler)
-    server.block_on_close = False
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        state.released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=STOP_TIMEOUT)
+    with LocalHTTPServer(Handler, name="fake-prometheus") as server:
+        state.url = server.base_url
+        try:
+            yield state
+        finally:
+            state.released.set()                    # let delayed replies go, so the threads can end
 
 
 def test_queries_go_in_few_balanced_batches_in_file_order():
@@ -327,9 +299,9 @@ class RecordingProxy:
 def recording_proxy(target: str) -> Iterator[RecordingProxy]:
     state = RecordingProxy(target)
 
-    class Handler(_Handler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:                 # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
+            body = self.read_body()
             state.queries.append(parse_qs(body.decode(), keep_blank_values=True)["query"][0])
             request = urllib.request.Request(target + self.path, data=body, headers={
                 "Content-Type": self.headers["Content-Type"]})
@@ -338,22 +310,11 @@ def recording_proxy(target: str) -> Iterator[RecordingProxy]:
                     status, data = r.status, r.read()
             except urllib.error.HTTPError as err:
                 status, data = err.code, err.read()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, data)
 
-    server = _Server(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with LocalHTTPServer(Handler, name="recording-proxy") as server:
+        state.url = server.base_url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=STOP_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

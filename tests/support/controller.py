@@ -6,30 +6,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 import httpx
 
 from reconciler.controller.service import ServeOptions, Service
 from reconciler.gitstore.seed import seed_bare_repo
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "example-config-repo"
-T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02, what: str = "condition") -> T:
-    """Poll `check` until it returns something truthy (bounded); fail with `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value: {last!r})")
 
 
 def seeded_origin(path: Path, layout: Path = EXAMPLE) -> Path:

@@ -1,8 +1,9 @@
 """A fake Kubernetes API server that speaks the REST protocol the official client uses.
 
 No kube-apiserver can be installed here (docs/targets.md), so the Kubernetes adapter is tested
-against this: a stdlib ThreadingHTTPServer on 127.0.0.1 port 0 with TCP_NODELAY (without it
-every keep-alive call stalls 40 ms on Nagle + delayed ACK), running in a thread.
+against this: the shared test HTTP server (tests/support/httpserver.py) on 127.0.0.1, port 0,
+with TCP_NODELAY (without it every keep-alive call stalls 40 ms on Nagle + delayed ACK),
+running in a thread.
 
 What it keeps like the real thing, because the adapter's correctness depends on it:
 * resourceVersion on every write (one global counter), 409 Conflict on a stale resourceVersion
@@ -21,23 +22,22 @@ A toy controller thread moves deployment status to the spec after `rollout_delay
 """
 from __future__ import annotations
 
-import pytest
-
 import copy
 import fnmatch
 import json
 import re
-import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+
+from tests.support.httpserver import LocalHTTPServer, QuietHandler
+from tests.support.waiting import wait_until
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,7 @@ class FakeKube:
         self._rv = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LocalHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -275,26 +275,19 @@ class FakeKube:
     @property
     def url(self) -> str:
         assert self._server is not None, "server not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._server.base_url
 
     def start(self) -> "FakeKube":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 64
-        serve = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                 name="fake-kube-http", daemon=True)
+        self._server = LocalHTTPServer(_make_handler(self), name="fake-kube-http").start()
         ctrl = threading.Thread(target=self._controller_loop, name="fake-kube-controller", daemon=True)
-        self._threads = [serve, ctrl]
-        for t in self._threads:
-            t.start()
+        self._threads = [ctrl]
+        ctrl.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
         for t in self._threads:
             t.join(timeout=5)
 
@@ -334,13 +327,9 @@ class FakeKube:
             return [r for r in self.requests
                     if (method is None or r.method == method.upper()) and fnmatch.fnmatchcase(r.path, path_glob)]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            time.sleep(0.005)
-        return predicate()
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0, what: str | None = None) -> bool:
+        """Wait (bounded) until `predicate` holds; fails naming `what` and the last value."""
+        return bool(wait_until(predicate, timeout, 0.005, what))
 
     # ---- request handling ------------------------------------------------------------------
 
@@ -746,52 +735,15 @@ class FakeKube:
 
 
 def _make_handler(fake: FakeKube):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
-        def setup(self) -> None:
-            super().setup()
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, *args) -> None:
-            pass
-
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self.read_body()
             headers = {k.lower(): v for k, v in self.headers.items()}
             code, ctype, payload = fake.handle(self.command, self.path, headers, body)
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(code, payload, ctype)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
     return Handler
-
-
-@pytest.fixture
-def fake_kube():
-    """A started FakeKube, stopped after the test."""
-    server = FakeKube().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def kube(fake_kube):
-    """The project's Kubernetes adapter, bound to the fake API server."""
-    from reconciler.kube.client import Kube, KubeAccess
-    client = Kube.connect(KubeAccess(url=fake_kube.url, token=fake_kube.token), request_timeout=10)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def namespace(fake_kube):
-    fake_kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-dev"}})
-    return "shop-dev"

@@ -13,8 +13,9 @@ import re
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
+
+from tests.support.httpserver import LocalHTTPServer, QuietHandler
 
 TOKEN = "forge-token-123"
 API_PREFIX = {"github": "", "gitea": "/api/v1", "gitlab": "/api/v4"}
@@ -105,12 +106,11 @@ class FakeForge:
 def fake_forge(kind: str, repository: str = "shop/config", token: str = TOKEN) -> Iterator[FakeForge]:
     forge = FakeForge(kind, repository, token)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            raw = self.read_body()
             parsed = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(parsed.query))
             body = json.loads(raw) if raw else {}
@@ -120,27 +120,11 @@ def fake_forge(kind: str, repository: str = "shop/config", token: str = TOKEN) -
                 status, answer = 401, {"message": "bad credentials"}
             else:
                 status, answer = forge.handle(self.command, parsed.path, query, body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.reply(status, json.dumps(answer).encode())
 
         do_GET = _serve          # noqa: N815
         do_POST = _serve         # noqa: N815
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    forge.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with LocalHTTPServer(Handler, name=f"fake-{kind}") as server:
+        forge.base_url = server.base_url
         yield forge
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -21,20 +21,18 @@ import math
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pytest
 
 from reconciler.demo import stack
+from tests.support.httpserver import LocalHTTPServer, QuietHandler
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -198,10 +196,9 @@ def misbehaving_server(*replies: Reply, tls: tuple[Path, Path] | None = None) ->
     """Serve `replies` on 127.0.0.1; with `tls` = (certificate, key) over HTTPS."""
     state = MisbehavingServer(list(replies) or [Reply()])
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:          # noqa: N802 (http.server naming)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode() if length else ""
+            body = self.read_body().decode()
             with state._lock:
                 state.requests.append({"method": self.command, "path": self.path,
                                        "headers": dict(self.headers), "body": body})
@@ -225,37 +222,17 @@ def misbehaving_server(*replies: Reply, tls: tuple[Path, Path] | None = None) ->
                 return
             body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(reply.status, body)
             except OSError:
                 pass                      # the client gave up (its timeout); that is the point
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    server.handle_error = lambda request, address: None     # refused TLS handshakes are expected
-    scheme = "http"
-    if tls is not None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(tls[0]), str(tls[1]))
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        state._released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=STOP_TIMEOUT)
+    # quiet_errors: refused TLS handshakes and dropped connections are what this server is for
+    with LocalHTTPServer(Handler, name="misbehaving-server", tls=tls, quiet_errors=True) as server:
+        state.url = server.base_url
+        try:
+            yield state
+        finally:
+            state._released.set()       # let delayed replies go, so the threads can end
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:

@@ -4,8 +4,8 @@ Why three kinds: libgit2 treats them differently. Over `file://` it runs no serv
 `git://` and HTTP do; HTTP also exercises credentials. A test that only passes against
 `file://` proves little about a forge.
 
-Everything binds 127.0.0.1 with a port picked at runtime and is stopped by a fixture
-finalizer. `Human` plays a person with the git CLI (clone, edit, commit, push), so the code
+Everything binds 127.0.0.1 with a port picked at runtime and is stopped by the `remotes`
+fixture (tests/conftest.py). `Human` plays a person with the git CLI (clone, edit, commit, push), so the code
 under test sees exactly what a developer's push looks like.
 """
 from __future__ import annotations
@@ -17,17 +17,22 @@ import os
 import signal
 import socket
 import subprocess
-import threading
-import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Mapping
 
 import pytest
 
+from tests.support.httpserver import LocalHTTPServer, QuietHandler
+from tests.support.waiting import poll
+
 ZERO = "0" * 40
 REMOTE_KINDS = ("file", "daemon", "http")
+
+# Runs a test once per transport (it overrides the `remote_kind` fixture, which is "file"
+# otherwise). Only where the transport matters: fetch, push, watching and polling,
+# credentials, server hooks; everything else runs over file://, the cheapest real remote.
+every_transport = pytest.mark.parametrize("remote_kind", REMOTE_KINDS)
 HUMAN_NAME = "Ada Human"
 HUMAN_EMAIL = "ada@example.com"
 
@@ -181,15 +186,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_port(port: int, proc: subprocess.Popen | None, deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return False
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> bool:
+    """True once `port` accepts connections; False when `proc` exits or `timeout` passes."""
+    def listening() -> str | None:
+        if proc.poll() is not None:
+            return "exited"
         with contextlib.suppress(OSError):
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        time.sleep(0.01)
-    return False
+                return "listening"
+        return None
+    return poll(listening, timeout, 0.01)[1] == "listening"
 
 
 class GitDaemon:
@@ -209,7 +215,7 @@ class GitDaemon:
                  "--informative-errors", str(self.base)],
                 env=git_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)
-            if _wait_port(port, proc, time.monotonic() + 10):
+            if _wait_port(port, proc, 10.0):
                 self.proc, self.port = proc, port
                 return self
             self._kill(proc)
@@ -236,17 +242,9 @@ class GitDaemon:
             self.proc = None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
     server: "GitHttpServer"
-
-    def setup(self) -> None:
-        super().setup()
-        # Keep-alive without TCP_NODELAY stalls 40 ms per response (Nagle + delayed ACK).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
-        pass
 
     def do_GET(self) -> None:
         self._cgi()
@@ -276,12 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.headers.get("Authorization") == expected
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(status, body, content_type=None, headers=headers)
 
     def _cgi(self) -> None:
         body = self._body()
@@ -331,52 +324,31 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, headers, payload)
 
 
-class GitHttpServer(ThreadingHTTPServer):
-    """Smart HTTP: a stdlib server that CGI-wraps `git http-backend` (fetch and push).
+class GitHttpServer(LocalHTTPServer):
+    """Smart HTTP: the shared test server CGI-wrapping `git http-backend` (fetch and push).
 
     `auth=(user, token)` requires HTTP Basic auth on every request, the way forges ask for
     a token; `auth_failures` counts the 401 answers so a test can see a client give up.
+    Clients that abort a push mid-request (by design, e.g. a stale base) are not errors.
     """
 
-    daemon_threads = True
-    request_queue_size = 64
-
     def __init__(self, base: Path, auth: tuple[str, str] | None = None) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler, name="git-http")
         self.base = base
         self.auth = auth
         self.requests = 0
         self.auth_failures = 0
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def handle_error(self, request, client_address) -> None:
-        import sys
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return   # a client that aborts a push mid-request (by design, e.g. a stale base)
-        super().handle_error(request, client_address)
 
     def start(self) -> "GitHttpServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="git-http", daemon=True)
-        self._thread.start()
+        super().start()
         return self
 
     def url(self, repo: Path, userinfo: str | None = None) -> str:
         at = f"{userinfo}@" if userinfo else ""
         return f"http://{at}127.0.0.1:{self.port}/{repo.relative_to(self.base).as_posix()}"
 
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
-
-# --------------------------------------------------------------------------- fixtures
+# --------------------------------------------------------------------------- serving origins
 
 @dataclass
 class Origin:
@@ -435,22 +407,6 @@ class Remotes:
         self._extra.clear()
 
 
-@pytest.fixture
-def remotes(tmp_path: Path) -> Iterator[Remotes]:
-    base = tmp_path / "remotes"
-    base.mkdir()
-    r = Remotes(base)
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-@pytest.fixture(params=REMOTE_KINDS)
-def remote_kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
 # --------------------------------------------------------------------------- a human
 
 class Human:
@@ -503,14 +459,3 @@ class Human:
         if push:
             self.push()
         return oid
-
-
-@pytest.fixture
-def human_factory(tmp_path: Path) -> Callable[..., Human]:
-    """`human_factory(url, branch="main")` clones into a fresh folder under tmp_path."""
-    counter = iter(range(1_000))
-
-    def make(url: str, branch: str = "main") -> Human:
-        return Human(url, tmp_path / f"human-{next(counter)}", branch)
-
-    return make

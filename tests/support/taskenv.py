@@ -13,9 +13,7 @@ import time
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
-
-import pytest
+from typing import Any, Callable, Mapping
 
 from reconciler.contract import RESULTS_BRANCH
 from reconciler.engine.events import CloudEvent, task_type
@@ -25,7 +23,6 @@ from reconciler.spec.shipyard import Shipyard
 from reconciler.targets.base import (DeploymentFailed, DeployRequest, DeployResult, ReplicaStatus,
                                      ServiceStatus, TargetBase, replica_count)
 from reconciler.tasks.base import TaskOutcome, TaskRequest
-from tests.support.remotes import Origin, Remotes, remotes  # noqa: F401 - fixture re-export
 
 CONTEXT = "0b7c3e52-1c7e-4d2a-9f55-7d0a4c1e2f3a"
 
@@ -174,22 +171,6 @@ class FakeTaskEnv:
         run_id = f"{context}/{stage}/{run}"
         return TaskRequest(event=event, key=key or f"{run_id}/{index}/triggered", run_id=run_id, context=context,
                            stage=stage, service=service, task=task, redelivery=redelivery)
-
-
-@pytest.fixture
-def make_env(remotes: Remotes, tmp_path: Path) -> Iterator[Callable[..., tuple[FakeTaskEnv, Origin]]]:  # noqa: F811
-    """`make_env(branches, kind="file", settings=None, ...)` -> (env, origin)."""
-    counter = iter(range(1000))
-
-    def make(branches: Mapping[str, Mapping[str, str | bytes]], kind: str = "file", **kw: Any
-             ) -> tuple[FakeTaskEnv, Origin]:
-        n = next(counter)
-        origin = remotes.origin(kind, branches, name=f"origin-{n}.git")
-        work = tmp_path / f"work-{n}"
-        work.mkdir()
-        return FakeTaskEnv(origin.url, work, **kw), origin
-
-    yield make
 
 
 SHIPYARD = """\

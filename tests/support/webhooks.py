@@ -1,8 +1,7 @@
 """An HTTP receiver on 127.0.0.1 that records what outbound webhooks send."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from tests.support.httpserver import LocalHTTPServer, QuietHandler
 
 
 class Receiver:
@@ -13,23 +12,14 @@ class Receiver:
         self.fail_first = fail_first
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.read_body()
                 outer.requests.append((dict(self.headers), body))
-                status = 503 if len(outer.requests) <= outer.fail_first else 202
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.reply(503 if len(outer.requests) <= outer.fail_first else 202, content_type=None)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server = LocalHTTPServer(Handler, name="webhook-receiver").start()
+        self.url = f"{self.server.base_url}/hook"
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from reconciler.targets import filesd, processes
 from reconciler.targets.base import DeployRequest, DeploymentFailed, DeploymentTarget
 from reconciler.targets.local import MARKER_KEY, LocalTarget, value_env
+from tests.support.waiting import wait_until
 
 SVC = Path(__file__).with_name("svc.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,15 +44,6 @@ def get(address: str, path: str = "/info"):
     with urllib.request.urlopen(f"http://{address}{path}", timeout=5) as resp:
         body = resp.read()
     return json.loads(body) if path == "/info" else body
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def processes_in(directory: Path) -> set[int]:

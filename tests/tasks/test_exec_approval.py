@@ -13,8 +13,8 @@ from reconciler.tasks.approval import (ApprovalError, ApprovalExecutor, approve,
 from reconciler.tasks.base import Pending, TaskOutcome
 from reconciler.tasks.promotion import promote
 from tests.support.forge import TOKEN, fake_forge
-from tests.support.remotes import git, git_out, human_factory, remote_kind, remotes  # noqa: F401 - fixtures
-from tests.support.taskenv import CONTEXT, make_env, stage_branches, values_yaml  # noqa: F401 - fixtures
+from tests.support.remotes import git, git_out, every_transport
+from tests.support.taskenv import CONTEXT, stage_branches, values_yaml
 
 BRANCH = approval_branch("staging", "carts", CONTEXT)
 PROMOTION_KEY = f"{CONTEXT}/staging/0/-/promote"
@@ -40,7 +40,7 @@ def test_keptn_approval_rules(properties, data, verdict):
     assert judge(properties, data) == verdict
 
 
-def dev_change(env, origin, human_factory, image="carts:1.1"):  # noqa: F811
+def dev_change(env, origin, human_factory, image="carts:1.1"):
     human = human_factory(origin.url, "dev")
     base = human.head()
     human.write("carts/values.yaml", values_yaml(image, 1, "dev only"))
@@ -62,7 +62,7 @@ def promotion(base, commit):
             "key": PROMOTION_KEY}
 
 
-def test_automatic_approval_lands_the_promotion_with_the_promotion_key(make_env, human_factory):  # noqa: F811
+def test_automatic_approval_lands_the_promotion_with_the_promotion_key(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     before = env.mirror.tip("staging")
@@ -81,7 +81,7 @@ def test_automatic_approval_lands_the_promotion_with_the_promotion_key(make_env,
     assert again == PromotionFinished(f"{CONTEXT}/staging/0", outcome.gitcommitid)
 
 
-def test_automatic_approval_without_promotion_and_automatic_decline(make_env):  # noqa: F811
+def test_automatic_approval_without_promotion_and_automatic_decline(make_env):
     env, _ = make_env(stage_branches())
     tip = env.mirror.tip("staging")
     approved = ApprovalExecutor().run(approval_request(env, result="pass"), env)
@@ -94,7 +94,7 @@ def test_automatic_approval_without_promotion_and_automatic_decline(make_env):  
     assert env.mirror.tip("staging") == tip and BRANCH not in env.mirror.tips()
 
 
-def test_automatic_approval_with_a_conflicting_promotion_errors_naming_paths(make_env, human_factory):  # noqa: F811
+def test_automatic_approval_with_a_conflicting_promotion_errors_naming_paths(make_env, human_factory):
     env, origin = make_env(stage_branches(staging={"carts/values.yaml": values_yaml("carts:0.9", 2, "staging only")}))
     base, commit = dev_change(env, origin, human_factory)
     outcome = ApprovalExecutor().run(approval_request(env, promotion=promotion(base, commit)), env)
@@ -102,7 +102,7 @@ def test_automatic_approval_with_a_conflicting_promotion_errors_naming_paths(mak
     assert "carts/values.yaml" in outcome.message
 
 
-def open_manual(env, origin, human_factory, **kw):  # noqa: F811
+def open_manual(env, origin, human_factory, **kw):
     base, commit = dev_change(env, origin, human_factory)
     request = approval_request(env, result="warning", promotion=promotion(base, commit), **kw)
     pending = ApprovalExecutor().run(request, env)
@@ -110,7 +110,8 @@ def open_manual(env, origin, human_factory, **kw):  # noqa: F811
     return request, pending
 
 
-def test_manual_approval_pushes_the_promotion_and_a_merge_approves(make_env, human_factory, remote_kind):  # noqa: F811
+@every_transport
+def test_manual_approval_pushes_the_promotion_and_a_merge_approves(make_env, human_factory, remote_kind):
     env, origin = make_env(stage_branches(), kind=remote_kind)
     stage_tip = env.mirror.tip("staging")
     request, pending = open_manual(env, origin, human_factory)
@@ -141,7 +142,7 @@ def test_manual_approval_pushes_the_promotion_and_a_merge_approves(make_env, hum
     assert BRANCH not in env.mirror.tips()                                     # merged branch cleaned up
 
 
-def test_manual_approval_redelivered_reuses_the_branch(make_env, human_factory):  # noqa: F811
+def test_manual_approval_redelivered_reuses_the_branch(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     again = ApprovalExecutor().run(request, env)
@@ -150,7 +151,7 @@ def test_manual_approval_redelivered_reuses_the_branch(make_env, human_factory):
     assert again.data["approval"]["base"] == pending.data["approval"]["base"]
 
 
-def test_deleting_the_branch_declines(make_env, human_factory):  # noqa: F811
+def test_deleting_the_branch_declines(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     git("branch", "-D", BRANCH, cwd=origin.path)
@@ -159,7 +160,7 @@ def test_deleting_the_branch_declines(make_env, human_factory):  # noqa: F811
     assert isinstance(outcome, TaskOutcome) and outcome.result == "fail" and "deleted" in outcome.message
 
 
-def test_a_merge_commit_after_the_stage_moved_approves(make_env, human_factory):  # noqa: F811
+def test_a_merge_commit_after_the_stage_moved_approves(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     reviewer = human_factory(origin.url, "staging")
@@ -173,7 +174,7 @@ def test_a_merge_commit_after_the_stage_moved_approves(make_env, human_factory):
     assert outcome.gitcommitid == env.mirror.tip("staging") == reviewer.head()
 
 
-def test_a_squash_merge_is_recognised_by_its_trailers(make_env, human_factory):  # noqa: F811
+def test_a_squash_merge_is_recognised_by_its_trailers(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     approval_commit = pending.data["approval"]["commit"]
@@ -193,7 +194,7 @@ def test_a_squash_merge_is_recognised_by_its_trailers(make_env, human_factory): 
 
 
 @pytest.mark.parametrize("kind", ["github", "gitea", "gitlab"])
-def test_pull_request_is_opened_and_closing_it_declines(make_env, human_factory, monkeypatch, kind):  # noqa: F811
+def test_pull_request_is_opened_and_closing_it_declines(make_env, human_factory, monkeypatch, kind):
     with fake_forge(kind) as forge:
         monkeypatch.setenv("RECONCILER_FORGE_TOKEN", TOKEN)
         settings = Settings.from_data({"spec": {"forge": {"kind": kind, "url": forge.api,
@@ -217,7 +218,7 @@ def test_pull_request_is_opened_and_closing_it_declines(make_env, human_factory,
         assert "closed without merging" in outcome.message
 
 
-def test_refused_forge_token_still_waits_and_says_why(make_env, human_factory, monkeypatch):  # noqa: F811
+def test_refused_forge_token_still_waits_and_says_why(make_env, human_factory, monkeypatch):
     with fake_forge("github") as forge:
         monkeypatch.setenv("RECONCILER_FORGE_TOKEN", "wrong")
         settings = Settings.from_data({"spec": {"forge": {"kind": "github", "url": forge.api,
@@ -229,7 +230,7 @@ def test_refused_forge_token_still_waits_and_says_why(make_env, human_factory, m
         assert not forge.pulls
 
 
-def test_manual_approval_without_promotion_is_one_empty_commit(make_env):  # noqa: F811
+def test_manual_approval_without_promotion_is_one_empty_commit(make_env):
     env, origin = make_env(stage_branches())
     request = approval_request(env, result="pass", properties={"pass": "manual"})
     pending = ApprovalExecutor().run(request, env)
@@ -240,7 +241,7 @@ def test_manual_approval_without_promotion_is_one_empty_commit(make_env):  # noq
         "rev-parse", "staging^{tree}", cwd=origin.path)
 
 
-def test_plain_git_approve_fast_forwards_and_deletes_the_branch(make_env, human_factory):  # noqa: F811
+def test_plain_git_approve_fast_forwards_and_deletes_the_branch(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     decision = approve(env.mirror, env.writer, CONTEXT)
@@ -253,7 +254,7 @@ def test_plain_git_approve_fast_forwards_and_deletes_the_branch(make_env, human_
     assert isinstance(outcome, TaskOutcome) and outcome.result == "pass" and outcome.gitcommitid == decision.commit
 
 
-def test_plain_git_approve_merges_when_the_stage_moved(make_env, human_factory):  # noqa: F811
+def test_plain_git_approve_merges_when_the_stage_moved(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     human_factory(origin.url, "staging").change("orders/values.yaml", "image: orders:3.0\n")
@@ -270,7 +271,7 @@ def test_plain_git_approve_merges_when_the_stage_moved(make_env, human_factory):
     assert decide(pending.data, request, env).result == "pass"
 
 
-def test_plain_git_decline_deletes_the_branch(make_env, human_factory):  # noqa: F811
+def test_plain_git_decline_deletes_the_branch(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request, pending = open_manual(env, origin, human_factory)
     decision = decline(env.mirror, env.writer, CONTEXT)
@@ -281,7 +282,7 @@ def test_plain_git_decline_deletes_the_branch(make_env, human_factory):  # noqa:
         approve(env.mirror, env.writer, CONTEXT)
 
 
-def test_plain_git_approve_asks_which_when_several_wait(make_env):  # noqa: F811
+def test_plain_git_approve_asks_which_when_several_wait(make_env):
     env, _ = make_env(stage_branches())
     for stage in ("staging", "production"):
         request = env.request("approval", stage, "carts", {"result": "pass", "approval": {"pass": "manual"}})
@@ -292,7 +293,7 @@ def test_plain_git_approve_asks_which_when_several_wait(make_env):  # noqa: F811
     assert decision.stage == "production"
 
 
-def test_redelivery_with_another_key_finds_the_approval_and_a_foreign_branch_is_refused(make_env, human_factory):  # noqa: F811
+def test_redelivery_with_another_key_finds_the_approval_and_a_foreign_branch_is_refused(make_env, human_factory):
     env, origin = make_env(stage_branches())
     request = approval_request(env, result="pass", properties={"pass": "manual"})
     pending = ApprovalExecutor().run(request, env)

@@ -5,11 +5,10 @@ from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.deployment import DeploymentExecutor
 from reconciler.tasks.release import ReleaseExecutor
 from reconciler.spec.settings import Settings
-from tests.support.remotes import human_factory, remotes  # noqa: F401 - fixtures
-from tests.support.taskenv import make_env, stage_branches, values_yaml  # noqa: F401 - fixtures
+from tests.support.taskenv import stage_branches, values_yaml
 
 
-def test_deploys_the_folder_at_the_event_commit(make_env, human_factory):  # noqa: F811
+def test_deploys_the_folder_at_the_event_commit(make_env, human_factory):
     env, origin = make_env(stage_branches(dev={"carts/k8s/app.yaml": "kind: Deployment\n"}))
     commit = env.mirror.tip("dev")
     human_factory(origin.url, "dev").change("carts/values.yaml", values_yaml("carts:9.9", 1, "later"))
@@ -28,7 +27,7 @@ def test_deploys_the_folder_at_the_event_commit(make_env, human_factory):  # noq
     assert not list((env.workdir / "tmp").iterdir())                               # export cleaned up
 
 
-def test_failed_deployment_names_the_reason_and_api_errors_are_errored(make_env):  # noqa: F811
+def test_failed_deployment_names_the_reason_and_api_errors_are_errored(make_env):
     env, _ = make_env(stage_branches())
     env.target_impl.fail = DeploymentFailed("not-healthy", "replica carts-0 exited: boom")
     outcome = DeploymentExecutor().run(env.request("deployment", "dev", "carts"), env)
@@ -39,7 +38,7 @@ def test_failed_deployment_names_the_reason_and_api_errors_are_errored(make_env)
     assert (outcome.result, outcome.status) == ("fail", "errored")
 
 
-def test_bad_values_and_missing_folder_fail_with_the_file(make_env):  # noqa: F811
+def test_bad_values_and_missing_folder_fail_with_the_file(make_env):
     env, _ = make_env(stage_branches(dev={"carts/values.yaml": "image: [oops\n"}))
     outcome = DeploymentExecutor().run(env.request("deployment", "dev", "carts"), env)
     assert outcome.result == "fail" and "carts/values.yaml:2" in outcome.message
@@ -48,14 +47,14 @@ def test_bad_values_and_missing_folder_fail_with_the_file(make_env):  # noqa: F8
     assert env.target_impl.calls == []
 
 
-def test_stage_without_target_has_no_builtin_deployment(make_env):  # noqa: F811
+def test_stage_without_target_has_no_builtin_deployment(make_env):
     settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}}}})
     env, _ = make_env(stage_branches(), settings=settings)
     assert not DeploymentExecutor().applies(env.request("deployment", "production", "carts"), env)
     assert DeploymentExecutor().applies(env.request("deployment", "dev", "carts"), env)
 
 
-def test_release_names_the_commit(make_env):  # noqa: F811
+def test_release_names_the_commit(make_env):
     env, _ = make_env(stage_branches())
     outcome = ReleaseExecutor().run(env.request("release", "staging", "carts"), env)
     assert outcome.result == "pass"

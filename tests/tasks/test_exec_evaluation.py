@@ -11,8 +11,6 @@ from reconciler.quality import evidence
 from reconciler.spec.settings import Settings
 from reconciler.tasks.evaluation import NO_TIMEFRAME, EvaluationExecutor, evaluation_window
 from tests.support.prometheus import Series, refused_url, running_prometheus, steady
-from tests.support.remotes import remotes  # noqa: F401 - fixture
-from tests.support.taskenv import make_env  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.xdist_group("exec-evaluation-prometheus")]
 
@@ -79,7 +77,7 @@ def window_data(end: float, **extra) -> dict:
 
 
 @pytest.fixture
-def env_at(make_env, prometheus):  # noqa: F811
+def env_at(make_env, prometheus):
     prom, end = prometheus
 
     def make(settings: Settings | None = None, clock: float | None = None):

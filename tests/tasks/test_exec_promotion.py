@@ -5,13 +5,13 @@ from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
 from reconciler.engine.commands import Promote
 from reconciler.engine.inputs import PromotionFailed, PromotionFinished
 from reconciler.tasks.promotion import promote
-from tests.support.remotes import git_out, human_factory, remote_kind, remotes  # noqa: F401 - fixtures
-from tests.support.taskenv import CONTEXT, make_env, stage_branches, values_yaml  # noqa: F401 - fixtures
+from tests.support.remotes import git_out
+from tests.support.taskenv import CONTEXT, stage_branches, values_yaml
 
 KEY = f"{CONTEXT}/staging/0/-/promote"
 
 
-def dev_change(env, origin, human_factory, image="carts:1.1"):  # noqa: F811
+def dev_change(env, origin, human_factory, image="carts:1.1"):
     """A person changes the image on dev (and orders too); returns (base, commit)."""
     human = human_factory(origin.url, "dev")
     base = human.head()
@@ -28,8 +28,8 @@ def command(commit: str, base: str | None, target: str = "staging", key: str = K
                    source_stage="dev", target_stage=target, commit=commit, base=base)
 
 
-def test_promotion_keeps_stage_specific_values_over_every_remote_kind(make_env, human_factory, remote_kind):  # noqa: F811
-    env, origin = make_env(stage_branches(), kind=remote_kind)
+def test_promotion_keeps_stage_specific_values(make_env, human_factory):
+    env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     before = env.mirror.tip("staging")
 
@@ -52,7 +52,7 @@ def test_promotion_keeps_stage_specific_values_over_every_remote_kind(make_env, 
     assert git_out("rev-parse", "refs/heads/staging", cwd=origin.path) == answer.commit
 
 
-def test_promotion_is_idempotent_by_step_and_when_already_applied(make_env, human_factory):  # noqa: F811
+def test_promotion_is_idempotent_by_step_and_when_already_applied(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     first = promote(command(commit, base), env)
@@ -65,7 +65,7 @@ def test_promotion_is_idempotent_by_step_and_when_already_applied(make_env, huma
     assert len(env.mirror.commits(first.commit, "staging")) == 0
 
 
-def test_promotion_of_a_range_and_with_the_first_parent_as_base(make_env, human_factory):  # noqa: F811
+def test_promotion_of_a_range_and_with_the_first_parent_as_base(make_env, human_factory):
     env, origin = make_env(stage_branches())
     human = human_factory(origin.url, "dev")
     base = human.head()
@@ -89,7 +89,7 @@ def test_promotion_of_a_range_and_with_the_first_parent_as_base(make_env, human_
     assert env.mirror.read("staging", "carts/values.yaml").decode() == values_yaml("carts:1.1", 2, "staging only")
 
 
-def test_promotion_conflict_names_the_paths_and_writes_nothing(make_env, human_factory):  # noqa: F811
+def test_promotion_conflict_names_the_paths_and_writes_nothing(make_env, human_factory):
     env, origin = make_env(stage_branches(staging={"carts/values.yaml": values_yaml("carts:0.9-hotfix", 2, "staging only")}))
     base, commit = dev_change(env, origin, human_factory)
     before = env.mirror.tip("staging")
@@ -103,7 +103,7 @@ def test_promotion_conflict_names_the_paths_and_writes_nothing(make_env, human_f
     assert env.mirror.tip("staging") == before
 
 
-def test_promotion_into_a_missing_stage_branch_fails_with_a_reason(make_env, human_factory):  # noqa: F811
+def test_promotion_into_a_missing_stage_branch_fails_with_a_reason(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     answer = promote(command(commit, base, target="qa"), env)
@@ -112,7 +112,7 @@ def test_promotion_into_a_missing_stage_branch_fails_with_a_reason(make_env, hum
     assert "stage branch 'qa' does not exist" in answer.message
 
 
-def test_promotion_of_an_unknown_commit_fails_instead_of_raising(make_env):  # noqa: F811
+def test_promotion_of_an_unknown_commit_fails_instead_of_raising(make_env):
     env, _ = make_env(stage_branches())
     answer = promote(command("1" * 40, None), env)
     assert isinstance(answer, PromotionFailed)

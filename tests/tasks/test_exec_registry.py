@@ -6,8 +6,7 @@ from reconciler.tasks.base import TaskOutcome
 from reconciler.tasks.common import BuiltinExecutor, safe_run
 from reconciler.tasks.job import JobExecutor, resolve_jobconfig
 from reconciler.tasks.registry import Registry, executors_for
-from tests.support.remotes import remotes  # noqa: F401 - fixture
-from tests.support.taskenv import make_env, stage_branches  # noqa: F401 - fixture
+from tests.support.taskenv import stage_branches
 
 CHECK = """\
 import os, sys
@@ -38,7 +37,7 @@ def names(env, task, stage="dev", service="carts", **data):
     return [e.name for e in executors_for(env.request(task, stage, service, data), env)]
 
 
-def test_builtins_answer_their_tasks(make_env):  # noqa: F811
+def test_builtins_answer_their_tasks(make_env):
     settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}}}})
     env, _ = make_env(stage_branches(), settings=settings)
     for task in ("evaluation", "approval", "get-action", "rollback", "release"):
@@ -50,7 +49,7 @@ def test_builtins_answer_their_tasks(make_env):  # noqa: F811
     assert names(env, "test") == []                                               # waits for an external executor
 
 
-def test_job_config_answers_first_and_alongside_the_builtin(make_env):  # noqa: F811
+def test_job_config_answers_first_and_alongside_the_builtin(make_env):
     env, _ = make_env(stage_branches(dev={"carts/job/config.yaml": job_config("sh.keptn.event.deployment.triggered"),
                                           "carts/job/check.py": CHECK}))
     assert names(env, "deployment") == ["job-executor", "deployment"]
@@ -58,7 +57,7 @@ def test_job_config_answers_first_and_alongside_the_builtin(make_env):  # noqa: 
     assert names(env, "evaluation") == ["evaluation"]
 
 
-def test_job_config_lookup_is_service_then_stage_then_project(make_env):  # noqa: F811
+def test_job_config_lookup_is_service_then_stage_then_project(make_env):
     branches = stage_branches(dev={"job/config.yaml": job_config("sh.keptn.event.test.triggered", name="stage"),
                                    "carts/job/config.yaml": job_config("sh.keptn.event.test.triggered", name="service")})
     env, _ = make_env(branches)
@@ -74,7 +73,7 @@ def test_job_config_lookup_is_service_then_stage_then_project(make_env):  # noqa
     assert names(env, "test", stage="staging") == ["job-executor"]
 
 
-def test_job_runs_locally_and_reports_the_test_window(make_env):  # noqa: F811
+def test_job_runs_locally_and_reports_the_test_window(make_env):
     env, _ = make_env(stage_branches(dev={"carts/job/config.yaml": job_config("sh.keptn.event.test.triggered"),
                                           "carts/job/check.py": CHECK}))
     outcome = JobExecutor().run(env.request("test", "dev", "carts"), env)
@@ -85,7 +84,7 @@ def test_job_runs_locally_and_reports_the_test_window(make_env):  # noqa: F811
     assert "dev:carts/job/config.yaml" in outcome.message
 
 
-def test_failing_job_fails_and_silent_actions_do_not_answer(make_env):  # noqa: F811
+def test_failing_job_fails_and_silent_actions_do_not_answer(make_env):
     env, _ = make_env(stage_branches(dev={"carts/job/config.yaml": job_config("sh.keptn.event.test.triggered", fail=True),
                                           "carts/job/check.py": CHECK},
                                      staging={"carts/job/config.yaml": job_config("sh.keptn.event.test.triggered",
@@ -96,7 +95,7 @@ def test_failing_job_fails_and_silent_actions_do_not_answer(make_env):  # noqa: 
     assert names(env, "test", stage="staging") == []
 
 
-def test_an_unreadable_job_config_answers_errored_naming_the_file(make_env):  # noqa: F811
+def test_an_unreadable_job_config_answers_errored_naming_the_file(make_env):
     env, _ = make_env(stage_branches(dev={"carts/job/config.yaml": "apiVersion: v1\nactions: []\n"}))
     assert names(env, "test") == ["job-executor"]
     outcome = JobExecutor().run(env.request("test", "dev", "carts"), env)
@@ -121,7 +120,7 @@ class RaisesFromRun:
         raise RuntimeError("line one\nline two of a traceback-like text")
 
 
-def test_exceptions_become_errored_outcomes_without_tracebacks(make_env):  # noqa: F811
+def test_exceptions_become_errored_outcomes_without_tracebacks(make_env):
     env, _ = make_env(stage_branches())
     registry = Registry([Exploding(), RaisesFromRun()])
     request = env.request("explode", "dev", "carts")

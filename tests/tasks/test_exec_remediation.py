@@ -7,8 +7,8 @@ from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
 from reconciler.tasks.action import ScalingExecutor, set_replica_count
 from reconciler.tasks.getaction import GetActionExecutor
 from reconciler.spec.settings import Settings
-from tests.support.remotes import git_out, remote_kind, remotes  # noqa: F401 - fixtures
-from tests.support.taskenv import CONTEXT, make_env, stage_branches  # noqa: F401 - fixtures
+from tests.support.remotes import git_out
+from tests.support.taskenv import CONTEXT, stage_branches
 
 REMEDIATION = """\
 apiVersion: spec.keptn.sh/0.1.4
@@ -44,7 +44,7 @@ def get_action(env, problem, index=None, service="carts"):
     return GetActionExecutor().run(env.request("get-action", "production", service, data), env)
 
 
-def test_actions_in_order_by_root_cause_then_title_then_default(make_env):  # noqa: F811
+def test_actions_in_order_by_root_cause_then_title_then_default(make_env):
     env, _ = make_env(stage_branches(production={"carts/remediation.yaml": REMEDIATION}))
     first = get_action(env, {"problemTitle": "whatever", "rootCause": "Response time degradation"})
     assert first.result == "pass"
@@ -59,7 +59,7 @@ def test_actions_in_order_by_root_cause_then_title_then_default(make_env):  # no
     assert fallback.data["action"]["name"] == "Escalate"
 
 
-def test_running_out_of_actions_succeeds_with_result_fail_and_exhausted(make_env):  # noqa: F811
+def test_running_out_of_actions_succeeds_with_result_fail_and_exhausted(make_env):
     env, _ = make_env(stage_branches(production={"carts/remediation.yaml": REMEDIATION}))
     outcome = get_action(env, {"rootCause": "Response time degradation"}, index=2)
     assert (outcome.result, outcome.status) == ("fail", "succeeded")
@@ -69,7 +69,7 @@ def test_running_out_of_actions_succeeds_with_result_fail_and_exhausted(make_env
     assert [a["name"] for a in info["actionsTried"]] == ["Scale up", "Toggle cache"]
 
 
-def test_no_matching_problem_type_is_exhausted_at_once(make_env):  # noqa: F811
+def test_no_matching_problem_type_is_exhausted_at_once(make_env):
     no_default = REMEDIATION.split("    - problemType: default")[0]
     env, _ = make_env(stage_branches(production={"carts/remediation.yaml": no_default}))
     outcome = get_action(env, {"problemTitle": "Disk full"})
@@ -83,14 +83,14 @@ def test_no_matching_problem_type_is_exhausted_at_once(make_env):  # noqa: F811
     ({"carts/remediation.yaml": REMEDIATION.replace("0.1.4", "0.2.0")}, "apiVersion is 'spec.keptn.sh/0.2.0'"),
     ({"carts/remediation.yaml": "spec: [\n"}, "carts/remediation.yaml:2: not valid YAML"),
 ])
-def test_missing_or_wrong_remediation_file_is_errored(make_env, files, problem):  # noqa: F811
+def test_missing_or_wrong_remediation_file_is_errored(make_env, files, problem):
     env, _ = make_env(stage_branches(production=files))
     outcome = get_action(env, {"rootCause": "Response time degradation"})
     assert (outcome.result, outcome.status) == ("fail", "errored")
     assert problem in outcome.message
 
 
-def test_remediation_is_read_at_the_config_ref(make_env):  # noqa: F811
+def test_remediation_is_read_at_the_config_ref(make_env):
     env, _ = make_env(stage_branches(production={"carts/remediation.yaml": REMEDIATION}))
     valid = env.mirror.tip("production")
     env.writer.write("production", lambda tip: {"carts/remediation.yaml": b"apiVersion: broken\n"}, "break it")
@@ -118,8 +118,8 @@ def test_replica_line_edit_keeps_everything_else(text, replicas, expected):
     assert set_replica_count(text, replicas) == expected
 
 
-def test_scaling_commits_keeps_comments_and_scales_the_target(make_env, remote_kind):  # noqa: F811
-    env, origin = make_env(stage_branches(production={"carts/values.yaml": VALUES}), kind=remote_kind)
+def test_scaling_commits_keeps_comments_and_scales_the_target(make_env):
+    env, origin = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
     env.target_impl.deployed[("production", "carts")] = _deployed(env, 2)
     before = env.mirror.tip("production")
 
@@ -139,7 +139,7 @@ def test_scaling_commits_keeps_comments_and_scales_the_target(make_env, remote_k
     assert env.target_impl.calls[-1] == ("scale", "production", "carts", "3")
 
 
-def test_scaling_is_idempotent_on_redelivery(make_env):  # noqa: F811
+def test_scaling_is_idempotent_on_redelivery(make_env):
     env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
     env.target_impl.deployed[("production", "carts")] = _deployed(env, 2)
     first = scaling(env, "3")
@@ -158,7 +158,7 @@ def test_scaling_is_idempotent_on_redelivery(make_env):  # noqa: F811
     ("1.5", "could not parse action.value to int"),
     ("-3", "would leave -1 replicas"),
 ])
-def test_bad_scaling_values_fail_like_the_helm_service(make_env, value, message):  # noqa: F811
+def test_bad_scaling_values_fail_like_the_helm_service(make_env, value, message):
     env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
     before = env.mirror.tip("production")
     outcome = scaling(env, value)
@@ -167,14 +167,14 @@ def test_bad_scaling_values_fail_like_the_helm_service(make_env, value, message)
     assert env.mirror.tip("production") == before
 
 
-def test_scaling_without_a_running_service_keeps_the_commit_and_fails(make_env):  # noqa: F811
+def test_scaling_without_a_running_service_keeps_the_commit_and_fails(make_env):
     env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
     outcome = scaling(env, "1")
     assert outcome.result == "fail" and "not-deployed" in outcome.message
     assert outcome.gitcommitid == env.mirror.tip("production")
 
 
-def test_scaling_only_answers_scaling_actions_and_skips_targetless_stages(make_env):  # noqa: F811
+def test_scaling_only_answers_scaling_actions_and_skips_targetless_stages(make_env):
     settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}}}})
     env, _ = make_env(stage_branches(), settings=settings)
     for action, applies in (("scaling", True), ("scale", True), ("featuretoggle", False)):

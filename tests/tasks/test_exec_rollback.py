@@ -6,13 +6,12 @@ from reconciler.engine.commands import Promote
 from reconciler.tasks.approval import ApprovalExecutor, approve
 from reconciler.tasks.promotion import promote
 from reconciler.tasks.rollback import RollbackExecutor
-from tests.support.remotes import human_factory, remotes  # noqa: F401 - fixtures
-from tests.support.taskenv import CONTEXT, make_env, stage_branches, values_yaml  # noqa: F401 - fixtures
+from tests.support.taskenv import CONTEXT, stage_branches, values_yaml
 
 ORIGINAL_STAGING = values_yaml("carts:1.0", 2, "staging only")
 
 
-def dev_change(env, origin, human_factory, path="carts/values.yaml", content=None):  # noqa: F811
+def dev_change(env, origin, human_factory, path="carts/values.yaml", content=None):
     human = human_factory(origin.url, "dev")
     base = human.head()
     commit = human.change(path, content or values_yaml("carts:1.1", 1, "dev only"))
@@ -32,7 +31,7 @@ def rollback(env, stage, base, commit, run=1, key=None):
     return RollbackExecutor().run(env.request("rollback", stage, "carts", data, run=run, key=key), env)
 
 
-def test_rollback_reverts_the_promotion_and_keeps_other_changes(make_env, human_factory):  # noqa: F811
+def test_rollback_reverts_the_promotion_and_keeps_other_changes(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     promoted = promote_to_staging(env, base, commit)
@@ -64,7 +63,7 @@ def test_rollback_reverts_the_promotion_and_keeps_other_changes(make_env, human_
     assert env.mirror.tip("staging") == revert
 
 
-def test_rollback_on_the_stage_where_the_context_started_reverts_the_trigger(make_env, human_factory):  # noqa: F811
+def test_rollback_on_the_stage_where_the_context_started_reverts_the_trigger(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     human_factory(origin.url, "dev").change("carts/stage.yaml", "stage: dev\nextra: later\n")
@@ -77,7 +76,7 @@ def test_rollback_on_the_stage_where_the_context_started_reverts_the_trigger(mak
     assert outcome.data["rollback"]["revertedCommits"] == [commit]
 
 
-def test_nothing_to_roll_back_when_a_declined_approval_never_landed(make_env, human_factory):  # noqa: F811
+def test_nothing_to_roll_back_when_a_declined_approval_never_landed(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     request = env.request("approval", "staging", "carts", {"result": "warning", "approval": {
@@ -90,7 +89,7 @@ def test_nothing_to_roll_back_when_a_declined_approval_never_landed(make_env, hu
     assert env.mirror.tip("staging") == before and env.target_impl.calls == []
 
 
-def test_rollback_after_an_approval_merged_with_a_merge_commit(make_env, human_factory):  # noqa: F811
+def test_rollback_after_an_approval_merged_with_a_merge_commit(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     request = env.request("approval", "staging", "carts", {"result": "warning", "approval": {
@@ -107,7 +106,7 @@ def test_rollback_after_an_approval_merged_with_a_merge_commit(make_env, human_f
     assert env.mirror.read("staging", "orders/values.yaml") == b"image: orders:2.0\n"
 
 
-def test_rollback_conflict_is_errored_naming_the_paths(make_env, human_factory):  # noqa: F811
+def test_rollback_conflict_is_errored_naming_the_paths(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     promote_to_staging(env, base, commit)
@@ -120,7 +119,7 @@ def test_rollback_conflict_is_errored_naming_the_paths(make_env, human_factory):
     assert env.mirror.tip("staging") == before
 
 
-def test_rolling_back_a_new_service_undeploys_it(make_env, human_factory):  # noqa: F811
+def test_rolling_back_a_new_service_undeploys_it(make_env, human_factory):
     env, origin = make_env(stage_branches())
     human = human_factory(origin.url, "dev")
     base = human.head()

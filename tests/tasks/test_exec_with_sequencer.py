@@ -20,8 +20,8 @@ from reconciler.tasks.base import Pending, TaskOutcome, TaskRequest
 from reconciler.tasks.common import safe_run
 from reconciler.tasks.promotion import promote
 from reconciler.tasks.registry import executors_for
-from tests.support.remotes import git, human_factory, remotes  # noqa: F401 - fixtures
-from tests.support.taskenv import CONTEXT, make_env, stage_branches, values_yaml  # noqa: F401 - fixtures
+from tests.support.remotes import git
+from tests.support.taskenv import CONTEXT, stage_branches, values_yaml
 
 SHIPYARD = """\
 apiVersion: spec.keptn.sh/0.2.2
@@ -96,7 +96,7 @@ class Controller:
                                        "message": outcome.message, **outcome.data}, outcome.gitcommitid))
 
 
-def test_delivery_then_manual_approval_carries_the_promotion(make_env, human_factory):  # noqa: F811
+def test_delivery_then_manual_approval_carries_the_promotion(make_env, human_factory):
     env, origin = make_env(stage_branches())
     human = human_factory(origin.url, "dev")
     base = human.head()

@@ -14,7 +14,7 @@ from reconciler.spec.jobconfig import load_jobconfig
 from reconciler.spec.settings import JobSettings
 from reconciler.tasks.jobs import run_job
 from reconciler.tasks.jobs.kube_runner import KubernetesJobRunner
-from tests.support.fake_kube import JobOutcome, fake_kube  # noqa: F401 - fixture
+from tests.support.fake_kube import JobOutcome
 
 SECRET = "pa55-w0rd-in-cluster"
 

@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from reconciler.spec.jobconfig import load_jobconfig
 from reconciler.spec.settings import JobSettings
 from reconciler.targets.processes import alive
 from reconciler.tasks.jobs import LocalJobRunner, run_job
+from tests.support.waiting import poll
 
 DUMP = """\
 import json, os, sys
@@ -26,7 +26,7 @@ import subprocess, sys, time
 child = subprocess.Popen(["sleep", "60"])
 open(sys.argv[1], "w").write(str(child.pid))
 print("started", child.pid, flush=True)
-time.sleep(60)
+time.sleep(60)          # outlives maxPollDuration: the runner must stop it and its child
 """
 NOISY = """\
 import sys
@@ -192,9 +192,7 @@ def test_timeout_kills_the_whole_process_group(runner, service_dir, tmp_path):
     assert result.status == "errored" and result.tasks[0].timed_out
     assert "timed out after 1s" in result.message and "started" in result.tasks[0].output
     child = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while alive(child) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    poll(lambda: not alive(child), timeout=5)
     assert not alive(child)
     assert len(result.tasks) == 1 and not (tmp_path / "second").exists()
 
