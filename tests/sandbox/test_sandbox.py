@@ -19,6 +19,7 @@ from reconciler.sandbox import hardening
 from reconciler.sandbox.launch import SandboxError, Supervised, run_as, supervised
 from reconciler.sandbox.secret_files import SecretFileError, load_secret_files
 from reconciler.targets.processes import alive
+from tests.support.waiting import poll, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root (CI runs as root)")
@@ -49,10 +50,7 @@ def run_dir():
 
 
 def _wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return not alive(pid)
+    return poll(lambda: not alive(pid), seconds)[0]
 
 
 def _run_supervised(argv: list[str], timeout: float, tmp_path: Path) -> tuple[Supervised, float]:
@@ -100,9 +98,7 @@ def test_the_job_dies_when_the_controller_is_killed(tmp_path):
         time.sleep(60)
         """)], cwd=ROOT)
     try:
-        deadline = time.monotonic() + 10
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(pid_file.exists, timeout=10, what="the job's grandchild to write its pid")
         orphan = int(pid_file.read_text())
     finally:
         controller.kill()
