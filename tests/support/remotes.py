@@ -5,8 +5,8 @@ Why three kinds: libgit2 treats them differently. Over `file://` it runs no serv
 `file://` proves little about a forge.
 
 Everything binds 127.0.0.1 with a port picked at runtime and is stopped by the `remotes`
-fixture (tests/conftest.py). `Human` plays a person with the git CLI (clone, edit, commit, push), so the code
-under test sees exactly what a developer's push looks like.
+fixture (tests/conftest.py). `Human` plays a person with the git CLI (clone, edit, commit,
+push), so the code under test sees exactly what a developer's push looks like.
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ REMOTE_KINDS = ("file", "daemon", "http")
 # otherwise). Only where the transport matters: fetch, push, watching and polling,
 # credentials, server hooks; everything else runs over file://, the cheapest real remote.
 every_transport = pytest.mark.parametrize("remote_kind", REMOTE_KINDS)
+
 HUMAN_NAME = "Ada Human"
 HUMAN_EMAIL = "ada@example.com"
 
