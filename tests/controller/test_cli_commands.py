@@ -26,11 +26,6 @@ spec:
 """
 
 
-@pytest.fixture
-def remote_kind():
-    return "file"
-
-
 def cli(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args), env={"RECONCILER_API_TOKEN": "test-token"})
     return result.exit_code, result.output

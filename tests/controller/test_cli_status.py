@@ -3,16 +3,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import main
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture
-def remote_kind():
-    return "file"
 
 
 def test_status_and_events_show_branches_config_errors_and_sequences(origin, service_factory, human_factory):

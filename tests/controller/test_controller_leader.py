@@ -3,17 +3,11 @@ when it stops, the standby takes over and processes the next push."""
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from reconciler.controller.service import ServeOptions, Service
 from reconciler.controller.executors import NoExecutors
 from tests.support.waiting import wait_until
 from tests.support.fake_kube import FakeKube
-
-
-@pytest.fixture
-def remote_kind():
-    return "file"
 
 
 def replica(origin, workdir, kube: FakeKube, identity: str) -> Service:

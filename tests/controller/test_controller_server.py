@@ -14,11 +14,6 @@ SECRET = "s3cret-webhook"
 
 
 @pytest.fixture
-def remote_kind():          # webhooks are about HTTP, not transports: one remote kind suffices
-    return "file"
-
-
-@pytest.fixture
 def service(origin, service_factory):
     # no watch, no polling: only a webhook can make this controller look at the remote
     return service_factory(origin.url, poll=0, watch=False, environ={"RECONCILER_WEBHOOK_SECRET": SECRET})

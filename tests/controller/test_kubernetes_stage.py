@@ -3,7 +3,6 @@
 as a Kubernetes Job, remediation scales through the scale subresource."""
 from __future__ import annotations
 
-import pytest
 
 from reconciler.controller.executors import BuiltinExecutors
 from tests.support.waiting import wait_until
@@ -61,11 +60,6 @@ spec:
     - problemType: default
       actionsOnOpen: [{name: scale, action: scaling, description: one more, value: "2"}]
 """
-
-
-@pytest.fixture
-def remote_kind():
-    return "file"
 
 
 def test_kubernetes_stage_deploys_runs_jobs_and_scales(origin, service_factory, human_factory):

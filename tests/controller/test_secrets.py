@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import subprocess
 
-import pytest
 
 from reconciler.controller.executors import BuiltinExecutors
 from tests.support.waiting import wait_until
@@ -35,11 +34,6 @@ actions:
         env:
           - {name: deploy-credentials, valueFrom: secret}
 """
-
-
-@pytest.fixture
-def remote_kind():
-    return "file"
 
 
 def test_a_secret_printed_by_a_job_is_in_no_commit_event_or_log(origin, service_factory, human_factory, caplog):

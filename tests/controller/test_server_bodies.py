@@ -11,11 +11,6 @@ NESTED_70 = b'{"a":' * 70 + b"1" + b"}" * 70
 
 
 @pytest.fixture
-def remote_kind():          # bodies are about HTTP, not transports
-    return "file"
-
-
-@pytest.fixture
 def service(origin, service_factory):
     return service_factory(origin.url, poll=0, watch=False)
 

@@ -18,8 +18,6 @@ from reconciler.quality.sli import SliContext
 from reconciler.quality.values import SliValue
 from reconciler.spec.settings import Settings, SliSettings
 from reconciler.tasks.evaluation import EvaluationExecutor
-from tests.support.remotes import remotes  # noqa: F401 - fixture
-from tests.support.taskenv import make_env  # noqa: F401 - fixture
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "reconciler.json"
 SLO = "objectives:\n  - sli: latency\n    pass: [{criteria: ['<=100']}]\ntotal_score: {pass: '90%', warning: '75%'}\n"
@@ -114,7 +112,7 @@ def echo_module(tmp_path, monkeypatch):
     sys.modules.pop("reconciler.quality.providers.echo", None)
 
 
-def test_a_provider_is_one_module_and_the_evaluation_task_uses_it(echo_module, make_env):  # noqa: F811
+def test_a_provider_is_one_module_and_the_evaluation_task_uses_it(echo_module, make_env):
     assert "echo" in registry.names()
     settings = Settings.from_data({"metadata": {"name": "shop"},
                                    "spec": {"sli": {"provider": "echo", "echo": {"value": 80}}}})
