@@ -242,6 +242,40 @@ class Index:
         return [dict(r) for r in self.db.execute(sql, (*args, limit))]
 
     @_locked
+    def lanes(self) -> list[dict[str, Any]]:
+        """Per (stage, service): its newest run, its active runs and its newest valid evaluation,
+        in three grouped queries (the web board asks this for thousands of lanes per render)."""
+        active = ("triggered", "started", "waitingForApproval", "waiting", "paused")
+        lanes: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def lane(stage: str, service: str) -> dict[str, Any]:
+            return lanes.setdefault((stage, service), {"stage": stage, "service": service, "last": None,
+                                                       "active": [], "evaluation": None})
+        # SQLite returns the other columns of the row holding max() (a documented bare-column rule)
+        for r in self.db.execute("SELECT stage, service, max(triggered_at), sequence, state, result, message, "
+                                 "context FROM runs GROUP BY stage, service"):
+            lane(r[0], r[1])["last"] = {"sequence": r[3], "state": r[4], "result": r[5], "message": r[6],
+                                        "context": r[7]}
+        for r in self.db.execute(f"SELECT stage, service, sequence, state, task, context, message FROM runs "
+                                 f"WHERE state IN ({','.join('?' * len(active))}) ORDER BY triggered_at, id",
+                                 active):
+            lane(r[0], r[1])["active"].append({"sequence": r[2], "state": r[3], "task": r[4], "context": r[5],
+                                               "message": r[6]})
+        for r in self.db.execute("SELECT stage, service, max(path), result, score, context FROM evaluations "
+                                 "WHERE invalidated = 0 AND stage IS NOT NULL GROUP BY stage, service"):
+            lane(r[0], r[1])["evaluation"] = {"path": r[2], "result": r[3], "score": r[4], "context": r[5]}
+        return list(lanes.values())
+
+    @_locked
+    def evaluation_rows(self, *, context: str | None = None, stage: str | None = None,
+                        service: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Evaluation rows (invalidated ones included), newest first."""
+        where, args = _where(context=context, stage=stage, service=service)
+        sql = "SELECT * FROM evaluations" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY path DESC LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (*args, limit))]
+
+    @_locked
     def document(self, path: str) -> Any | None:
         row = self.db.execute("SELECT body FROM documents WHERE path = ?", (path,)).fetchone()
         if row is None:

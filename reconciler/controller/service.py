@@ -194,9 +194,14 @@ class Service:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        from reconciler.controller.operator import Operator
+        from reconciler.server.ui.access import AccessSettings
+        operator = Operator(self.mirror, self.writer, self.index, self.controller.notify_tips_changed)
         app = make_app(self.controller, self.reader, api_token=self.api_token,
                        webhook_secret=self.webhook_secret, alertmanager_token=self.alertmanager_token,
-                       metrics_registry=self.metrics.registry)
+                       metrics_registry=self.metrics.registry, mirror=self.mirror, config=lambda: self.config,
+                       operator=operator,
+                       ui_access=AccessSettings.from_env(self.api_token, self._env, self.options.host))
         runner = web.AppRunner(app, access_log=None)
         self._runner = runner
         try:

@@ -10,7 +10,8 @@
 | `GET /api/v1/sequences[/{context}]` | token | sequence runs |
 | `POST /api/v1/sequences/{context}/control` | token | `{"state": "abort"|"pause"|"resume", "stage"?}` |
 | `GET /api/v1/status` | token | config findings, branches, active runs |
-| `GET /healthz`, `/readyz`, `/metrics`, `/` | none | liveness, readiness, Prometheus metrics, status page |
+| `GET /healthz`, `/readyz`, `/metrics` | none | liveness, readiness, Prometheus metrics |
+| `/`, `/sequences`, `/evaluations`, … | session cookie | the web UI (`server/ui/routes.py`) |
 
 Handlers never change state: writes become controller inputs (awaited, so the answer says
 whether the sequencer accepted them), reads go to the SQLite index.
@@ -33,7 +34,9 @@ from reconciler.engine.events import CloudEvent, now_iso, parse_type
 from reconciler.engine.problems import problems_from_alertmanager
 from reconciler.server import jsonbody, signatures
 from reconciler.server.auth import token_ok
-from reconciler.server.page import render_page
+from reconciler.server.ui.access import AccessSettings
+from reconciler.server.ui.routes import add_ui_routes
+from reconciler.server.ui.source import UiSource
 
 log = logging.getLogger("reconciler.server")
 
@@ -254,12 +257,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def page(request: web.Request) -> web.Response:
-    return web.Response(text=render_page(status_view(request.app[INDEX])), content_type="text/html")
-
-
 def make_app(controller: ControllerHandle, index: Index, *, api_token: str, webhook_secret: str | None,
-             alertmanager_token: str | None, metrics_registry: Any) -> web.Application:
+             alertmanager_token: str | None, metrics_registry: Any, mirror: Any = None,
+             config: Callable[[], Any] | None = None, operator: Any = None,
+             ui_access: AccessSettings | None = None) -> web.Application:
+    """`mirror` (read access to the branches), `config` (the config in force) and `operator`
+    (approve/decline/invalidate) feed the web UI; without them it shows what the index holds."""
     app = web.Application(client_max_size=signatures.DEFAULT_MAX_BODY)
     app[CONTROLLER] = controller
     app[INDEX] = index
@@ -278,5 +281,6 @@ def make_app(controller: ControllerHandle, index: Index, *, api_token: str, webh
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/", page)
+    add_ui_routes(app, source=UiSource(index, mirror, config), controller=controller, operator=operator,
+                  access_settings=ui_access or AccessSettings(api_token=api_token), status_view=status_view)
     return app

@@ -1,6 +1,5 @@
-"""The status page: one server-rendered HTML page, no JavaScript, refreshed every 5 s.
-
-It shows what `reconciler status` shows: config health, active and recent sequences,
+"""The plain status page (`/status` in the web UI; the UI's start page is the board): what
+`reconciler status` shows: config health, active and recent sequences,
 recent evaluations and escalations. Everything is escaped; nothing here is interactive
 (changes go through Git or the token-protected API).
 """
@@ -47,10 +46,17 @@ def _runs(rows: list[dict[str, Any]]) -> str:
 
 
 def render_page(view: dict[str, Any]) -> str:
+    """The page on its own (refreshed every 5 s): the board's predecessor, kept as the
+    benchmark's baseline and for `render_body`."""
+    return (f"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=5>"
+            f"<title>reconciler</title><style>{_STYLE}</style></head><body><h1>reconciler</h1>"
+            + render_body(view) + "</body></html>")
+
+
+def render_body(view: dict[str, Any]) -> str:
     config = view.get("config", {})
     findings = config.get("findings", [])
-    parts = [f"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=5>"
-             f"<title>reconciler</title><style>{_STYLE}</style></head><body><h1>reconciler</h1>"]
+    parts = []
     state = "valid" if config.get("valid", True) else "has errors (the last valid config stays in force)"
     parts.append(f"<p>Config: <b class=\"{'pass' if config.get('valid', True) else 'fail'}\">{state}</b>; "
                  f"results commit <code>{escape(str(view.get('resultsCommit') or '-'))[:12]}</code></p>")
@@ -80,5 +86,5 @@ def render_page(view: dict[str, Any]) -> str:
     branches = view.get("branches", {})
     parts.append("<h2>Branches seen</h2><table>" + "".join(
         f"<tr><td>{escape(b)}</td><td><code>{escape(o[:12])}</code></td></tr>" for b, o in sorted(branches.items()))
-        + "</table></body></html>")
+        + "</table>")
     return "".join(parts)

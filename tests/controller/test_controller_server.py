@@ -87,7 +87,8 @@ def test_health_readiness_and_metrics(service):
     assert httpx.get(service.url + "/readyz").json() == {"ready": True, "reason": "ready"}
     text = httpx.get(service.url + "/metrics").text
     assert "reconciler_fetch_seconds_bucket" in text and "reconciler_active_runs" in text
-    page = httpx.get(service.url + "/")
+    assert httpx.get(service.url + "/").status_code == 302          # the web UI wants a login
+    page = httpx.get(service.url + "/status", params={"token": "test-token"}, follow_redirects=True)
     assert page.status_code == 200 and "Active sequences" in page.text
 
 

@@ -1,0 +1,142 @@
+"""Issue 15 over HTTP against a real controller: access (login cookie, ?token= once, CSRF,
+loopback-only viewers), the board's versions after pushes, the sequence timeline, control
+buttons, live events, and escaping of values that come from Git."""
+from __future__ import annotations
+
+import re
+import threading
+
+import httpx
+import pytest
+
+from tests.support.controller import wait_until
+
+TOKEN = "test-token"
+
+
+@pytest.fixture
+def service(origin, service_factory):
+    return service_factory(origin.url, poll=0.05, watch=False)
+
+
+def login(url: str, token: str = TOKEN) -> httpx.Client:
+    client = httpx.Client(base_url=url, follow_redirects=True, timeout=20)
+    r = client.post("/login", data={"token": token, "next": "/"})
+    assert r.status_code == 200, r.text
+    return client
+
+
+def push_image(human_factory, origin, stage: str, image: str) -> str:
+    return human_factory(origin.url, stage).change("helloservice/values.yaml",
+                                                   f"image: helloservice:{image}\nreplicaCount: 1\n", image)
+
+
+def test_pages_need_a_login_and_the_session_cookie_is_httponly(service):
+    anonymous = httpx.get(service.url + "/", follow_redirects=False)
+    assert anonymous.status_code == 302 and anonymous.headers["location"].startswith("/login")
+    wrong = httpx.post(service.url + "/login", data={"token": "guess", "next": "/"})
+    assert wrong.status_code == 401 and "wrong token" in wrong.text
+    r = httpx.post(service.url + "/login", data={"token": TOKEN, "next": "/sequences"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/sequences"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+    # a redirect target off this site is ignored
+    r = httpx.post(service.url + "/login", data={"token": TOKEN, "next": "//evil.example/"}, follow_redirects=False)
+    assert r.headers["location"] == "/"
+
+
+def test_token_in_the_url_once_becomes_a_cookie_and_leaves_the_url(service):
+    client = httpx.Client(base_url=service.url, follow_redirects=False)
+    r = client.get("/sequences", params={"token": TOKEN, "stage": "dev"})
+    assert r.status_code == 303 and r.headers["location"] == "/sequences?stage=dev"
+    assert client.get("/sequences?stage=dev").status_code == 200
+
+
+def test_board_shows_each_stages_version_and_a_running_sequence(service, origin, human_factory):
+    client = login(service.url)
+    board = client.get("/").text
+    for stage in ("dev", "staging", "production"):
+        assert f">{stage}</a></th>" in board
+    assert "<b>1.0.0</b>" in board or "helloservice" in board
+    commit = push_image(human_factory, origin, "dev", "2.5.0")
+    run = wait_until(lambda: service.index.runs(stage="dev"), what="the dev run")[0]
+    board = wait_until(lambda: (t := client.get("/").text) and "<b>2.5.0</b>" in t and t, what="the new version")
+    row = re.search(r"<tr><th><a[^>]*>helloservice</a></th>(.*?)</tr>", board, re.S).group(1)
+    dev_cell = row.split("</td>")[0]
+    assert "<b>2.5.0</b>" in dev_cell and commit[:7] in dev_cell
+    assert "running" in dev_cell and "delivery: deployment" in dev_cell and 'class=run' in dev_cell
+    assert f"/sequences/{run['context']}" in dev_cell
+
+
+def test_timeline_lists_tasks_and_operators_can_abort(service, origin, human_factory):
+    client = login(service.url)
+    push_image(human_factory, origin, "dev", "3.0.0")
+    run = wait_until(lambda: service.index.runs(stage="dev"), what="the dev run")[0]
+    page = client.get(f"/sequences/{run['context']}").text
+    assert "dev · helloservice · delivery" in page and ">deployment</td>" in page
+    csrf = re.search(r'name=csrf value="([0-9a-f]+)"', page).group(1)
+    # without the CSRF value the action is refused
+    r = client.post("/ui/actions/control", data={"context": run["context"], "state": "abort"})
+    assert r.status_code == 403
+    r = client.post("/ui/actions/control", data={"context": run["context"], "state": "abort", "csrf": csrf},
+                    headers={"Referer": f"{service.url}/sequences/{run['context']}"})
+    assert r.status_code == 200 and "abort: accepted" in r.text
+    wait_until(lambda: service.index.runs(context=run["context"])[0]["state"] == "aborted", what="the abort")
+    page = client.get(f"/sequences/{run['context']}").text
+    assert "aborted, result fail, status aborted" in page
+
+
+def test_a_read_only_session_sees_no_buttons_and_cannot_act(origin, service_factory, human_factory):
+    service = service_factory(origin.url, poll=0.05, watch=False, environ={"RECONCILER_UI_READ_TOKEN": "look"})
+    push_image(human_factory, origin, "dev", "3.1.0")
+    run = wait_until(lambda: service.index.runs(stage="dev"), what="the dev run")[0]
+    viewer = login(service.url, "look")
+    page = viewer.get(f"/sequences/{run['context']}").text
+    assert "dev · helloservice" in page and "name=csrf" not in page
+    r = viewer.post("/ui/actions/control", data={"context": run["context"], "state": "abort", "csrf": "x"})
+    assert r.status_code == 403
+
+
+def test_loopback_viewers_need_no_token_only_when_configured(origin, service_factory):
+    closed = service_factory(origin.url, name="closed", poll=0, watch=False)
+    assert httpx.get(closed.url + "/", follow_redirects=False).status_code == 302
+    opened = service_factory(origin.url, name="open", poll=0, watch=False,
+                             environ={"RECONCILER_UI_OPEN_ON_LOOPBACK": "1"})
+    page = httpx.get(opened.url + "/")
+    assert page.status_code == 200 and "Environment" in page.text and "name=csrf" not in page.text
+
+
+def test_values_from_git_are_escaped(service, origin, human_factory):
+    client = login(service.url)
+    human_factory(origin.url, "dev").change("helloservice/values.yaml",
+                                            'image: "<script>alert(1)</script>"\nreplicaCount: 1\n', "xss")
+    board = wait_until(lambda: (t := client.get("/").text) and "alert(1)" in t and t, what="the new value")
+    assert "<script>alert(1)</script>" not in board and "&lt;script&gt;alert(1)&lt;/script&gt;" in board
+
+
+def test_live_events_announce_a_change(service, origin, human_factory):
+    client = login(service.url)
+    got: list[str] = []
+
+    def listen() -> None:
+        with client.stream("GET", "/ui/events", timeout=30) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: change"):
+                    got.append(line)
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    wait_until(lambda: True, timeout=1)
+    push_image(human_factory, origin, "dev", "4.0.0")
+    thread.join(30)
+    assert got == ["event: change"]
+    fragment = client.get("/", headers={"X-Fragment": "main"}).text
+    assert fragment.startswith("<h1>Environment</h1>") and "<html" not in fragment
+
+
+def test_status_page_and_live_script_are_served(service):
+    client = login(service.url)
+    assert "Active sequences" in client.get("/status").text
+    js = httpx.get(service.url + "/static/live.js")
+    assert js.status_code == 200 and "EventSource" in js.text
