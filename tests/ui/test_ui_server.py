@@ -140,3 +140,50 @@ def test_status_page_and_live_script_are_served(service):
     assert "Active sequences" in client.get("/status").text
     js = httpx.get(service.url + "/static/live.js")
     assert js.status_code == 200 and "EventSource" in js.text
+
+
+def test_invalidating_an_evaluation_marks_its_file_on_the_results_branch(service):
+    import json
+    from reconciler import contract
+    from reconciler.controller import journal as J
+    path = "evaluations/dev/helloservice/20260101T000000Z-ctx-eval.json"
+    doc = {"context": "ctx-eval", "stage": "dev", "service": "helloservice", "result": "pass", "score": 100.0,
+           "event_result": "pass", "time": "2026-01-01T00:00:00Z", "objectives": [], "invalidated": False}
+    batch = J.Batch()
+    batch.put(path, J.dumps(doc))
+    batch.note("test evaluation", context="ctx-eval")
+    written = service.journal.commit(batch)
+    service.index.apply(written.oid, batch.files)
+    client = login(service.url)
+    page = client.get("/evaluation", params={"path": path}).text
+    csrf = re.search(r'name=csrf value="([0-9a-f]+)"', page).group(1)
+    r = client.post("/ui/actions/invalidate", data={"path": path, "csrf": csrf, "reason": "load test noise"},
+                    headers={"Referer": f"{service.url}/evaluation?path={path}"})
+    assert r.status_code == 200 and "evaluation invalidated" in r.text
+    assert "Invalidated" in r.text and "load test noise" in r.text and "/ui/actions/invalidate" not in r.text
+    tip = service.mirror.tip(contract.RESULTS_BRANCH)
+    stored = json.loads(service.mirror.read(tip, path))
+    assert stored["invalidated"] is True and stored["invalidated_reason"] == "load test noise"
+    message = service.mirror.commit(tip).message
+    assert "Reconciler-Event: sh.keptn.event.evaluation.invalidated" in message and "ctx-eval" in message
+    assert service.index.evaluation_rows(context="ctx-eval")[0]["invalidated"] == 1
+    # a second time is refused with a reason, and a path outside evaluations/ is not a target
+    again = client.post("/ui/actions/invalidate", data={"path": path, "csrf": csrf})
+    assert "already invalidated" in again.text
+    other = client.post("/ui/actions/invalidate", data={"path": "state/tips.json", "csrf": csrf})
+    assert "is not an evaluation file" in other.text
+
+
+def test_cross_origin_posts_are_refused_even_with_a_session(service):
+    client = login(service.url)
+    page = client.get("/approvals").text
+    assert "no approval is pending" in page
+    board = client.get("/").text
+    csrf = re.search(r'name=csrf value="([0-9a-f]+)"', client.get("/sequences/none").text)
+    assert csrf is None and "Environment" in board       # no runs: no control buttons, no form
+    from reconciler.server.ui import access
+    cookie = client.cookies.get(access.COOKIE)
+    token = access.csrf_token(access.AccessSettings(api_token=TOKEN), cookie)
+    r = client.post("/ui/actions/control", data={"context": "x", "state": "pause", "csrf": token},
+                    headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and "cross-origin" in r.text

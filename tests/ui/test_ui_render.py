@@ -1,0 +1,143 @@
+"""The UI's pure parts: board model and cells, timeline, SLI table, charts, access rules and
+version extraction. Data in, HTML out; every value from Git or an event is escaped."""
+from __future__ import annotations
+
+import re
+
+from reconciler.server.ui import access
+from reconciler.server.ui.access import AccessSettings
+from reconciler.server.ui.board import board_model, render_board
+from reconciler.server.ui.charts import heatmap, trend
+from reconciler.server.ui.evaluations import render_detail, why_failed
+from reconciler.server.ui.sequences import render_timeline
+from reconciler.server.ui.source import commit_url_builder
+from reconciler.server.ui.versions import Running, version_of
+from reconciler.spec.settings import ForgeSettings
+
+EVIL = '<img src=x onerror="alert(1)">'
+
+
+def lane(stage, service, *, active=(), last=None, evaluation=None):
+    return {"stage": stage, "service": service, "active": list(active), "last": last, "evaluation": evaluation}
+
+
+def test_version_of_reads_image_strings_helm_image_maps_and_chart_versions():
+    assert version_of(b"image: shop:1.2.3\nreplicaCount: 2\n", None) == ("shop:1.2.3", "image")
+    assert version_of(b"image:\n  repository: ghcr.io/x/shop\n  tag: 2.0.0\n", None) == ("ghcr.io/x/shop:2.0.0", "image")
+    assert version_of(b"replicaCount: 1\n", b"apiVersion: v2\nname: shop\nversion: 0.4.1\n") == ("chart 0.4.1", "chart")
+    assert version_of(b": not yaml: [", None) == ("", "none")
+    assert version_of(None, None) == ("", "none")
+
+
+def test_board_model_puts_versions_gates_running_and_queued_runs_in_their_cells():
+    versions = {"dev": {"shop": Running("shop:2.0.0", "image", "a" * 40, "t1")},
+                "staging": {"shop": Running("other/shop:1.0.0", "image", "b" * 40, "t2")}}
+    lanes = [lane("dev", "shop", active=[{"sequence": "delivery", "state": "started", "task": "test", "context": "c1"},
+                                         {"sequence": "delivery", "state": "waiting", "task": None, "context": "c2"}],
+                  evaluation={"result": "warning", "score": 75.0, "path": "p", "context": "c0"}),
+             lane("staging", "shop", last={"sequence": "delivery", "state": "finished", "result": "fail",
+                                           "message": "evaluation failed: response_time 900 > 500", "context": "c3"})]
+    stages, services, cells = board_model(["dev", "staging", "production"], lanes, versions)
+    assert stages == ["dev", "staging", "production"] and services == ["shop"]
+    html = render_board(stages, services, cells, csrf=None)
+    dev, staging, production = re.findall(r"<td[^>]*>.*?</td>", html.split("<th><a")[-1])
+    assert "<b>2.0.0</b>" in dev and "aaaaaaa" in dev                 # tag only: the image is named after the service
+    assert "gate" in dev and "warning 75" in dev
+    assert "running</span> delivery: test" in dev and "queued 1" in dev and "class=run" in dev
+    assert "<b>other/shop:1.0.0</b>" in staging                        # another repository is shown whole
+    assert "failed" in staging and "response_time 900 &gt; 500" in staging and "class=fail" in staging
+    assert "no version" in production
+
+
+def test_waiting_approval_is_an_action_for_operators_and_text_for_viewers():
+    lanes = [lane("prod", "shop", active=[{"sequence": "delivery", "state": "waitingForApproval", "task": "approval",
+                                           "context": "ctx-1"}])]
+    stages, services, cells = board_model(["prod"], lanes, {})
+    viewer = render_board(stages, services, cells, csrf=None)
+    operator = render_board(stages, services, cells, csrf="tok")
+    assert "approval pending" in viewer and "<button" not in viewer and "class=wait" in viewer
+    assert operator.count("<form") == 2 and 'action="/ui/actions/approve"' in operator
+    assert 'name=csrf value="tok"' in operator and 'name="context" value="ctx-1"' in operator
+
+
+def test_service_filter_and_escaping_on_the_board():
+    versions = {"dev": {EVIL: Running(EVIL, "image", None, "t"), "cart": Running("cart:1", "image", None, "t")}}
+    stages, services, cells = board_model(["dev"], [], versions, service_filter="IMG")
+    assert services == [EVIL]
+    html = render_board(stages, services, cells, None)
+    assert EVIL not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+
+
+def test_timeline_shows_each_task_with_times_duration_executor_and_message():
+    run = {"stage": "dev", "service": "shop", "sequence": "delivery", "index": 0, "state": "finished",
+           "result": "fail", "status": "errored", "triggeredAt": 100.0, "finishedAt": 160.0,
+           "message": "deployment failed: " + EVIL,
+           "tasks": [{"name": "deployment", "state": "done", "triggeredAt": 100.0, "completedAt": 112.5,
+                      "result": "fail", "started": {"reconciler/deployment": {"at": 101.0}},
+                      "finished": {"reconciler/deployment": {"at": 112.5, "message": "helm exited 1"}}}]}
+    html = render_timeline("ctx", [run], ["dev"], [{"branch": "dev", "oid": "f" * 40, "message": "promote\n\nbody"}],
+                           [], csrf=None, commit_url=lambda oid: f"https://forge/x/commit/{oid}")
+    row = re.search(r"<tr><td>deployment</td>.*?</tr>", html).group(0)
+    assert "1970-01-01 00:01:40" in row and "1970-01-01 00:01:41" in row and "12.5 s" in row
+    assert ">deployment</td>" in row and "helm exited 1" in row and "class=fail" in row
+    assert EVIL not in html and "finished, result fail, status errored" in html
+    assert '<a href="https://forge/x/commit/' + "f" * 40 + '">' in html and ">promote</td>" in html
+    assert "Abort" not in html                      # finished: nothing to control
+
+
+def test_sli_table_says_why_each_objective_failed():
+    doc = {"stage": "dev", "service": "shop", "result": "fail", "score": 50.0, "time": "2026-01-01T00:00:00Z",
+           "thresholds": {"pass": 90, "warning": 75}, "objectives": [
+               {"sli": "response_time", "status": "fail", "score": 0, "value": 900.0, "compared_value": 400.0,
+                "pass_targets": [{"criteria": "<=500", "target_value": 500, "violated": True}],
+                "warning_targets": [], "weight": 1, "key_sli": True},
+               {"sli": "errors", "status": "fail", "score": 0, "value": None, "compared_value": 0,
+                "pass_targets": [], "warning_targets": [], "weight": 1, "key_sli": False,
+                "error": "no samples for query " + EVIL}]}
+    html = render_detail("evaluations/dev/shop/x.json", doc, csrf="c")
+    assert "violates pass criteria &lt;=500" in html and "key SLI" in html and "400.0" in html
+    assert "no samples for query &lt;img" in html and EVIL not in html
+    assert 'action="/ui/actions/invalidate"' in html
+    assert why_failed({"status": "pass", "pass_targets": []}) == ""
+    assert "/ui/actions/invalidate" not in render_detail("p", dict(doc, invalidated=True), csrf="c")
+
+
+def test_heatmap_and_trend_write_status_as_text_not_only_colour():
+    cols = [{"label": "01-01 10:00", "score": 100.0, "result": "pass",
+             "objectives": {"rt": {"status": "pass", "value": 120.0}}},
+            {"label": "01-02 10:00", "score": 0.0, "result": "fail",
+             "objectives": {"rt": {"status": "fail", "value": 900.0}}}]
+    svg = heatmap(["rt"], cols)
+    assert "✓ 120" in svg and "✗ 900" in svg and svg.count("<rect") == 4
+    line = trend("rt", [("a", 1.0, "pass"), ("b", 3.0, "fail")], {"pass": 2.0})
+    assert "<polyline" in line and line.count("<circle") == 2 and ">pass</text>" in line
+    assert "no values" in trend("x", [("a", None, None)])
+
+
+def test_sessions_roles_csrf_and_loopback():
+    s = AccessSettings(api_token="op-token", read_token="ro-token")
+    assert access.role_of_token(s, "op-token") == "operator"
+    assert access.role_of_token(s, "ro-token") == "viewer"
+    assert access.role_of_token(s, "guess") is None
+    op = access.session_value(s, "operator")
+    assert "op-token" not in op and access.role_of_cookie(s, op) == "operator"
+    assert access.role_of_cookie(s, "operator." + "0" * 64) is None
+    assert access.role_of_cookie(AccessSettings(api_token="rotated"), op) is None     # a new token logs out
+    assert access.csrf_ok(s, op, access.csrf_token(s, op)) and not access.csrf_ok(s, op, "x")
+    assert access.role_of_request(s, None, "127.0.0.1") is None
+    opened = AccessSettings(api_token="t", open_on_loopback=True, listen_host="127.0.0.1")
+    assert access.role_of_request(opened, None, "127.0.0.1") == "viewer"
+    assert access.role_of_request(opened, None, "10.0.0.5") is None
+    exposed = AccessSettings(api_token="t", open_on_loopback=True, listen_host="0.0.0.0")
+    assert access.role_of_request(exposed, None, "127.0.0.1") is None
+
+
+def test_commit_links_follow_the_configured_forge():
+    gh = commit_url_builder(ForgeSettings(kind="github", repository="acme/shop"), "https://github.com/acme/shop.git")
+    assert gh("abc") == "https://github.com/acme/shop/commit/abc"
+    gitea = commit_url_builder(ForgeSettings(kind="gitea", url="https://git.example/api/v1"),
+                               "https://git.example/acme/shop.git")
+    assert gitea("abc") == "https://git.example/acme/shop/commit/abc"
+    lab = commit_url_builder(ForgeSettings(kind="gitlab", url="https://lab.example"), "https://lab.example/a/b.git")
+    assert lab("abc") == "https://lab.example/a/b/-/commit/abc"
+    assert commit_url_builder(ForgeSettings(), "file:///x") is None
