@@ -20,7 +20,7 @@ from reconciler.cli.common import fail
 @click.option("--workdir", "-w", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Where the mirror, the SQLite index, the API token and local deployments live.")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT",
-              help="Address of the HTTP server (webhooks, API, /metrics, status page). Port 0 picks one.")
+              help="Address of the HTTP server (webhooks, API, /metrics, web UI). Port 0 picks one.")
 @click.option("--poll-interval", default=30.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
               help="How often to compare branch tips with the remote (0 disables polling; "
                    "local repositories are also watched with inotify).")

@@ -239,7 +239,7 @@ class Demo:
         self.out("")
 
     def explore(self) -> None:
-        self.say(f"--keep: everything keeps running. Status page {self.service.url}/ ; Prometheus "
+        self.say(f"--keep: everything keeps running. Web UI {self.service.url}/?token={self.token} ; Prometheus "
                  f"{self.prometheus.url} ; repo {self.origin} ; API token {self.token}")
         self.say("press Ctrl-C to stop")
         import signal

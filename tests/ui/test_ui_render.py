@@ -141,3 +141,26 @@ def test_commit_links_follow_the_configured_forge():
     lab = commit_url_builder(ForgeSettings(kind="gitlab", url="https://lab.example"), "https://lab.example/a/b.git")
     assert lab("abc") == "https://lab.example/a/b/-/commit/abc"
     assert commit_url_builder(ForgeSettings(), "file:///x") is None
+
+
+def test_problems_show_the_alert_the_actions_and_escalations():
+    from reconciler.engine.problems import problems_from_alertmanager
+    from reconciler.server.ui.problems import render_problems
+    problems, _ = problems_from_alertmanager({"alerts": [{
+        "status": "firing", "fingerprint": "fp-1234567890", "startsAt": "2026-01-01T00:00:00Z",
+        "labels": {"alertname": "response_time", "stage": "production", "service": "shop", "severity": "page"},
+        "annotations": {"summary": "response time " + EVIL}}]})
+    trigger = {"data": {"stage": "production", "service": "shop", "problem": dict(problems[0].details)}}
+    run = {"context": problems[0].context, "stage": "production", "service": "shop", "sequence": "remediation",
+           "state": "finished", "result": "pass", "triggeredAt": 0.0, "trigger": trigger,
+           "tasks": [{"name": "action", "state": "done", "result": "pass",
+                      "message": "replicaCount 1 -> 2 (commit abc123)"},
+                     {"name": "evaluation", "state": "done", "result": "pass"}]}
+    escalation = {"kind": "Escalation", "event": {"shkeptncontext": "ctx-esc", "time": "2026-01-02T00:00:00Z",
+                                                  "data": {"stage": "production", "service": "shop",
+                                                           "message": "no action left for response_time"}}}
+    html = render_problems([run], [escalation])
+    assert "closed" in html and "response time &lt;img" in html and EVIL not in html
+    assert "severity=page" in html and "fp-1234567890" in html
+    assert "replicaCount 1 -&gt; 2 (commit abc123)" in html and "evaluation: pass" in html
+    assert "production · shop" in html and "no action left for response_time" in html and "ctx-esc" in html

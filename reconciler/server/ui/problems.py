@@ -35,9 +35,13 @@ def render_problems(remediations: Sequence[Mapping[str, Any]], escalations: Sequ
     out = ["<h1>Problems and remediation</h1>",
            table(("state", "stage · service", "alert", "fingerprint", "sequence", "actions and re-evaluations",
                   "opened (UTC)", "context"), rows, "no remediation has run")]
-    esc = [f"<tr><td>{e(x.get('stage'))} · {e(x.get('service'))}</td><td>{e(x.get('time') or x.get('at'))}</td>"
-           f"<td class=msg>{e(x.get('message') or x.get('reason'))}</td>"
-           f"<td>{link('/sequences/' + path_part(x.get('context') or ''), str(x.get('context') or '')[:8])}</td></tr>"
-           for x in escalations]
+    esc = []
+    for doc in escalations:
+        event = doc.get("event") if isinstance(doc.get("event"), Mapping) else {}
+        data = event.get("data") or {}
+        context = str(event.get("shkeptncontext") or "")
+        esc.append(f"<tr><td>{e(data.get('stage'))} · {e(data.get('service'))}</td><td>{e(event.get('time'))}</td>"
+                   f"<td class=msg>{e(data.get('message') or data.get('reason') or 'remediation ran out of actions')}</td>"
+                   f"<td>{link('/sequences/' + path_part(context), context[:8])}</td></tr>")
     out.append("<h2>Escalations</h2>" + table(("stage · service", "when", "why", "context"), esc, "none"))
     return "".join(out)

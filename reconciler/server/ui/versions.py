@@ -112,28 +112,25 @@ def _blob(repo: Any, tree: Any, parts: tuple[str, ...]) -> bytes | None:
     return node.data if node.type_str == "blob" else None
 
 
-def _entry_id(tree: Any, name: str) -> Any:
-    try:
-        return tree[name].id
-    except KeyError:
-        return None
+def _folders(tree: Any) -> dict[str, Any]:
+    return {e.name: e.id for e in tree}
 
 
 def _last_changes(repo: Any, tip: Any, wanted: set[str]) -> dict[str, str]:
-    """Newest commit (first-parent walk from `tip`) whose `<service>/` differs from its parent's."""
+    """Newest commit (first-parent walk from `tip`) whose `<service>/` differs from its parent's.
+    Each commit's top-level entries are read once (a name lookup per service would be O(n²))."""
     found: dict[str, str] = {}
     commit = tip
+    mine = _folders(commit.tree)
     for _ in range(HISTORY_LIMIT):
         if not wanted:
             break
         parent = commit.parents[0] if commit.parents else None
-        for name in list(wanted):
-            mine = _entry_id(commit.tree, name)
-            theirs = _entry_id(parent.tree, name) if parent is not None else None
-            if mine != theirs:
-                found[name] = str(commit.id)
-                wanted.discard(name)
+        theirs = _folders(parent.tree) if parent is not None else {}
+        for name in [n for n in wanted if mine.get(n) != theirs.get(n)]:
+            found[name] = str(commit.id)
+            wanted.discard(name)
         if parent is None:
             break
-        commit = parent
+        commit, mine = parent, theirs
     return found
