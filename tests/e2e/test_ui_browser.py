@@ -89,8 +89,11 @@ def test_board_timeline_heatmap_approval_and_live_update_in_chromium(project, e2
         driver.find_element(By.LINK_TEXT, "Environment").click()
         wait_for(driver, lambda d: "on" in d.find_element(By.ID, "live").text.split(":")[-1], what="the live stream")
         driver.execute_script("window.__sameDocument = 42;")
+        typed = driver.find_element(By.NAME, "service")
+        typed.send_keys("hello")                     # typed, not submitted: must survive the update
         dev.change("helloservice/values.yaml", VALUES.format(v="1.2.0"), "ship 1.2.0")
         wait_for(driver, lambda d: "1.2.0" in cells(d)[0], timeout=60, what="1.2.0 on the board")
         assert driver.execute_script("return window.__sameDocument;") == 42       # no reload happened
         assert int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-updates")) >= 1
+        assert driver.find_element(By.NAME, "service").get_attribute("value") == "hello"
         driver.save_screenshot(str(shots / "board-live.png"))

@@ -187,3 +187,39 @@ def test_cross_origin_posts_are_refused_even_with_a_session(service):
     r = client.post("/ui/actions/control", data={"context": "x", "state": "pause", "csrf": token},
                     headers={"Origin": "https://evil.example"})
     assert r.status_code == 403 and "cross-origin" in r.text
+
+
+def operator_csrf(client: httpx.Client, service) -> str:
+    from reconciler.server.ui import access
+    return access.csrf_token(access.AccessSettings(api_token=TOKEN), client.cookies.get(access.COOKIE))
+
+
+def test_decline_button_deletes_the_approval_branch(service, origin, human_factory):
+    from tests.support.remotes import git, git_out
+    context = "d3c11e00-0000-4000-8000-000000000000"
+    reviewer = human_factory(origin.url, "production")
+    git("-c", "user.name=bot", "-c", "user.email=b@x", "commit", "-q", "--allow-empty", "-m",
+        f"approval\n\nReconciler-Context: {context}", cwd=reviewer.path)
+    branch = f"approve/production/helloservice/{context[:8]}"
+    reviewer.push(branch)
+    client = login(service.url)
+    r = client.post("/ui/actions/decline", data={"context": context, "csrf": operator_csrf(client, service)},
+                    headers={"Referer": f"{service.url}/approvals"})
+    assert r.status_code == 200 and f"declined production/helloservice: {branch}" in r.text
+    assert branch not in git_out("branch", "--list", cwd=origin.path)
+    again = client.post("/ui/actions/decline", data={"context": context, "csrf": operator_csrf(client, service)})
+    assert "decline failed: no approval is waiting" in again.text
+
+
+def test_pause_and_resume_buttons_reach_the_sequencer(service, origin, human_factory):
+    client = login(service.url)
+    push_image(human_factory, origin, "dev", "3.2.0")
+    run = wait_until(lambda: service.index.runs(stage="dev"), what="the dev run")[0]
+    csrf = operator_csrf(client, service)
+    r = client.post("/ui/actions/control", data={"context": run["context"], "state": "pause", "csrf": csrf})
+    assert "pause: accepted" in r.text
+    wait_until(lambda: service.index.runs(context=run["context"])[0]["state"] == "paused", what="the pause")
+    assert "paused</span> delivery" in client.get("/").text
+    r = client.post("/ui/actions/control", data={"context": run["context"], "state": "resume", "csrf": csrf})
+    assert "resume: accepted" in r.text
+    wait_until(lambda: service.index.runs(context=run["context"])[0]["state"] != "paused", what="the resume")
