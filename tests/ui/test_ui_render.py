@@ -164,3 +164,20 @@ def test_problems_show_the_alert_the_actions_and_escalations():
     assert "severity=page" in html and "fp-1234567890" in html
     assert "replicaCount 1 -&gt; 2 (commit abc123)" in html and "evaluation: pass" in html
     assert "production · shop" in html and "no action left for response_time" in html and "ctx-esc" in html
+
+
+def test_config_view_lists_findings_ignored_branches_and_integrations():
+    from reconciler.server.ui.configview import render_config
+    view = {"resultsCommit": "r" * 40,
+            "config": {"valid": False, "defaultBranch": "main", "projectCommit": "p" * 40,
+                       "findings": [{"file": "staging:helloservice/slo.yaml", "line": 7, "severity": "error",
+                                     "code": "slo-criteria", "message": "criteria " + EVIL}],
+                       "rejectedTriggers": []},
+            "stages": [{"name": "dev", "target": "local", "sequences": ["delivery"], "tip": "d" * 40}],
+            "ignoredBranches": {"feature/x": "f" * 40},
+            "integrations": [{"name": "job-executor", "hostname": "pod-1", "version": "0.3.0",
+                              "lastseen": "2026-01-01T10:00:00.000Z", "subscriptions": [{"event": "sh.keptn.event.test.triggered"}]}]}
+    html = render_config(view)
+    assert "staging:helloservice/slo.yaml:7" in html and "criteria &lt;img" in html and EVIL not in html
+    assert "has errors" in html and "feature/x" in html and ">local</td>" in html
+    assert "job-executor" in html and "2026-01-01 10:00:00" in html and "sh.keptn.event.test.triggered" in html

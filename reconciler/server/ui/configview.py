@@ -38,10 +38,14 @@ def render_config(view: Mapping[str, Any]) -> str:
 
 
 def render_integrations(items: Sequence[Mapping[str, Any]]) -> str:
-    rows = [f"<tr><td>{e(i.get('name'))}</td><td>{e(i.get('kind') or i.get('type'))}</td>"
-            f"<td>{e(', '.join(map(str, i.get('subscriptions') or i.get('events') or [])))}</td>"
-            f"<td>{e(i.get('lastSeen') or i.get('heartbeat') or i.get('last_heartbeat'))}</td>"
-            f"<td>{badge(i.get('status') or 'registered', 'pass' if (i.get('status') or 'ok') in ('ok', 'healthy', 'registered') else 'fail')}</td></tr>"
-            for i in items]
-    return "<h2>Integrations</h2>" + table(("name", "kind", "subscriptions", "last heartbeat", "state"), rows,
-                                           "no integration registered")
+    """Registered Keptn integrations (the `integrations` of the status view: name, hostname,
+    version, lastseen, subscriptions) with their last heartbeat."""
+    rows = []
+    for i in items:
+        subs = ", ".join(str(s.get("event") if isinstance(s, Mapping) else s) for s in i.get("subscriptions") or [])
+        seen = str(i.get("lastseen") or i.get("lastSeen") or "").replace("T", " ")[:19]
+        rows.append(f"<tr><td>{e(i.get('name'))}</td><td>{e(i.get('hostname') or '')}</td>"
+                    f"<td>{e(i.get('version') or '')}</td><td>{e(seen) or badge('never', 'warning')}</td>"
+                    f"<td><code>{e(subs)}</code></td></tr>")
+    return "<h2>Integrations</h2>" + table(("name", "host", "version", "last heartbeat (UTC)", "subscriptions"),
+                                           rows, "no integration registered")

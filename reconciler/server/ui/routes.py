@@ -201,14 +201,8 @@ def config_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
     view = dict(request.app[STATUS_VIEW](source.index))  # type: ignore[operator]
     view["stages"] = source.stages_in_force()
     view["ignoredBranches"] = source.ignored_branches()
-    view["integrations"] = _integrations(source)
+    view.setdefault("integrations", [])       # registered Keptn integrations, when the status view has them
     return "Config", render_config(view)
-
-
-def _integrations(source: UiSource) -> list[dict[str, Any]]:
-    """Registered integrations, if the results branch records any (`integrations/*.json`)."""
-    docs = source.index.documents("integrations/")
-    return [d for d in docs.values() if isinstance(d, dict)]
 
 
 def status_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
