@@ -71,11 +71,13 @@ def move_stages(repo: pygit2.Repository, services: int, round_: int) -> None:
 def lane_doc(stage: str, service: str, context: str, state: str, t: float, result: str | None) -> bytes:
     run = {"id": f"{context}/{stage}/0", "context": context, "stage": stage, "service": service, "index": 0,
            "sequence": "delivery", "state": state, "triggeredAt": t, "current": 1,
-           "tasks": [{"index": 0, "name": "deployment", "state": "done"}, {"index": 1, "name": "test", "state": "started"}],
+           "tasks": [{"index": 0, "name": "deployment", "state": "done"},
+                     {"index": 1, "name": "test", "state": "started"}],
            "events": []}
     if result:
         run.update(result=result, status="succeeded" if result == "pass" else "errored",
-                   message="" if result == "pass" else "evaluation failed: response_time 812 ms > 500 ms (pass criteria <=500)")
+                   message="" if result == "pass"
+                   else "evaluation failed: response_time 812 ms > 500 ms (pass criteria <=500)")
     return json.dumps({"runs": [run]}).encode()
 
 
@@ -95,7 +97,8 @@ def fill_index(index: Index, services: int) -> None:
         for i in range(count):
             stage, service = STAGES[(i + n) % 3], f"svc-{(i * 31 + n) % services:04d}"
             ctx = f"a{n}{i:05d}-0000-0000-0000-000000000000"
-            files[f"sequences/{stage}/{service}/{ctx}.json"] = lane_doc(stage, service, ctx, state, t + 10_000 + i, None)
+            doc = lane_doc(stage, service, ctx, state, t + 10_000 + i, None)
+            files[f"sequences/{stage}/{service}/{ctx}.json"] = doc
     index.apply("0" * 40, files)
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from reconciler import contract
 from reconciler.controller import journal as J
@@ -61,7 +62,7 @@ class Operator:
         parts = path.split("/")
         if len(parts) != 4 or parts[0] + "/" != J.EVALUATIONS or not parts[3].endswith(".json") or ".." in parts:
             raise OperatorError(f"{path!r} is not an evaluation file (evaluations/<stage>/<service>/<file>.json)")
-        at = now or dt.datetime.now(dt.timezone.utc)
+        at = now or dt.datetime.now(dt.UTC)
         written: dict[str, bytes] = {}
 
         def build(tip: Any) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ code{font-size:12px}
 def _when(epoch: Any) -> str:
     if not isinstance(epoch, (int, float)):
         return ""
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cls(result: Any) -> str:

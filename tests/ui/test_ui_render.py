@@ -23,7 +23,8 @@ def lane(stage, service, *, active=(), last=None, evaluation=None):
 
 def test_version_of_reads_image_strings_helm_image_maps_and_chart_versions():
     assert version_of(b"image: shop:1.2.3\nreplicaCount: 2\n", None) == ("shop:1.2.3", "image")
-    assert version_of(b"image:\n  repository: ghcr.io/x/shop\n  tag: 2.0.0\n", None) == ("ghcr.io/x/shop:2.0.0", "image")
+    helm = b"image:\n  repository: ghcr.io/x/shop\n  tag: 2.0.0\n"
+    assert version_of(helm, None) == ("ghcr.io/x/shop:2.0.0", "image")
     assert version_of(b"replicaCount: 1\n", b"apiVersion: v2\nname: shop\nversion: 0.4.1\n") == ("chart 0.4.1", "chart")
     assert version_of(b": not yaml: [", None) == ("", "none")
     assert version_of(None, None) == ("", "none")
@@ -176,7 +177,8 @@ def test_config_view_lists_findings_ignored_branches_and_integrations():
             "stages": [{"name": "dev", "target": "local", "sequences": ["delivery"], "tip": "d" * 40}],
             "ignoredBranches": {"feature/x": "f" * 40},
             "integrations": [{"name": "job-executor", "hostname": "pod-1", "version": "0.3.0",
-                              "lastseen": "2026-01-01T10:00:00.000Z", "subscriptions": [{"event": "sh.keptn.event.test.triggered"}]}]}
+                              "lastseen": "2026-01-01T10:00:00.000Z",
+                              "subscriptions": [{"event": "sh.keptn.event.test.triggered"}]}]}
     html = render_config(view)
     assert "staging:helloservice/slo.yaml:7" in html and "criteria &lt;img" in html and EVIL not in html
     assert "has errors" in html and "feature/x" in html and ">local</td>" in html

@@ -144,6 +144,7 @@ def test_status_page_and_live_script_are_served(service):
 
 def test_invalidating_an_evaluation_marks_its_file_on_the_results_branch(service):
     import json
+
     from reconciler import contract
     from reconciler.controller import journal as J
     path = "evaluations/dev/helloservice/20260101T000000Z-ctx-eval.json"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 COOKIE = "reconciler_session"
 Role = Literal["operator", "viewer"]
@@ -29,7 +30,7 @@ class AccessSettings:
     listen_host: str = "127.0.0.1"
 
     @classmethod
-    def from_env(cls, api_token: str, environ: Mapping[str, str], listen_host: str) -> "AccessSettings":
+    def from_env(cls, api_token: str, environ: Mapping[str, str], listen_host: str) -> AccessSettings:
         return cls(api_token=api_token, read_token=environ.get("RECONCILER_UI_READ_TOKEN") or None,
                    open_on_loopback=environ.get("RECONCILER_UI_OPEN_ON_LOOPBACK", "").lower() in ("1", "true", "yes"),
                    listen_host=listen_host)

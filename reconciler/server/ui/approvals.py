@@ -2,7 +2,8 @@
 that led there, and approve/decline buttons with the effect of `reconciler approve|decline`."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.server.ui.html import action, badge, e, link, path_part, result_badge, table, when
 
@@ -24,7 +25,8 @@ def render_approvals(pending: Sequence[Mapping[str, Any]], csrf: str | None) -> 
             buttons = (action("/ui/actions/approve", "Approve", csrf, fields)
                        + action("/ui/actions/decline", "Decline", csrf, fields, confirm=True))
         rows.append(f'<tr id="{e(ctx)}"><td>{e(p.get("stage"))}</td><td>{e(p.get("service"))}</td>'
-                    f"<td>{link('/sequences/' + path_part(ctx), ctx[:8])}</td><td>{badge('waiting for approval', 'wait')}"
+                    f"<td>{link('/sequences/' + path_part(ctx), ctx[:8])}</td>"
+                    f"<td>{badge('waiting for approval', 'wait')}"
                     f" since {when(p.get('since'))}</td><td>{where}</td><td>{led}</td><td>{buttons}</td></tr>")
     hint = ('<p class="small muted">Approve merges the approval branch into the stage branch (as merging the pull '
             'request does); decline deletes it. Without the operator token the buttons are hidden: merge or '

@@ -10,8 +10,9 @@ Built for 1,000 services × 3 stages: one pass over the index's lane summary, sh
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from reconciler.server.ui.html import action, badge, e, path_part, result_badge, short, state_class
 
@@ -97,7 +98,8 @@ def render_cell(stage: str, service: str, cell: Cell, csrf: str | None) -> str:
     last = cell.last
     if last and not cell.active and (last.get("result") == "fail" or last.get("state") in ("aborted", "timedOut")):
         message = str(last.get("message") or "")[:140]
-        parts.append(f'<br><a href="/sequences/{e(last["context"])}">{badge(last.get("state") if last.get("state") != "finished" else "failed", "fail")} '
+        word = last.get("state") if last.get("state") != "finished" else "failed"
+        parts.append(f'<br><a href="/sequences/{e(last["context"])}">{badge(word, "fail")} '
                      f'{e(last.get("sequence"))}</a> <span class=small>{e(message)}</span>')
     cls = _cell_class(cell)
     return f"<td{f' class={cls}' if cls else ''}>{''.join(parts)}</td>"

@@ -3,7 +3,8 @@ heat map and trend lines. Every cell writes its status as a symbol and its value
 so the colour only repeats what the text says."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.server.ui.html import e
 
@@ -46,8 +47,9 @@ def heatmap(slis: Sequence[str], columns: Sequence[Mapping[str, Any]]) -> str:
                 status = objective_status(o) if o else None
                 text = _num(o.get("value")) if o else "–"
             out.append(f'<g><title>{e(sli)} {e(col.get("label"))}: {e(status or "no value")} {e(text)}</title>'
-                       f'<rect x="{x + 1}" y="{y + 1}" width="{cw - 2}" height="{ch - 2}" fill="{FILL.get(status, FILL[None])}"/>'
-                       f'<text x="{x + cw / 2}" y="{y + 15}" text-anchor=middle>{MARK.get(status, "·")} {e(text)}</text></g>')
+                       f'<rect x="{x + 1}" y="{y + 1}" width="{cw - 2}" height="{ch - 2}" '
+                       f'fill="{FILL.get(status, FILL[None])}"/><text x="{x + cw / 2}" y="{y + 15}" '
+                       f'text-anchor=middle>{MARK.get(status, "·")} {e(text)}</text></g>')
     out.append("</svg>")
     return "".join(out)
 

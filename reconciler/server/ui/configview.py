@@ -2,16 +2,19 @@
 controller ignores, and connected integrations with their heartbeats."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.server.ui.html import badge, e, short, table
+
+BROKEN = "has errors — the last valid config stays in force"
 
 
 def render_config(view: Mapping[str, Any]) -> str:
     config = view.get("config") or {}
     valid = config.get("valid", True)
     out = ["<h1>Config</h1>",
-           f"<p>Config {badge('valid' if valid else 'has errors — the last valid config stays in force', 'pass' if valid else 'fail')}"
+           f"<p>Config {badge('valid', 'pass') if valid else badge(BROKEN, 'fail')}"
            f" · default branch <code>{e(config.get('defaultBranch'))}</code> · project commit "
            f"<code>{short(config.get('projectCommit'), 12)}</code> · results commit "
            f"<code>{short(view.get('resultsCommit'), 12)}</code></p>"]
@@ -21,7 +24,8 @@ def render_config(view: Mapping[str, Any]) -> str:
             for f in (config.get("findings") or [])[:500]]
     out.append("<h2>Findings</h2>" + table(("where", "severity", "code", "message"), rows, "no findings"))
     stages = view.get("stages") or []
-    srows = [f"<tr><td>{e(s.get('name'))}</td><td>{e(s.get('target'))}</td><td>{e(', '.join(s.get('sequences') or []))}</td>"
+    srows = [f"<tr><td>{e(s.get('name'))}</td><td>{e(s.get('target'))}</td>"
+             f"<td>{e(', '.join(s.get('sequences') or []))}</td>"
              f"<td><code>{short(s.get('tip'), 12)}</code></td></tr>" for s in stages]
     out.append("<h2>Stages in force</h2>" + table(("stage", "target", "sequences", "branch tip"), srows, "unknown"))
     rejected = [f"<tr><td>{e(r.get('branch') or r.get('stage'))}</td><td><code>{short(r.get('commit'), 12)}</code></td>"

@@ -2,12 +2,14 @@
 (SLI × evaluation) with trend charts of each SLI and of the score."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.server.ui.charts import heatmap, objective_status, trend
-from reconciler.server.ui.html import action, badge, e, link, path_part, query, result_badge, short, table
+from reconciler.server.ui.html import action, e, link, path_part, query, result_badge, short, table
 
 HISTORY = 30       # evaluations in a heat map and a trend
+INVALID = ' <span class="b fail">invalidated</span>'
 
 
 def _targets(targets: Any) -> str:
@@ -40,7 +42,7 @@ def why_failed(o: Mapping[str, Any]) -> str:
 def render_detail(path: str, doc: Mapping[str, Any], csrf: str | None) -> str:
     status = "invalidated" if doc.get("invalidated") else ""
     out = [f"<h1>Evaluation {e(doc.get('stage'))} · {e(doc.get('service'))} "
-           f"{result_badge(doc.get('result'), doc.get('score'))}{' ' + badge('invalidated', 'fail') if status else ''}</h1>"]
+           f"{result_badge(doc.get('result'), doc.get('score'))}{INVALID if status else ''}</h1>"]
     window = doc.get("window") or {}
     thresholds = doc.get("thresholds") or {}
     facts = [f"time {e(doc.get('time'))}", f"window {e(window.get('start'))} – {e(window.get('end'))}",
@@ -122,7 +124,7 @@ def render_lane(stage: str, service: str, docs: Sequence[tuple[str, Mapping[str,
 
 def render_index(rows: Sequence[Mapping[str, Any]]) -> str:
     body = [f"<tr><td>{e(r.get('stage'))}</td><td>{e(r.get('service'))}</td><td>{e(r.get('time'))}</td>"
-            f"<td>{result_badge(r.get('result'), r.get('score'))}{' ' + badge('invalidated', 'fail') if r.get('invalidated') else ''}</td>"
+            f"<td>{result_badge(r.get('result'), r.get('score'))}{INVALID if r.get('invalidated') else ''}</td>"
             f"<td>{link('/evaluation?path=' + path_part(r['path']), 'SLI table')} · "
             f"{link(query('/evaluations', stage=r.get('stage'), service=r.get('service')), 'heat map')}</td></tr>"
             for r in rows]

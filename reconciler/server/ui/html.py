@@ -7,8 +7,9 @@ so no meaning depends on colour alone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from html import escape
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 NAV = (("/", "Environment"), ("/sequences", "Sequences"), ("/evaluations", "Evaluations"),
@@ -20,7 +21,8 @@ header{background:#22303c;color:#fff;padding:6px 16px;display:flex;gap:16px;alig
 header a{color:#dfe8f0;text-decoration:none}header a.on{color:#fff;font-weight:600;border-bottom:2px solid #fff}
 header .who{margin-left:auto;font-size:12px}
 main,#filters{padding:8px 16px}h1{font-size:19px;margin:6px 0}h2{font-size:16px;margin:18px 0 6px}
-table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;background:#fff}
+td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f0f2f4}code{font-size:12px}.muted{color:#666}.small{font-size:12px}
 .pass{color:#0a6a0a}.warning{color:#8a5300}.fail,.error{color:#b00020}.run{color:#0b4f9c}.wait{color:#6b3fa0}
 td.pass{background:#eef8ee}td.warning{background:#fff6e5}td.fail{background:#fdecee}td.run{background:#eaf2fc}td.wait{background:#f4eefb}
@@ -38,7 +40,7 @@ def e(value: Any) -> str:
 def when(epoch: Any) -> str:
     if not isinstance(epoch, (int, float)):
         return ""
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def duration(start: Any, end: Any) -> str:

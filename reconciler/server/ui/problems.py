@@ -3,9 +3,12 @@ actions and re-evaluations (their messages say what changed, e.g. replicaCount 1
 escalations recorded when the actions ran out."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.server.ui.html import badge, e, link, path_part, state_class, table, when
+
+RAN_OUT = "remediation ran out of actions"
 
 
 def problem_of(trigger: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -31,7 +34,8 @@ def render_problems(remediations: Sequence[Mapping[str, Any]], escalations: Sequ
                     f"<span class=small>{e(labels)}</span></td><td><code>{e(str(p['fingerprint'])[:16])}</code></td>"
                     f"<td class={state_class(state, r.get('result')) or 'x'}>{e(state)} {e(r.get('result') or '')}</td>"
                     f"<td class=small>{steps}</td><td>{when(r.get('triggeredAt'))}</td>"
-                    f"<td>{link('/sequences/' + path_part(r.get('context') or ''), str(r.get('context'))[:8])}</td></tr>")
+                    f"<td>{link('/sequences/' + path_part(r.get('context') or ''), str(r.get('context'))[:8])}"
+                    f"</td></tr>")
     out = ["<h1>Problems and remediation</h1>",
            table(("state", "stage · service", "alert", "fingerprint", "sequence", "actions and re-evaluations",
                   "opened (UTC)", "context"), rows, "no remediation has run")]
@@ -41,7 +45,7 @@ def render_problems(remediations: Sequence[Mapping[str, Any]], escalations: Sequ
         data = event.get("data") or {}
         context = str(event.get("shkeptncontext") or "")
         esc.append(f"<tr><td>{e(data.get('stage'))} · {e(data.get('service'))}</td><td>{e(event.get('time'))}</td>"
-                   f"<td class=msg>{e(data.get('message') or data.get('reason') or 'remediation ran out of actions')}</td>"
+                   f"<td class=msg>{e(data.get('message') or data.get('reason') or RAN_OUT)}</td>"
                    f"<td>{link('/sequences/' + path_part(context), context[:8])}</td></tr>")
     out.append("<h2>Escalations</h2>" + table(("stage · service", "when", "why", "context"), esc, "none"))
     return "".join(out)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from importlib import resources
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -144,8 +145,8 @@ def sequences_page(request: web.Request, viewer: Viewer) -> tuple[str, str, str]
     runs = source.index.runs(stage=values["stage"] or None, service=values["service"] or None, states=states,
                              limit=500)
     lanes = source.index.lanes()
-    options = {"project": [source.project()], "stage": source.stage_names() or {l["stage"] for l in lanes},
-               "service": {l["service"] for l in lanes}, "sequence": {r["sequence"] for r in runs} | {"delivery"},
+    options = {"project": [source.project()], "stage": source.stage_names() or {ln["stage"] for ln in lanes},
+               "service": {ln["service"] for ln in lanes}, "sequence": {r["sequence"] for r in runs} | {"delivery"},
                "state": STATES}
     return "Sequences", render_list(runs, source.project(), values), filter_form(values, options)
 
@@ -276,7 +277,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             try:
                 await asyncio.wait_for(stop.wait(), SSE_POLL)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             key = await loop.run_in_executor(None, _state_key, source)
             if key != last:

@@ -7,10 +7,23 @@ message is the run's own words on why it failed, kept whole.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from reconciler.server.ui.html import (action, badge, duration, e, link, path_part, query, result_badge,
-                                       short, state_class, table, when)
+from reconciler.server.ui.html import (
+    action,
+    badge,
+    duration,
+    e,
+    link,
+    path_part,
+    query,
+    result_badge,
+    short,
+    state_class,
+    table,
+    when,
+)
 
 FILTERS = ("project", "stage", "service", "sequence", "state")
 STATES = ("triggered", "started", "waiting", "waitingForApproval", "paused", "finished", "aborted", "timedOut")
@@ -68,8 +81,8 @@ def task_rows(run: Mapping[str, Any]) -> list[str]:
         finished = task.get("completedAt")
         state = task.get("state")
         shown = task.get("result") or state
-        cls = {"pass": "pass", "warning": "warning", "fail": "fail"}.get(str(task.get("result")),
-                                                                          "run" if state in ("triggered", "started") else "")
+        running = "run" if state in ("triggered", "started") else ""
+        cls = {"pass": "pass", "warning": "warning", "fail": "fail"}.get(str(task.get("result")), running)
         rows.append(f"<tr><td>{e(task.get('name'))}</td><td class={cls or 'x'}>{e(shown)}</td>"
                     f"<td>{when(task.get('triggeredAt'))}</td><td>{when(started)}</td><td>{when(finished)}</td>"
                     f"<td>{duration(task.get('triggeredAt'), finished)}</td><td>{e(_executors(task))}</td>"

@@ -4,7 +4,8 @@ commits a context wrote) and the config in force. Reads only; built once per ser
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from reconciler import contract
 from reconciler.controller.index import Index
@@ -70,7 +71,7 @@ class UiSource:
         default = getattr(state, "default_branch", None) if state is not None else None
         out = {}
         for branch, tip in self.branches().items():
-            if branch in known or branch == default or branch == RESULTS or branch.startswith(contract.APPROVAL_PREFIX):
+            if branch in known or branch in (default, RESULTS) or branch.startswith(contract.APPROVAL_PREFIX):
                 continue
             out[branch] = tip
         return out

@@ -9,8 +9,9 @@ unless a stage branch moved.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -95,8 +96,8 @@ class StageVersions:
         commits = _last_changes(repo, commit, set(todo))
         for name, tree in todo.items():
             folder = repo[tree]
-            version, kind = version_of(_blob(repo, folder, ("values.yaml",)),
-                                       _blob(repo, folder, ("helm", "Chart.yaml")) or _blob(repo, folder, ("Chart.yaml",)))
+            chart = _blob(repo, folder, ("helm", "Chart.yaml")) or _blob(repo, folder, ("Chart.yaml",))
+            version, kind = version_of(_blob(repo, folder, ("values.yaml",)), chart)
             out[name] = Running(version, kind, commits.get(name), tree)
         return out
 
