@@ -122,7 +122,11 @@ def test_sessions_roles_csrf_and_loopback():
     assert access.role_of_token(s, "guess") is None
     op = access.session_value(s, "operator")
     assert "op-token" not in op and access.role_of_cookie(s, op) == "operator"
+    assert access.role_of_cookie(s, "operator.n." + "0" * 64) is None
     assert access.role_of_cookie(s, "operator." + "0" * 64) is None
+    assert access.role_of_cookie(s, op.replace("operator.", "viewer.", 1)) is None       # no role change
+    other = access.session_value(s, "operator")
+    assert other != op and access.csrf_token(s, other) != access.csrf_token(s, op)     # a CSRF value per session
     assert access.role_of_cookie(AccessSettings(api_token="rotated"), op) is None     # a new token logs out
     assert access.csrf_ok(s, op, access.csrf_token(s, op)) and not access.csrf_ok(s, op, "x")
     assert access.role_of_request(s, None, "127.0.0.1") is None

@@ -224,3 +224,55 @@ def test_pause_and_resume_buttons_reach_the_sequencer(service, origin, human_fac
     r = client.post("/ui/actions/control", data={"context": run["context"], "state": "resume", "csrf": csrf})
     assert "resume: accepted" in r.text
     wait_until(lambda: service.index.runs(context=run["context"])[0]["state"] != "paused", what="the resume")
+
+
+def test_each_session_has_its_own_csrf_value_on_a_shared_cached_page(service, origin, human_factory):
+    from reconciler.server.ui import routes
+    push_image(human_factory, origin, "dev", "3.3.0")
+    run = wait_until(lambda: service.index.runs(stage="dev"), what="the dev run")[0]
+    first, second = login(service.url), login(service.url)
+    page_a = first.get(f"/sequences/{run['context']}").text
+    page_b = second.get(f"/sequences/{run['context']}").text
+    csrf_a = re.search(r'name=csrf value="([^"]+)"', page_a).group(1)
+    csrf_b = re.search(r'name=csrf value="([^"]+)"', page_b).group(1)
+    assert csrf_a != csrf_b and routes.PageCache.PLACEHOLDER not in page_a + page_b
+    r = second.post("/ui/actions/control", data={"context": run["context"], "state": "pause", "csrf": csrf_a})
+    assert r.status_code == 403          # one session's value is worthless in another
+
+
+class _Index:
+    results_tip = "r1"
+
+
+class _Source:
+    index = _Index()
+    tips = {"dev": "d1"}
+
+    def branches(self):
+        return dict(self.tips)
+
+
+class _Request:
+    def __init__(self, app, path="/", query=None):
+        self.app, self.path, self.query = app, path, query or {}
+
+
+def test_a_page_is_rendered_once_per_state_and_role():
+    from reconciler.server.ui import routes
+    source = _Source()
+    app = {routes.SOURCE: source, routes.CACHE: routes.PageCache()}
+    calls = []
+
+    def render(request, viewer):
+        calls.append(viewer.role)
+        return "Board", f"<form><input name=csrf value={viewer.csrf}></form>", ""
+    op_a, op_b = routes.Viewer("operator", "aaa"), routes.Viewer("operator", "bbb")
+    assert routes._rendered(render, _Request(app), op_a)[1] == "<form><input name=csrf value=aaa></form>"
+    assert routes._rendered(render, _Request(app), op_b)[1] == "<form><input name=csrf value=bbb></form>"
+    routes._rendered(render, _Request(app, query={"notice": "done"}), op_a)     # a notice is not a new page
+    assert calls == ["operator"]
+    routes._rendered(render, _Request(app), routes.Viewer("viewer", None))
+    assert calls == ["operator", "viewer"]
+    source.tips = {"dev": "d2"}                                               # a branch moved
+    routes._rendered(render, _Request(app), op_a)
+    assert calls == ["operator", "viewer", "operator"]

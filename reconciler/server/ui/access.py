@@ -4,8 +4,9 @@
   (`RECONCILER_UI_READ_TOKEN`), or — only when configured with `RECONCILER_UI_OPEN_ON_LOOPBACK=1`
   *and* the server listens on a loopback address — any local client.
 * The token is proven once, by the login form or `?token=` (which is removed from the URL by
-  a redirect), and kept as an HttpOnly, SameSite=Strict cookie holding an HMAC of the role keyed
-  by the token: the token itself never sits in the browser, and changing it logs everyone out.
+  a redirect), and kept as an HttpOnly, SameSite=Strict cookie holding the role, a random nonce
+  and an HMAC of both keyed by the token: the token itself never sits in the browser, and
+  changing it logs everyone out.
 * Every POST carries a CSRF value derived from the session cookie (HMAC keyed by the API token);
   a cross-site form cannot know it. API clients keep using `x-token` headers and need no CSRF.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -51,9 +53,12 @@ def _mac(key: str, text: str) -> str:
     return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
-def session_value(settings: AccessSettings, role: Role) -> str:
+def session_value(settings: AccessSettings, role: Role, nonce: str | None = None) -> str:
+    """`<role>.<nonce>.<HMAC(token, role + nonce)>`: a fresh nonce per login, so each session
+    has its own CSRF value; nothing in it reveals the token."""
     key = settings.api_token if role == "operator" else (settings.read_token or settings.api_token)
-    return f"{role}.{_mac(key, 'ui-session:' + role)}"
+    nonce = nonce or secrets.token_urlsafe(12)
+    return f"{role}.{nonce}.{_mac(key, f'ui-session:{role}:{nonce}')}"
 
 
 def role_of_token(settings: AccessSettings, token: str | None) -> Role | None:
@@ -67,12 +72,12 @@ def role_of_token(settings: AccessSettings, token: str | None) -> Role | None:
 
 
 def role_of_cookie(settings: AccessSettings, cookie: str | None) -> Role | None:
-    if not cookie or "." not in cookie:
+    parts = (cookie or "").split(".")
+    if len(parts) != 3 or parts[0] not in ("operator", "viewer") or not parts[1]:
         return None
-    role = cookie.split(".", 1)[0]
-    if role not in ("operator", "viewer"):
-        return None
-    return role if hmac.compare_digest(cookie.encode(), session_value(settings, role).encode()) else None  # type: ignore[arg-type]
+    role: Role = parts[0]  # type: ignore[assignment]
+    expected = session_value(settings, role, parts[1])
+    return role if hmac.compare_digest(cookie.encode(), expected.encode()) else None  # type: ignore[union-attr]
 
 
 def role_of_request(settings: AccessSettings, cookie: str | None, remote: str | None) -> Role | None:

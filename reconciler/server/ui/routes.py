@@ -13,11 +13,14 @@ the API), check access, render, and run operator actions.
 | `POST /ui/actions/{approve,decline,control,invalidate}` | operator + CSRF | operator actions |
 
 A page asked with the header `X-Fragment: main` answers only its <main> (live.js swaps it in).
+Every page says in `Server-Timing: render;dur=<ms>` how long gathering and rendering took.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from importlib import resources
@@ -45,6 +48,7 @@ OPERATOR = web.AppKey("ui_operator", object)
 CONTROL = web.AppKey("ui_controller", object)
 STOP = web.AppKey("ui_stop", object)
 STATUS_VIEW = web.AppKey("ui_status_view", object)
+CACHE = web.AppKey("ui_cache", object)
 
 SSE_POLL = 0.5           # seconds between checks for a change
 SSE_HEARTBEAT = 15.0     # a comment line keeps proxies from closing an idle stream
@@ -109,20 +113,72 @@ def page(render: Page, active: str) -> Callable[[web.Request], Awaitable[web.Str
                 raise web.HTTPUnauthorized(text="log in again")
             raise web.HTTPFound("/login?" + urlencode({"next": request.path_qs}))
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, render, request, viewer)
-        title, body, filters = (result + ("",))[:3] if isinstance(result, tuple) else ("reconciler", result, "")
+        started = time.perf_counter()
+        title, body, filters = await loop.run_in_executor(None, _rendered, render, request, viewer)
+        timing = {"Server-Timing": f"render;dur={(time.perf_counter() - started) * 1000:.1f}",
+                  "Cache-Control": "no-store"}
         notice = request.query.get("notice")
         if notice:
             body = f'<p class="b {"fail" if request.query.get("bad") else "pass"}" id=notice>{e(notice)}</p>' + body
         if request.headers.get("X-Fragment") == "main":
-            return web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-store"})
+            return web.Response(text=body, content_type="text/html", headers=timing)
         source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
         html = frame(title, active, body, project=source.project(), filters=filters,
                      user=viewer.role)
-        response = web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+        response = web.Response(text=html, content_type="text/html", headers=timing)
         response.enable_compression()
         return response
     return handler
+
+
+class PageCache:
+    """Rendered pages by (URL, role) for the state they were rendered from: the results branch
+    tip in the index and every branch tip. Live updates make every open browser ask again on
+    each change; with the cache a change costs one render, however many browsers watch.
+    Operator pages are rendered with a placeholder CSRF value, replaced per session."""
+
+    PLACEHOLDER = "csrfplaceholder0c5f3a"
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._items: dict[tuple, tuple[str, str, str]] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def get(self, key: tuple) -> tuple[str, str, str] | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: tuple, value: tuple[str, str, str]) -> None:
+        with self._lock:
+            stale = [k for k in self._items if k[2] != key[2]]     # rendered from an older state
+            for k in stale:
+                del self._items[k]
+            while len(self._items) >= self.size:
+                del self._items[next(iter(self._items))]
+            self._items[key] = value
+
+
+def _rendered(render: Page, request: web.Request, viewer: Viewer) -> tuple[str, str, str]:
+    """(title, body, filters) of a page, from the cache when nothing changed since."""
+    source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
+    cache: PageCache = request.app[CACHE]  # type: ignore[assignment]
+    shown = {k: v for k, v in request.query.items() if k not in ("notice", "bad")}
+    key = (request.path, tuple(sorted(shown.items())), _state_key(source), viewer.role)
+    hit = cache.get(key)
+    if hit is None:
+        result = render(request, Viewer(viewer.role, PageCache.PLACEHOLDER if viewer.csrf else None))
+        title, body, filters = (result + ("",))[:3] if isinstance(result, tuple) else ("reconciler", result, "")
+        hit = (title, body, filters)
+        cache.put(key, hit)
+    title, body, filters = hit
+    if viewer.csrf:
+        body, filters = body.replace(PageCache.PLACEHOLDER, viewer.csrf), filters.replace(PageCache.PLACEHOLDER,
+                                                                                          viewer.csrf)
+    return title, body, filters
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -373,6 +429,7 @@ def add_ui_routes(app: web.Application, *, source: UiSource, access_settings: Ac
     app[OPERATOR] = operator
     app[CONTROL] = controller
     app[STATUS_VIEW] = status_view
+    app[CACHE] = PageCache()
 
     async def on_startup(app: web.Application) -> None:
         app[STOP] = asyncio.Event()
