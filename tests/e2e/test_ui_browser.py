@@ -97,3 +97,11 @@ def test_board_timeline_heatmap_approval_and_live_update_in_chromium(project, e2
         assert int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-updates")) >= 1
         assert driver.find_element(By.NAME, "service").get_attribute("value") == "hello"
         driver.save_screenshot(str(shots / "board-live.png"))
+
+        # the heat map again once dev has gated 1.2.0 too: two evaluations side by side
+        wait_until(lambda: len(service.index.evaluation_rows(stage="dev", service="helloservice")) >= 2,
+                   timeout=90, what="dev's second evaluation")
+        driver.get(service.url + "/evaluations?stage=dev&service=helloservice")
+        columns = driver.find_element(By.CSS_SELECTOR, "svg.heatmap").text
+        assert columns.count("✓") >= 4            # response_time and score, two evaluations
+        driver.save_screenshot(str(shots / "heatmap.png"))

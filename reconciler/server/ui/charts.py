@@ -27,7 +27,7 @@ def heatmap(slis: Sequence[str], columns: Sequence[Mapping[str, Any]]) -> str:
     """`columns`: oldest first, each `{label, score, result, objectives: {sli: objective}}`."""
     if not columns or not slis:
         return '<p class="muted">no evaluations yet</p>'
-    cw, ch, left, top = 64, 22, 150, 40
+    cw, ch, left, top = 80, 22, 150, 40
     width, height = left + cw * len(columns) + 4, top + ch * (len(slis) + 1) + 4
     out = [f'<svg class=heatmap role=img aria-label="SLI heat map" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']

@@ -48,7 +48,8 @@ def render_detail(path: str, doc: Mapping[str, Any], csrf: str | None) -> str:
     facts = [f"time {e(doc.get('time'))}", f"window {e(window.get('start'))} – {e(window.get('end'))}",
              f"commit <code>{short(doc.get('commit'), 12)}</code>",
              f"context {link('/sequences/' + path_part(doc.get('context') or ''), str(doc.get('context') or '')[:8])}",
-             f"total score thresholds: pass {e(thresholds.get('pass'))}, warning {e(thresholds.get('warning'))}",
+             f"total score thresholds: pass {e(thresholds.get('pass')) or 'none'}, "
+             f"warning {e(thresholds.get('warning')) or 'none'}",
              f"compared with {e(doc.get('compared_count', 0))} previous"]
     out.append("<p class=small>" + " · ".join(facts) + "</p>")
     if doc.get("message"):
@@ -75,10 +76,10 @@ def render_detail(path: str, doc: Mapping[str, Any], csrf: str | None) -> str:
     out.append("<p>" + link(query("/evaluations", stage=doc.get("stage"), service=doc.get("service")),
                             "heat map and trends of this stage and service") + "</p>")
     if csrf and not doc.get("invalidated"):
-        out.append('<p>Operator: ' + action("/ui/actions/invalidate", "Invalidate this evaluation", csrf,
+        out.append('<div class=ops>Operator: ' + action("/ui/actions/invalidate", "Invalidate this evaluation", csrf,
                                             {"path": path}, confirm=True)
                    + ' <span class="small muted">(Keptn\'s evaluation.invalidated: kept in the journal, never '
-                     'compared with again)</span></p>')
+                     'compared with again)</span></div>')
     return "".join(out)
 
 

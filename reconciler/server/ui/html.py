@@ -28,7 +28,7 @@ th{background:#f0f2f4}code{font-size:12px}.muted{color:#666}.small{font-size:12p
 td.pass{background:#eef8ee}td.warning{background:#fff6e5}td.fail{background:#fdecee}td.run{background:#eaf2fc}td.wait{background:#f4eefb}
 .b{display:inline-block;border-radius:3px;padding:0 4px;font-size:12px;border:1px solid currentColor}
 form.i{display:inline;margin:0}button{font-size:12px;cursor:pointer}
-.live{font-size:12px}.msg{max-width:60em}svg text{font:11px system-ui,sans-serif}
+.live{font-size:12px}.ops{margin:8px 0}.msg{max-width:60em}svg text{font:11px system-ui,sans-serif}
 """
 
 

@@ -101,7 +101,7 @@ def render_timeline(context: str, runs: list[Mapping[str, Any]], stage_order: li
         buttons = "".join(action("/ui/actions/control", label, csrf, {"context": context, "state": state},
                                  confirm=state == "abort")
                           for state, label in (("pause", "Pause"), ("resume", "Resume"), ("abort", "Abort")))
-        out.append(f"<p>Operator: {buttons}</p>")
+        out.append(f"<div class=ops>Operator: {buttons}</div>")
     if not runs:
         out.append('<p class="muted">no runs recorded for this context</p>')
     for run in runs:
