@@ -15,8 +15,9 @@ index, same run:
   rendered afresh (page cache cleared: what each change of state costs) and from the page cache
   (what every further browser watching the same state costs).
 
-The index holds one finished delivery per lane with an evaluation, plus 50 running, 20 queued
-and 10 waiting-for-approval sequences, so cells carry every kind of content.
+The index holds `--history` (10) finished deliveries per lane, each with its evaluation (30,000
+runs), plus 50 running, 20 queued and 10 waiting-for-approval sequences, so cells carry every
+kind of content and the board's queries meet a history.
 """
 from __future__ import annotations
 
@@ -83,23 +84,29 @@ def lane_doc(stage: str, service: str, context: str, state: str, t: float, resul
     return json.dumps({"runs": [run]}).encode()
 
 
-def fill_index(index: Index, services: int) -> None:
-    files: dict[str, bytes | None] = {}
+def fill_index(index: Index, services: int, history: int) -> None:
+    """`history` finished deliveries (each with its evaluation) per lane, then the active ones."""
     t = 1_700_000_000.0
-    for s, stage in enumerate(STAGES):
-        for i in range(services):
-            service = f"svc-{i:04d}"
-            ctx = f"c{s}{i:05d}-0000-0000-0000-000000000000"
-            result = "fail" if i % 17 == 0 else "pass"
-            files[f"sequences/{stage}/{service}/{ctx}.json"] = lane_doc(stage, service, ctx, "finished", t + i, result)
-            files[f"evaluations/{stage}/{service}/20260101T000000Z-{ctx}.json"] = json.dumps(
-                {"context": ctx, "result": result, "score": 100.0 if result == "pass" else 40.0,
-                 "time": "2026-01-01T00:00:00Z"}).encode()
+    for h in range(history):
+        files: dict[str, bytes | None] = {}
+        for s, stage in enumerate(STAGES):
+            for i in range(services):
+                service = f"svc-{i:04d}"
+                ctx = f"c{s}{i:05d}-{h:04d}-0000-0000-000000000000"
+                result = "fail" if (i + h) % 17 == 0 else "pass"
+                files[f"sequences/{stage}/{service}/{ctx}.json"] = lane_doc(stage, service, ctx, "finished",
+                                                                            t + h * 10_000 + i, result)
+                files[f"evaluations/{stage}/{service}/202601{h + 1:02d}T000000Z-{ctx}.json"] = json.dumps(
+                    {"context": ctx, "result": result, "score": 100.0 if result == "pass" else 40.0,
+                     "time": f"2026-01-{h + 1:02d}T00:00:00Z"}).encode()
+        index.apply("0" * 40, files)
+    files = {}
+    t += history * 10_000
     for n, (state, count) in enumerate((("started", 50), ("waiting", 20), ("waitingForApproval", 10))):
         for i in range(count):
             stage, service = STAGES[(i + n) % 3], f"svc-{(i * 31 + n) % services:04d}"
             ctx = f"a{n}{i:05d}-0000-0000-0000-000000000000"
-            doc = lane_doc(stage, service, ctx, state, t + 10_000 + i, None)
+            doc = lane_doc(stage, service, ctx, state, t + i, None)
             files[f"sequences/{stage}/{service}/{ctx}.json"] = doc
     index.apply("0" * 40, files)
 
@@ -155,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.ui_bench")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--history", type=int, default=10, help="finished deliveries per lane in the index")
     args = parser.parse_args()
     runs = 5 if args.quick else 30
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,7 +171,8 @@ def main() -> None:
         mirror = Mirror(str(tmp_path / "origin.git"), tmp_path / "work")
         mirror.fetch()
         index = Index(tmp_path / "index.sqlite")
-        fill_index(index, args.services)
+        fill_index(index, args.services, args.history)
+        rows = index.counts()
         reader = Index(tmp_path / "index.sqlite", readonly=True)
         source = UiSource(reader, mirror, lambda: _Config())
 
@@ -223,7 +232,8 @@ def main() -> None:
     def p95(xs: list[float]) -> float:
         return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
     size_kb = len(html.encode()) / 1024
-    print(f"{args.services} services x {len(STAGES)} stages, {runs} interleaved runs")
+    print(f"{args.services} services x {len(STAGES)} stages, {rows['runs']} runs and {rows['evaluations']} "
+          f"evaluations in the index, {runs} interleaved runs")
     print(f"{'baseline: the old status page (same index)':52} {med(samples['baseline']):8.1f} ms median "
           f"{p95(samples['baseline']):8.1f} ms p95  {len(old.encode()) / 1024:7.1f} KB")
     print(f"{'board, warm (index + cached versions + HTML)':52} {med(samples['board']):8.1f} ms median "

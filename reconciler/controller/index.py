@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from reconciler.controller import journal as J
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"      # 2: lane_summary (the web board), evaluations_lane_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,8 +40,13 @@ CREATE TABLE IF NOT EXISTS evaluations (
   result TEXT, score REAL, invalidated INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS evaluations_lane ON evaluations (stage, service, time);
 CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS evaluations_lane_path ON evaluations (stage, service, path);
+CREATE TABLE IF NOT EXISTS lane_summary (
+  stage TEXT NOT NULL, service TEXT NOT NULL, last TEXT, evaluation TEXT, PRIMARY KEY (stage, service));
 """
 # `documents`: the small singleton files (config/status.json, state/*.json, escalations).
+# `lane_summary`: per (stage, service) its newest run and newest valid evaluation, recomputed for
+# the lanes each apply touches, so the web board reads 3,000 rows however long the history is.
 _SECONDARY_INDEXES = [line.split()[5] for line in SCHEMA.splitlines() if line.startswith("CREATE INDEX")]
 
 
@@ -83,7 +88,7 @@ class Index:
     # -- maintenance ----------------------------------------------------------------------
 
     def _reset(self) -> None:
-        for table in ("runs", "events", "evaluations", "documents", "meta"):
+        for table in ("runs", "events", "evaluations", "documents", "lane_summary", "meta"):
             self.db.execute(f"DELETE FROM {table}")
 
     @_locked
@@ -133,6 +138,7 @@ class Index:
                     self._apply(None, {p: next(stream)[1] for p in chunk}, fresh=True)
             with self.db:
                 self.db.executescript(SCHEMA)
+                self._summarise_all()
                 if tip:
                     self._set_meta("results_tip", tip)
         return len(paths)
@@ -143,9 +149,13 @@ class Index:
             self._apply(tip, files)
 
     def _apply(self, tip: str | None, files: Mapping[str, bytes | None], fresh: bool = False) -> None:
+        lanes: set[tuple[str, str]] = set()
         for path, content in files.items():
             if not fresh:                   # a rebuild starts from empty tables
                 self._drop(path)
+                parts = path.split("/")
+                if len(parts) == 4 and parts[0] + "/" in (J.SEQUENCES, J.EVALUATIONS):
+                    lanes.add((parts[1], parts[2]))
             if content is None:
                 continue
             if path.startswith(J.SEQUENCES):
@@ -155,8 +165,35 @@ class Index:
             elif path.endswith(".json"):
                 self.db.execute("INSERT OR REPLACE INTO documents (path, body) VALUES (?, ?)",
                                 (path, content.decode("utf-8", "replace")))
+        for stage, service in lanes:
+            self._summarise(stage, service)
         if tip:
             self._set_meta("results_tip", tip)
+
+    def _summarise_all(self) -> None:
+        """Every lane's summary, after a rebuild (with the secondary indexes back)."""
+        lanes = {tuple(r) for r in self.db.execute("SELECT DISTINCT stage, service FROM runs")}
+        lanes |= {tuple(r) for r in self.db.execute(
+            "SELECT DISTINCT stage, service FROM evaluations WHERE stage IS NOT NULL")}
+        for stage, service in lanes:
+            self._summarise(stage, service)
+
+    def _summarise(self, stage: str, service: str) -> None:
+        """The lane's newest run and newest valid evaluation (two indexed LIMIT 1 lookups)."""
+        run = self.db.execute(
+            "SELECT sequence, state, result, message, context FROM runs WHERE stage = ? AND service = ? "
+            "ORDER BY triggered_at DESC, id DESC LIMIT 1", (stage, service)).fetchone()
+        ev = self.db.execute(
+            "SELECT path, result, score, context FROM evaluations WHERE stage = ? AND service = ? "
+            "AND invalidated = 0 ORDER BY path DESC LIMIT 1", (stage, service)).fetchone()
+        if run is None and ev is None:
+            self.db.execute("DELETE FROM lane_summary WHERE stage = ? AND service = ?", (stage, service))
+            return
+        last = None if run is None else json.dumps(
+            {"sequence": run[0], "state": run[1], "result": run[2], "message": run[3], "context": run[4]})
+        evaluation = None if ev is None else json.dumps(
+            {"path": ev[0], "result": ev[1], "score": ev[2], "context": ev[3]})
+        self.db.execute("INSERT OR REPLACE INTO lane_summary VALUES (?, ?, ?, ?)", (stage, service, last, evaluation))
 
     def _drop(self, path: str) -> None:
         for table in ("runs", "events", "evaluations", "documents"):
@@ -243,27 +280,22 @@ class Index:
 
     @_locked
     def lanes(self) -> list[dict[str, Any]]:
-        """Per (stage, service): its newest run, its active runs and its newest valid evaluation,
-        in three grouped queries (the web board asks this for thousands of lanes per render)."""
+        """Per (stage, service): its newest run, its active runs and its newest valid evaluation
+        (the web board asks this for thousands of lanes per render: one read of `lane_summary`
+        and one indexed query for the active runs, whatever the length of the history)."""
         active = ("triggered", "started", "waitingForApproval", "waiting", "paused")
         lanes: dict[tuple[str, str], dict[str, Any]] = {}
-
-        def lane(stage: str, service: str) -> dict[str, Any]:
-            return lanes.setdefault((stage, service), {"stage": stage, "service": service, "last": None,
-                                                       "active": [], "evaluation": None})
-        # SQLite returns the other columns of the row holding max() (a documented bare-column rule)
-        for r in self.db.execute("SELECT stage, service, max(triggered_at), sequence, state, result, message, "
-                                 "context FROM runs GROUP BY stage, service"):
-            lane(r[0], r[1])["last"] = {"sequence": r[3], "state": r[4], "result": r[5], "message": r[6],
-                                        "context": r[7]}
+        for stage, service, last, evaluation in self.db.execute(
+                "SELECT stage, service, last, evaluation FROM lane_summary"):
+            lanes[(stage, service)] = {"stage": stage, "service": service, "active": [],
+                                       "last": json.loads(last) if last else None,
+                                       "evaluation": json.loads(evaluation) if evaluation else None}
         for r in self.db.execute(f"SELECT stage, service, sequence, state, task, context, message FROM runs "
                                  f"WHERE state IN ({','.join('?' * len(active))}) ORDER BY triggered_at, id",
                                  active):
-            lane(r[0], r[1])["active"].append({"sequence": r[2], "state": r[3], "task": r[4], "context": r[5],
-                                               "message": r[6]})
-        for r in self.db.execute("SELECT stage, service, max(path), result, score, context FROM evaluations "
-                                 "WHERE invalidated = 0 AND stage IS NOT NULL GROUP BY stage, service"):
-            lane(r[0], r[1])["evaluation"] = {"path": r[2], "result": r[3], "score": r[4], "context": r[5]}
+            lane = lanes.setdefault((r[0], r[1]), {"stage": r[0], "service": r[1], "active": [], "last": None,
+                                                   "evaluation": None})
+            lane["active"].append({"sequence": r[2], "state": r[3], "task": r[4], "context": r[5], "message": r[6]})
         return list(lanes.values())
 
     @_locked
