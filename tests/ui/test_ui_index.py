@@ -80,7 +80,8 @@ def test_a_rebuild_from_the_results_branch_summarises_every_lane(tmp_path):
         for i in range(5):
             batch.put(f"sequences/dev/svc{i}/c{n}{i}.json",
                       lane("dev", f"svc{i}", f"c{n}{i}", "finished", float(n * 10 + i), "pass"))
-            batch.put(f"evaluations/dev/svc{i}/2026010{n + 1}T000000Z-c{n}{i}.json", evaluation(f"c{n}{i}", "pass", 90.0 + n))
+            batch.put(f"evaluations/dev/svc{i}/2026010{n + 1}T000000Z-c{n}{i}.json",
+                      evaluation(f"c{n}{i}", "pass", 90.0 + n))
         batch.note(f"round {n}")
         written = journal.commit(batch)
         incremental.apply(written.oid, batch.files)

@@ -147,7 +147,7 @@ def commit_url_builder(forge: Any, repo_url: str) -> Callable[[str], str] | None
     kind = getattr(forge, "kind", "none")
     if kind == "none":
         return None
-    from reconciler.tasks.forge import repository_from_url
+    from reconciler.tasks.forges.base import repository_from_url
     host, path = repository_from_url(repo_url)
     repository = getattr(forge, "repository", None) or path
     if not repository:
