@@ -276,3 +276,13 @@ def test_a_page_is_rendered_once_per_state_and_role():
     source.tips = {"dev": "d2"}                                               # a branch moved
     routes._rendered(render, _Request(app), op_a)
     assert calls == ["operator", "viewer", "operator"]
+
+
+def test_logging_out_ends_the_session_and_redirects_stay_on_this_site(service):
+    client = login(service.url)
+    assert "log out" in client.get("/").text
+    client.post("/logout")
+    assert client.get("/", follow_redirects=False).status_code == 302
+    for target in ("//evil.example/", "/\t/evil.example/", "https://evil.example/", "/\\evil.example"):
+        r = httpx.post(service.url + "/login", data={"token": TOKEN, "next": target}, follow_redirects=False)
+        assert r.headers["location"] == "/", target

@@ -111,7 +111,8 @@ def frame(title: str, active: str, body: str, *, project: str = "", user: str = 
     """The whole page. `body` goes into <main>, which live.js replaces on updates; `filters`
     sit outside it so what a user typed survives an update."""
     nav = "".join(f'<a href="{href}"{" class=on" if href == active else ""}>{label}</a>' for href, label in NAV)
-    who = f'<span class=who>{e(user)}</span>' if user else ""
+    who = (f'<span class=who>{e(user)} <form class=i method=post action="/logout"><button>log out</button>'
+           f'</form></span>') if user else ""
     refresh = "<noscript><meta http-equiv=refresh content=10></noscript>" if live else ""
     script = '<script src="/static/live.js" defer></script>' if live else ""
     status = '<span class=live id=live>live updates: off (no JavaScript)</span>' if live else ""

@@ -87,7 +87,8 @@ def _viewer(request: web.Request) -> Viewer | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(c) < 0x20 or c == "\x7f" for c in target)):   # browsers drop tabs: "/\t/x" is "//x"
         return "/"
     return target
 
