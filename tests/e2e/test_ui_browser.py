@@ -62,11 +62,22 @@ def test_board_timeline_heatmap_approval_and_live_update_in_chromium(project, e2
         driver.find_elements(By.LINK_TEXT, "SLI table")[0].click()
         assert "response_time" in driver.find_element(By.ID, "main").text
         driver.save_screenshot(str(shots / "evaluation.png"))
+        evaluation_url = driver.current_url
         driver.find_element(By.PARTIAL_LINK_TEXT, "heat map and trends").click()
         heatmap = driver.find_element(By.CSS_SELECTOR, "svg.heatmap")
         assert "response_time" in heatmap.text
         assert driver.find_elements(By.CSS_SELECTOR, "svg.trend")
         driver.save_screenshot(str(shots / "heatmap.png"))
+
+        # invalidate that evaluation (the button asks first), as Keptn's evaluation.invalidated
+        driver.get(evaluation_url)
+        driver.find_element(By.XPATH, "//button[text()='Invalidate this evaluation']").click()
+        WebDriverWait(driver, 10).until(lambda d: d.switch_to.alert).accept()
+        assert "evaluation invalidated" in wait_for(driver, lambda d: d.find_element(By.ID, "notice")).text
+        assert "Invalidated" in driver.find_element(By.ID, "main").text
+        path = evaluation_url.split("path=")[1].replace("%2F", "/")
+        stored = git_out("show", f"{contract.RESULTS_BRANCH}:{path}", cwd=project.origin)
+        assert '"invalidated": true' in stored
 
         # approvals: the button merges the approval branch into production
         driver.find_element(By.LINK_TEXT, "Approvals").click()
