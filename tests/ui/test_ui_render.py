@@ -187,3 +187,17 @@ def test_config_view_lists_findings_ignored_branches_and_integrations():
     assert "staging:helloservice/slo.yaml:7" in html and "criteria &lt;img" in html and EVIL not in html
     assert "has errors" in html and "feature/x" in html and ">local</td>" in html
     assert "job-executor" in html and "2026-01-01 10:00:00" in html and "sh.keptn.event.test.triggered" in html
+
+
+def test_approvals_show_the_branch_pull_request_and_evaluation_with_buttons_for_operators():
+    from reconciler.server.ui.approvals import render_approvals
+    pending = [{"context": "ctx-approve", "stage": "production", "service": "shop", "since": 0.0,
+                "branch": "approve/production/shop/ctx-appr",
+                "pullRequest": {"url": "https://forge/acme/shop/pull/7", "number": 7},
+                "evaluation": {"path": "evaluations/staging/shop/x.json", "stage": "staging", "result": "warning",
+                               "score": 80.0, "invalidated": 1}}]
+    operator, viewer = render_approvals(pending, "tok"), render_approvals(pending, None)
+    assert "approve/production/shop/ctx-appr" in operator and 'href="https://forge/acme/shop/pull/7"' in operator
+    assert "warning 80" in operator and "invalidated" in operator and "staging" in operator
+    assert 'action="/ui/actions/approve"' in operator and "<button" not in viewer
+    assert "no approval is pending" in render_approvals([], None)

@@ -17,7 +17,8 @@ def render_approvals(pending: Sequence[Mapping[str, Any]], csrf: str | None) -> 
         if pr.get("url"):
             where += f' · <a href="{e(pr["url"])}">pull request #{e(pr.get("number"))}</a>'
         ev = p.get("evaluation")
-        led = (f"{result_badge(ev.get('result'), ev.get('score'))} {e(ev.get('stage'))} "
+        invalid = f" {badge('invalidated', 'fail')}" if ev and ev.get("invalidated") else ""
+        led = (f"{result_badge(ev.get('result'), ev.get('score'))}{invalid} {e(ev.get('stage'))} "
                f"{link('/evaluation?path=' + path_part(ev['path']), 'SLI table')}") if ev else "no evaluation"
         buttons = ""
         if csrf:
