@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from reconciler.controller import journal as J
 
-SCHEMA_VERSION = "2"      # 2: lane_summary (the web board), evaluations_lane_path
+SCHEMA_VERSION = "2"      # 2: lane_summary (the web board), evaluations_lane_path, runs_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
 CREATE INDEX IF NOT EXISTS evaluations_lane ON evaluations (stage, service, time);
 CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS evaluations_lane_path ON evaluations (stage, service, path);
+CREATE INDEX IF NOT EXISTS runs_time ON runs (triggered_at);
 CREATE TABLE IF NOT EXISTS lane_summary (
   stage TEXT NOT NULL, service TEXT NOT NULL, last TEXT, evaluation TEXT, PRIMARY KEY (stage, service));
 """
@@ -249,8 +250,9 @@ class Index:
 
     @_locked
     def runs(self, *, context: str | None = None, stage: str | None = None, service: str | None = None,
-             states: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        where, args = _where(context=context, stage=stage, service=service)
+             states: Iterable[str] | None = None, sequence: str | None = None,
+             limit: int = 200) -> list[dict[str, Any]]:
+        where, args = _where(context=context, stage=stage, service=service, sequence=sequence)
         states = list(states or [])
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")

@@ -286,3 +286,17 @@ def test_logging_out_ends_the_session_and_redirects_stay_on_this_site(service):
     for target in ("//evil.example/", "/\t/evil.example/", "https://evil.example/", "/\\evil.example"):
         r = httpx.post(service.url + "/login", data={"token": TOKEN, "next": target}, follow_redirects=False)
         assert r.headers["location"] == "/", target
+
+
+def test_the_sequence_list_filters_by_stage_service_sequence_and_state(service, origin, human_factory):
+    client = login(service.url)
+    push_image(human_factory, origin, "dev", "3.4.0")
+    run = wait_until(lambda: service.index.runs(stage="dev"), what="the dev run")[0]
+    short = run["context"][:8]
+    assert short in client.get("/sequences", params={"stage": "dev", "sequence": "delivery"}).text
+    for params in ({"stage": "staging"}, {"sequence": "rollback"}, {"state": "finished"}, {"service": "other"},
+                   {"project": "not-this-one"}):
+        page = client.get("/sequences", params=params).text
+        assert short not in page and "no sequence matches" in page, params
+    form = client.get("/sequences", params={"sequence": "delivery"}).text
+    assert '<option value="rollback">' in form and '<option value="delivery" selected>' in form

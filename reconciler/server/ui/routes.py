@@ -208,10 +208,11 @@ def sequences_page(request: web.Request, viewer: Viewer) -> tuple[str, str, str]
     values = {k: request.query.get(k, "") for k in FILTERS}
     states = [values["state"]] if values["state"] else None
     runs = source.index.runs(stage=values["stage"] or None, service=values["service"] or None, states=states,
-                             limit=500)
+                             sequence=values["sequence"] or None, limit=500)
     lanes = source.index.lanes()
     options = {"project": [source.project()], "stage": source.stage_names() or {ln["stage"] for ln in lanes},
-               "service": {ln["service"] for ln in lanes}, "sequence": {r["sequence"] for r in runs} | {"delivery"},
+               "service": {ln["service"] for ln in lanes}, "sequence": {r["sequence"] for r in runs}
+               | {name for stage in source.stages_in_force() for name in stage["sequences"]},
                "state": STATES}
     return "Sequences", render_list(runs, source.project(), values), filter_form(values, options)
 
@@ -251,11 +252,8 @@ def approvals_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
 
 def problems_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
     source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
-    rows = source.index.runs(limit=200)
     remediations = []
-    for row in rows:
-        if row["sequence"] != "remediation":
-            continue
+    for row in source.index.runs(sequence="remediation", limit=100):
         full = next((r for r in source.context_runs(row["context"]) if r.get("id") == row["id"]), None)
         remediations.append(full or {**row, "triggeredAt": row.get("triggered_at")})
     escalations = list(source.index.documents("escalations/").values())
