@@ -28,6 +28,12 @@ def wait_for(driver, check, timeout: float = 30, what: str = "the page"):
         lambda d: check(d), message=f"waiting for {what}")
 
 
+def notice(driver, action: str) -> str:
+    """The text of the notice an action's answer page shows (after the form's navigation)."""
+    return wait_for(driver, lambda d: next((n.text for n in d.find_elements(By.ID, "notice")), None),
+                    what=f"the answer to {action}")
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_board_timeline_heatmap_approval_and_live_update_in_chromium(project, e2e_service, human_factory, tmp_path):
@@ -73,7 +79,7 @@ def test_board_timeline_heatmap_approval_and_live_update_in_chromium(project, e2
         driver.get(evaluation_url)
         driver.find_element(By.XPATH, "//button[text()='Invalidate this evaluation']").click()
         WebDriverWait(driver, 10).until(lambda d: d.switch_to.alert).accept()
-        assert "evaluation invalidated" in wait_for(driver, lambda d: d.find_element(By.ID, "notice")).text
+        assert "evaluation invalidated" in notice(driver, "Invalidate")
         assert "Invalidated" in driver.find_element(By.ID, "main").text
         path = evaluation_url.split("path=")[1].replace("%2F", "/")
         stored = git_out("show", f"{contract.RESULTS_BRANCH}:{path}", cwd=project.origin)
@@ -85,7 +91,7 @@ def test_board_timeline_heatmap_approval_and_live_update_in_chromium(project, e2
         assert branch in driver.find_element(By.ID, "main").text
         driver.save_screenshot(str(shots / "approvals.png"))
         driver.find_element(By.XPATH, f"//tr[@id='{waiting['context']}']//button[text()='Approve']").click()
-        assert "approved production/helloservice" in driver.find_element(By.ID, "notice").text
+        assert "approved production/helloservice" in notice(driver, "Approve")
         values = git_out("show", "production:helloservice/values.yaml", cwd=project.origin)
         assert "image: helloservice:1.1.0" in values
         assert branch not in git_out("branch", "--list", cwd=project.origin)

@@ -263,6 +263,9 @@ def problems_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
 def config_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
     source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
     view = dict(request.app[STATUS_VIEW](source.index))  # type: ignore[operator]
+    state = source.config_state()
+    if state is not None:           # the commit of the shipyard in force (status_view leaves it out)
+        view["config"] = {**view.get("config", {}), "projectCommit": getattr(state, "project_commit", None)}
     view["stages"] = source.stages_in_force()
     view["ignoredBranches"] = source.ignored_branches()
     view.setdefault("integrations", [])       # registered Keptn integrations, when the status view has them
