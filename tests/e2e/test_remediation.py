@@ -92,6 +92,13 @@ def test_running_out_of_actions_escalates(project, e2e_service, tmp_path):
         headers, body = receiver.requests[0]
         assert json.loads(body)["type"] == "sh.keptn.event.escalation.triggered"
         assert headers["X-Reconciler-Signature"] == "sha256=" + hmac.new(b"pager-key", body, hashlib.sha256).hexdigest()
+        # the web UI's problems view: the alert, each round's scaling commit, the escalation
+        page = httpx.get(service.url + "/problems", params={"token": "test-token"}, follow_redirects=True,
+                         timeout=30).text
+        assert "response time of helloservice in production is too high" in page and "f1nger" in page
+        assert "alertname=response_time" in page and page.count("closed") == 3
+        assert "3 -&gt; 4 replica(s)" in page and "4 -&gt; 6 replica(s)" in page
+        assert context[:8] in page.split("<h2>Escalations</h2>")[1]
     finally:
         receiver.close()
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.server.ui.html import badge, e, link, path_part, state_class, table, when
+from reconciler.server.ui.sequences import task_message
 
 RAN_OUT = "remediation ran out of actions"
 
@@ -28,7 +29,7 @@ def render_problems(remediations: Sequence[Mapping[str, Any]], escalations: Sequ
         state = r.get("state")
         open_ = state not in ("finished", "aborted", "timedOut")
         steps = "<br>".join(f"{e(t.get('name'))}: {e(t.get('result') or t.get('state'))} "
-                            f"<span class=small>{e(t.get('message') or '')}</span>" for t in r.get("tasks") or [])
+                            f"<span class=small>{e(task_message(t))}</span>" for t in r.get("tasks") or [])
         rows.append(f"<tr><td>{badge('open' if open_ else 'closed', 'run' if open_ else 'muted')}</td>"
                     f"<td>{e(r.get('stage'))} · {e(r.get('service'))}</td><td>{e(p['title'])}<br>"
                     f"<span class=small>{e(labels)}</span></td><td><code>{e(str(p['fingerprint'])[:16])}</code></td>"

@@ -65,7 +65,8 @@ def _executors(task: Mapping[str, Any]) -> str:
     return ", ".join(n.rsplit("/", 1)[-1] for n in names)
 
 
-def _task_message(task: Mapping[str, Any]) -> str:
+def task_message(task: Mapping[str, Any]) -> str:
+    """The task's message, else the first message an executor's `.finished` carried."""
     if task.get("message"):
         return str(task["message"])
     for answer in (task.get("finished") or {}).values():
@@ -86,7 +87,7 @@ def task_rows(run: Mapping[str, Any]) -> list[str]:
         rows.append(f"<tr><td>{e(task.get('name'))}</td><td class={cls or 'x'}>{e(shown)}</td>"
                     f"<td>{when(task.get('triggeredAt'))}</td><td>{when(started)}</td><td>{when(finished)}</td>"
                     f"<td>{duration(task.get('triggeredAt'), finished)}</td><td>{e(_executors(task))}</td>"
-                    f"<td class=msg>{e(_task_message(task))}</td></tr>")
+                    f"<td class=msg>{e(task_message(task))}</td></tr>")
     return rows
 
 
