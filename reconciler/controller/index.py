@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, body TEXT NOT NULL)
 CREATE INDEX IF NOT EXISTS evaluations_lane_path ON evaluations (stage, service, path);
 CREATE INDEX IF NOT EXISTS runs_time ON runs (triggered_at);
 CREATE TABLE IF NOT EXISTS lane_summary (
-  stage TEXT NOT NULL, service TEXT NOT NULL, last TEXT, evaluation TEXT, PRIMARY KEY (stage, service));
+  stage TEXT NOT NULL, service TEXT NOT NULL,
+  sequence TEXT, state TEXT, result TEXT, message TEXT, context TEXT,
+  ev_path TEXT, ev_result TEXT, ev_score REAL, ev_context TEXT, PRIMARY KEY (stage, service));
 """
 # `documents`: the small singleton files (config/status.json, state/*.json, escalations).
 # `lane_summary`: per (stage, service) its newest run and newest valid evaluation, recomputed for
@@ -190,11 +192,8 @@ class Index:
         if run is None and ev is None:
             self.db.execute("DELETE FROM lane_summary WHERE stage = ? AND service = ?", (stage, service))
             return
-        last = None if run is None else json.dumps(
-            {"sequence": run[0], "state": run[1], "result": run[2], "message": run[3], "context": run[4]})
-        evaluation = None if ev is None else json.dumps(
-            {"path": ev[0], "result": ev[1], "score": ev[2], "context": ev[3]})
-        self.db.execute("INSERT OR REPLACE INTO lane_summary VALUES (?, ?, ?, ?)", (stage, service, last, evaluation))
+        self.db.execute("INSERT OR REPLACE INTO lane_summary VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (stage, service, *(tuple(run) if run else (None,) * 5), *(tuple(ev) if ev else (None,) * 4)))
 
     def _drop(self, path: str) -> None:
         for table in ("runs", "events", "evaluations", "documents"):
@@ -287,11 +286,13 @@ class Index:
         and one indexed query for the active runs, whatever the length of the history)."""
         active = ("triggered", "started", "waitingForApproval", "waiting", "paused")
         lanes: dict[tuple[str, str], dict[str, Any]] = {}
-        for stage, service, last, evaluation in self.db.execute(
-                "SELECT stage, service, last, evaluation FROM lane_summary"):
-            lanes[(stage, service)] = {"stage": stage, "service": service, "active": [],
-                                       "last": json.loads(last) if last else None,
-                                       "evaluation": json.loads(evaluation) if evaluation else None}
+        for r in self.db.execute("SELECT * FROM lane_summary"):
+            lanes[(r[0], r[1])] = {
+                "stage": r[0], "service": r[1], "active": [],
+                "last": {"sequence": r[2], "state": r[3], "result": r[4], "message": r[5], "context": r[6]}
+                if r[6] is not None else None,
+                "evaluation": {"path": r[7], "result": r[8], "score": r[9], "context": r[10]}
+                if r[7] is not None else None}
         for r in self.db.execute(f"SELECT stage, service, sequence, state, task, context, message FROM runs "
                                  f"WHERE state IN ({','.join('?' * len(active))}) ORDER BY triggered_at, id",
                                  active):
