@@ -300,3 +300,11 @@ def test_the_sequence_list_filters_by_stage_service_sequence_and_state(service, 
         assert short not in page and "no sequence matches" in page, params
     form = client.get("/sequences", params={"sequence": "delivery"}).text
     assert '<option value="rollback">' in form and '<option value="delivery" selected>' in form
+
+
+def test_pages_and_live_fragments_are_compressed_and_say_their_render_time(service):
+    client = login(service.url)
+    for headers in ({}, {"X-Fragment": "main"}):
+        with client.stream("GET", "/", headers={"Accept-Encoding": "gzip", **headers}) as r:
+            assert r.headers["Content-Encoding"] == "gzip"
+            assert re.fullmatch(r"render;dur=[0-9.]+, cpu;dur=[0-9.]+", r.headers["Server-Timing"])

@@ -123,12 +123,12 @@ def page(render: Page, active: str) -> Callable[[web.Request], Awaitable[web.Str
         if notice:
             body = f'<p class="b {"fail" if request.query.get("bad") else "pass"}" id=notice>{e(notice)}</p>' + body
         if request.headers.get("X-Fragment") == "main":
-            return web.Response(text=body, content_type="text/html", headers=timing)
-        source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
-        html = frame(title, active, body, project=source.project(), filters=filters,
-                     user=viewer.role)
-        response = web.Response(text=html, content_type="text/html", headers=timing)
-        response.enable_compression()
+            response = web.Response(text=body, content_type="text/html", headers=timing)
+        else:
+            source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
+            html = frame(title, active, body, project=source.project(), filters=filters, user=viewer.role)
+            response = web.Response(text=html, content_type="text/html", headers=timing)
+        response.enable_compression()     # only when the browser accepts it (all do)
         return response
     return handler
 
