@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 TOKEN = "test-token"
 
