@@ -11,8 +11,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from reconciler import contract
 from tests.support.browser import chromium, screenshot_dir
-from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 
 VALUES = "# dev values\nimage: helloservice:{v}\nreplicaCount: 1   # dev-specific\n"
 
