@@ -12,6 +12,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.fake_kube import JobOutcome, json_patch, merge_patch, strategic_merge
+from tests.support.waiting import wait_until
 
 
 def deployment(name="hello", replicas=2, image="hello:1"):
@@ -38,7 +39,10 @@ def test_crud_with_resource_versions_generation_and_404(fake_kube, apps, namespa
         apps.create_namespaced_deployment(namespace, deployment())
     assert err.value.status == 409 and "already exists" in err.value.body
 
-    read = apps.read_namespaced_deployment("hello", namespace)
+    # the toy controller writes status (a new resourceVersion, as in Kubernetes): let it settle
+    # first, or the replace below races it and rightly gets a 409
+    read = wait_until(lambda: (d := apps.read_namespaced_deployment("hello", namespace)).status
+                      and d.status.observed_generation == 1 and d, what="the deployment's status settles")
     read.metadata.labels = {"x": "y"}
     same_spec = apps.replace_namespaced_deployment("hello", namespace, read)
     assert same_spec.metadata.generation == 1                     # metadata change: no new generation
