@@ -32,8 +32,11 @@ from reconciler.cli.common import fail
                    "works, the others wait (and take over within the lease duration).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="json: one object per line with context, stage, service and task (for log collectors). "
+                   "HTTP client request lines appear only with --log-level debug.")
 def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watch: bool, workers: int,
-            lease: str | None, log_level: str) -> None:
+            lease: str | None, log_level: str, log_format: str) -> None:
     """Watch REPO and run its shipyard: pushes to stage branches start sequences, results are
     committed to the branch `reconciler/results`.
 
@@ -45,12 +48,12 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
     """
     from reconciler.controller.service import Service, ServeOptions, parse_listen
 
+    from reconciler.logs import configure
     from reconciler.sandbox import hardening
     from reconciler.sandbox.launch import RUN_AS_ENV, SandboxError, run_as
     from reconciler.sandbox.secret_files import SecretFileError, load_secret_files
 
-    logging.basicConfig(level=getattr(logging, log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(log_level, log_format)
     try:
         load_secret_files(os.environ)
         runner_user = run_as(os.environ)
