@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DEBS   := prometheus prometheus-alertmanager git chromium chromium-driver
 WORKDIR ?= demo-work
 
-.PHONY: demo test bench deps venv lint clean
+.PHONY: demo test bench deps venv lint clean manifests
 
 demo: deps $(STAMP)
 	rm -rf $(WORKDIR)
@@ -18,6 +18,10 @@ test: deps $(STAMP)
 
 bench: deps $(STAMP)
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
+# Plain Kubernetes manifests rendered from the Helm chart (tests/deploy checks they are current).
+manifests: $(STAMP)
+	$(BIN)/python deploy/render_manifests.py
 
 # Debian packages: installed only when a binary is missing, so repeat runs cost nothing.
 deps:

@@ -66,6 +66,9 @@ RESOURCES = [
     Resource("batch", "v1", "jobs", "Job", status_subresource=True),
     Resource("coordination.k8s.io", "v1", "leases", "Lease"),
     Resource("networking.k8s.io", "v1", "ingresses", "Ingress", status_subresource=True),
+    Resource("batch", "v1", "cronjobs", "CronJob", status_subresource=True),
+    Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", status_subresource=True),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", status_subresource=True),
 ]
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 
@@ -256,6 +259,9 @@ class FakeKube:
         self.token = token
         self.requests: list[Recorded] = []
         self.job_handler: Callable[[dict], JobOutcome | None] = lambda job: JobOutcome()
+        # RBAC: None allows everything; else (method, raw path) -> None or a Forbidden message
+        # (see tests/support/rbac.py). Server-side apply that creates an object also needs `create`.
+        self.authorize: Callable[[str, str], str | None] | None = None
         self.stalled: set[tuple[str, str]] = set()   # (namespace, deployment) never rolls out
         self.stall_all = False
         self._objects: dict[tuple[str, str, str | None, str], dict] = {}
@@ -353,12 +359,22 @@ class FakeKube:
             return self._error(ApiError(fault, reason, f"injected {fault} for {path}"))
         if headers.get("authorization") != f"Bearer {self.token}":
             return self._error(ApiError(401, "Unauthorized", "Unauthorized"))
+        if self.authorize is not None:           # like the real server: authorization before routing
+            denied = self.authorize(method, raw_path)
+            if denied is not None:
+                return self._error(ApiError(403, "Forbidden", denied))
         try:
             if body and parsed is None:
                 raise ApiError(400, "BadRequest", "request body is not valid JSON/YAML")
             if path == "/version":
                 return self._json(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake"})
             res, ns, name, sub = self._route(path)
+            if self.authorize is not None and method == "PATCH" and ctype == "application/apply-patch+yaml":
+                with self._lock:
+                    exists = (res.group, res.plural, ns, name) in self._objects
+                denied = None if exists else self.authorize("POST", path.rsplit("/", 1)[0])
+                if denied is not None:
+                    return self._error(ApiError(403, "Forbidden", denied))
             with self._lock:
                 code, payload = self._dispatch(method, res, ns, name, sub, query, ctype, parsed)
             if isinstance(payload, str):
