@@ -229,7 +229,12 @@ class Mirror:
         so a tree or commit in our store always has everything below it.
         """
         remote = {}
-        for name in source.references:
+        try:
+            names = list(source.references)
+        except pygit2.GitError as exc:      # the origin moved or broke since we opened it
+            self._local.source = None       # reopen next time
+            raise RemoteError(f"{self.display_url} is not a readable Git repository: {exc}") from None
+        for name in names:
             if name.startswith(HEADS):
                 try:
                     remote[name[len(HEADS):]] = source.references[name].resolve().target
