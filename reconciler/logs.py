@@ -75,13 +75,19 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{tags}]" if tags else text
 
 
-def configure(level: str = "info", fmt: str = "text", stream=None) -> logging.Handler:
-    """Set up the root logger for serve; returns the handler (tests remove it again)."""
+def make_handler(fmt: str = "text", stream=None) -> logging.Handler:
+    """A stream handler writing `fmt` lines with the four fields filled."""
     if fmt not in ("text", "json"):
         raise ValueError(f"log format must be text or json (got {fmt!r})")
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    return handler
+
+
+def configure(level: str = "info", fmt: str = "text", stream=None) -> logging.Handler:
+    """Set up the root logger for serve (replacing its handlers); returns the handler."""
+    handler = make_handler(fmt, stream)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

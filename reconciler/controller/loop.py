@@ -31,6 +31,7 @@ from reconciler.controller.api import Admission
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.index import Index
 from reconciler.controller.metrics import Metrics
+from reconciler.controller.observe import observe
 from reconciler.engine import sequencer
 from reconciler.engine.commands import (ControlsChanged, DispatchTask, EmitEvent, Escalate, Promote, Rejected,
                                         ResolveCommit, RunsChanged)
@@ -42,6 +43,7 @@ from reconciler.engine.state import TERMINAL, WAITING_FOR_APPROVAL, StateFormatE
 from reconciler.engine.triggers import BranchUpdate, CommitFacts, classify
 from reconciler.engine.world import World
 from reconciler.gitstore import GitStoreError, Mirror
+from reconciler.logs import log_context
 from reconciler.tasks.base import Executor, Pending, TaskEnv, TaskOutcome, TaskRequest
 
 log = logging.getLogger("reconciler.controller")
@@ -251,8 +253,10 @@ class Controller:
                 started = time.perf_counter()
                 tips = self.mirror.fetch()
                 self.metrics.fetch_seconds.observe(time.perf_counter() - started)
+                self.metrics.last_fetch.set_to_current_time()
                 return tips
             except GitStoreError as exc:
+                self.metrics.fetch_errors.inc()
                 self._ready_reason = f"cannot fetch the config repo: {exc}"
                 self._last_error = self._ready_reason
                 log.warning("%s; retrying in %.1fs", self._ready_reason, delay)
@@ -533,6 +537,7 @@ class Controller:
             what = event.type
         self._batch.note(f"{where}: {what}", context=event.shkeptncontext, event=event.type)
         self.metrics.events.labels(parsed.kind if parsed else "other").inc()
+        observe(self.metrics, event)
         if self.notifier is not None:
             self._effects.append(("notify", event))
 
@@ -559,7 +564,9 @@ class Controller:
             started = time.perf_counter()
             fetched = self.mirror.fetch()
             self.metrics.fetch_seconds.observe(time.perf_counter() - started)
+            self.metrics.last_fetch.set_to_current_time()
         except GitStoreError as exc:
+            self.metrics.fetch_errors.inc()
             self._last_error = f"fetch failed: {exc}"
             log.warning("fetch failed: %s", exc)
             self._tips_dirty.set()            # try again on the next iteration
@@ -707,6 +714,7 @@ class Controller:
                 future.set_result(answer)
         self._admissions.clear()
         self.metrics.active_runs.set(sum(1 for _ in self.world.active_runs()))
+        self.metrics.approvals_waiting.set(len(self._pending))
 
     def _run_effects(self) -> None:
         if self._batch:          # not recorded yet: effects wait for the record
@@ -748,7 +756,8 @@ class Controller:
     def _execute(self, req: TaskRequest, executor: Executor) -> None:
         started = time.perf_counter()
         try:
-            outcome = executor.run(req, self.env)
+            with log_context(context=req.context, stage=req.stage, service=req.service, task=req.task):
+                outcome = executor.run(req, self.env)
         except Exception as exc:  # noqa: BLE001 - executors must answer, never crash the loop
             log.exception("executor %s failed on %s", executor.name, req.key)
             outcome = TaskOutcome.errored(f"{executor.name} failed: {type(exc).__name__}: {exc}")

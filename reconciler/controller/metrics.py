@@ -1,11 +1,16 @@
 """The controller's own Prometheus metrics (served at `/metrics`).
 
+Every metric here is listed in docs/operations.md and used by deploy/grafana/reconciler.json
+(tests/controller/test_observability.py checks the dashboard against `/metrics`).
+
 A registry per controller (not the global default) so tests can run several controllers in
 one process without "duplicated timeseries" errors.
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 
 class Metrics:
@@ -33,3 +38,27 @@ class Metrics:
         self.executor_seconds = Histogram(
             "reconciler_executor_seconds", "Time built-in executors take", ["task"],
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300), registry=r)
+        # Operations: gate results, approvals, remediation, the config repo's reachability, build.
+        self.evaluations = Counter("reconciler_evaluations", "Evaluations that finished, by result",
+                                   ["stage", "service", "result"], registry=r)
+        self.evaluation_score = Gauge("reconciler_evaluation_score", "Score of the last evaluation (0-100)",
+                                      ["stage", "service"], registry=r)
+        self.approvals_waiting = Gauge("reconciler_approvals_waiting", "Approval tasks waiting for a decision",
+                                       registry=r)
+        self.remediation_actions = Counter("reconciler_remediation_actions", "Remediation actions that finished",
+                                           ["stage", "service", "result"], registry=r)
+        self.escalations = Counter("reconciler_escalations", "Remediations that ran out of actions",
+                                   ["stage", "service"], registry=r)
+        self.fetch_errors = Counter("reconciler_fetch_errors", "Fetches of the config repo that failed", registry=r)
+        self.last_fetch = Gauge("reconciler_last_successful_fetch_timestamp_seconds",
+                                "Unix time of the last successful fetch of the config repo", registry=r)
+        self.build = Info("reconciler_build", "Version of this controller", registry=r)
+        self.build.info({"version": _version(), "python": platform.python_version()})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("reconciler")
+    except PackageNotFoundError:
+        return "unknown"

@@ -89,6 +89,12 @@ def test_running_out_of_actions_escalates(project, e2e_service, tmp_path):
         assert [e["type"] for e in service.index.events(type_prefix="sh.keptn.event.escalation.")] == \
             ["sh.keptn.event.escalation.triggered"]
         wait_until(lambda: receiver.requests, timeout=10, what="the escalation webhook")
+        # and on /metrics (issue 16): two actions, each re-evaluated and failing, then one escalation
+        value = service.metrics.registry.get_sample_value
+        where = {"stage": "production", "service": "helloservice"}
+        assert value("reconciler_escalations_total", where) == 1
+        assert value("reconciler_remediation_actions_total", {**where, "result": "pass"}) == 2
+        assert value("reconciler_evaluations_total", {**where, "result": "fail"}) == 2
         headers, body = receiver.requests[0]
         assert json.loads(body)["type"] == "sh.keptn.event.escalation.triggered"
         assert headers["X-Reconciler-Signature"] == "sha256=" + hmac.new(b"pager-key", body, hashlib.sha256).hexdigest()

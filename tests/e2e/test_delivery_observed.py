@@ -1,0 +1,55 @@
+"""Issue 16, operations, end to end: a delivery through two gates to a waiting approval shows
+on `/metrics` (evaluations by result, scores, approvals waiting) and in JSON logs (one line per
+sequence end; task lines attributed to their context, stage, service and task)."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from reconciler.logs import make_handler
+from tests.support.controller import wait_until
+
+
+def samples(service) -> dict[tuple[str, frozenset], float]:
+    text = httpx.get(service.url + "/metrics").text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.mark.slow
+def test_a_delivery_shows_in_metrics_and_json_logs(project, e2e_service, human_factory):
+    stream = io.StringIO()
+    handler = make_handler("json", stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        service = e2e_service(project.origin)
+        human_factory(str(project.origin), "dev").change(
+            "helloservice/values.yaml", "image: helloservice:1.1.0\nreplicaCount: 1\n", "ship 1.1.0")
+        wait_until(lambda: [r for r in service.index.runs(stage="production") if r["state"] == "waitingForApproval"],
+                   timeout=90, what="the production approval")
+        values = wait_until(lambda: (v := samples(service)).get(("reconciler_approvals_waiting", frozenset())) == 1
+                            and v, timeout=10, what="approvals waiting on /metrics")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    for stage in ("dev", "staging"):
+        labels = {"stage": stage, "service": "helloservice"}
+        assert values[("reconciler_evaluations_total", frozenset({**labels, "result": "pass"}.items()))] == 1
+        assert 0 <= values[("reconciler_evaluation_score", frozenset(labels.items()))] <= 100
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    ends = [r for r in lines if r["logger"] == "reconciler.sequence"]
+    assert {(r["stage"], r["sequence"], r["result"]) for r in ends} >= {("dev", "delivery", "pass"),
+                                                                        ("staging", "delivery", "pass")}
+    dev_end = next(r for r in ends if r["stage"] == "dev")
+    assert dev_end["service"] == "helloservice" and dev_end["context"] and dev_end["status"] == "succeeded"
+    assert all(set(r) >= {"time", "level", "logger", "message", "context", "stage", "service", "task"} for r in lines)
+    in_tasks = [r for r in lines if r["task"] and r["context"] == dev_end["context"]]
+    assert in_tasks and all(r["stage"] in ("dev", "staging", "production") for r in in_tasks)
