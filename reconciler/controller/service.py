@@ -61,8 +61,9 @@ def default_executors() -> ExecutorSet:
 
 
 def default_notifier(settings_fn: Callable[[], Any], environ: dict[str, str]) -> Notifier:
+    from reconciler.controller.chat import ChatNotifier, Notifiers
     from reconciler.controller.notify import WebhookNotifier
-    return WebhookNotifier(settings_fn, environ=environ)
+    return Notifiers(WebhookNotifier(settings_fn, environ=environ), ChatNotifier(settings_fn, environ=environ))
 
 
 class Service:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|m|s|ms))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
@@ -106,6 +106,47 @@ class WebhookSubscription(_Model):
     retries: int = Field(default=3, ge=0, le=10)
 
 
+NOTIFICATION_EVENTS = ("sequence.finished", "sequence.failed", "approval.waiting", "remediation", "escalation")
+
+
+class RateLimit(_Model):
+    """At most `count` messages per `per` (a token bucket: bursts up to `count`); the rest are
+    dropped and counted, and the next message sent says how many were."""
+
+    count: int = Field(default=20, ge=1, le=10000)
+    per: float = 60.0
+
+    _dur = field_validator("per", mode="before")(lambda v: parse_duration(v))
+
+
+class NotificationTarget(_Model):
+    """A chat message per matching event: Slack (incoming webhook, Block Kit), Microsoft Teams
+    (incoming webhook / Workflows, Adaptive Card) or `generic` (a JSON `template`). Webhook URLs
+    of Slack and Teams carry their secret, so they come from the environment (`urlEnv`)."""
+
+    name: str
+    kind: Literal["slack", "teams", "generic"]
+    url: str | None = None
+    urlEnv: str | None = None
+    events: list[Literal["sequence.finished", "sequence.failed", "approval.waiting", "remediation",
+                         "escalation"]] = Field(default_factory=lambda: list(NOTIFICATION_EVENTS))
+    stages: list[str] = Field(default_factory=list)      # empty: every stage
+    services: list[str] = Field(default_factory=list)    # empty: every service
+    rateLimit: RateLimit = RateLimit()
+    retries: int = Field(default=3, ge=0, le=10)
+    template: dict[str, Any] | None = None               # generic only: JSON body with {placeholders}
+
+    @model_validator(mode="after")
+    def _one_url(self) -> "NotificationTarget":
+        if (self.url is None) == (self.urlEnv is None):
+            raise ValueError(f"notification {self.name!r}: set exactly one of url and urlEnv")
+        if self.kind == "generic" and self.template is None:
+            raise ValueError(f"notification {self.name!r}: kind generic needs a template")
+        if self.kind != "generic" and self.template is not None:
+            raise ValueError(f"notification {self.name!r}: template is only for kind generic")
+        return self
+
+
 class TimeoutSettings(_Model):
     taskTriggered: float = 600.0      # no .started/.finished within this → sequence timed out (Keptn: 10m)
     taskStarted: float = 1800.0       # our fix: started tasks time out too (default 30m)
@@ -123,6 +164,7 @@ class SettingsSpec(_Model):
     jobs: JobSettings = JobSettings()
     forge: ForgeSettings = ForgeSettings()
     webhooks: list[WebhookSubscription] = Field(default_factory=list)
+    notifications: list[NotificationTarget] = Field(default_factory=list)
     timeouts: TimeoutSettings = TimeoutSettings()
     remediation: RemediationSettings = RemediationSettings()
 

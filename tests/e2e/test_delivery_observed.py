@@ -1,6 +1,7 @@
 """Issue 16, operations, end to end: a delivery through two gates to a waiting approval shows
-on `/metrics` (evaluations by result, scores, approvals waiting) and in JSON logs (one line per
-sequence end; task lines attributed to their context, stage, service and task)."""
+on `/metrics` (evaluations by result, scores, approvals waiting), in JSON logs (one line per
+sequence end; task lines attributed to their context, stage, service and task) and in Slack
+(configured in reconciler.yaml, the webhook URL from the environment)."""
 from __future__ import annotations
 
 import io
@@ -8,11 +9,14 @@ import json
 import logging
 
 import httpx
+import jsonschema
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.logs import make_handler
+from tests.support.chat_schemas import SLACK_MESSAGE
 from tests.support.controller import wait_until
+from tests.support.webhooks import Receiver
 
 
 def samples(service) -> dict[tuple[str, frozenset], float]:
@@ -22,7 +26,11 @@ def samples(service) -> dict[tuple[str, frozenset], float]:
 
 
 @pytest.mark.slow
-def test_a_delivery_shows_in_metrics_and_json_logs(project, e2e_service, human_factory):
+@pytest.mark.project(settings_extra="  notifications:\n"
+                                    "    - {name: team, kind: slack, urlEnv: SLACK_URL,\n"
+                                    "       events: [sequence.finished, approval.waiting], stages: [dev, production]}\n")
+def test_a_delivery_shows_in_metrics_json_logs_and_slack(project, e2e_service, human_factory):
+    slack = Receiver()
     stream = io.StringIO()
     handler = make_handler("json", stream)
     root = logging.getLogger()
@@ -30,16 +38,23 @@ def test_a_delivery_shows_in_metrics_and_json_logs(project, e2e_service, human_f
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        service = e2e_service(project.origin)
+        service = e2e_service(project.origin, environ={"SLACK_URL": slack.url})
         human_factory(str(project.origin), "dev").change(
             "helloservice/values.yaml", "image: helloservice:1.1.0\nreplicaCount: 1\n", "ship 1.1.0")
         wait_until(lambda: [r for r in service.index.runs(stage="production") if r["state"] == "waitingForApproval"],
                    timeout=90, what="the production approval")
         values = wait_until(lambda: (v := samples(service)).get(("reconciler_approvals_waiting", frozenset())) == 1
                             and v, timeout=10, what="approvals waiting on /metrics")
+        wait_until(lambda: len(slack.requests) >= 2, timeout=10, what="two Slack messages")
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        slack.close()
+    messages = [json.loads(body) for _, body in slack.requests]
+    for message in messages:
+        jsonschema.validate(message, SLACK_MESSAGE)
+    assert [m["blocks"][0]["text"]["text"] for m in messages] == [
+        "delivery of helloservice in dev finished (pass)", "Approval waiting: helloservice in production"]
     for stage in ("dev", "staging"):
         labels = {"stage": stage, "service": "helloservice"}
         assert values[("reconciler_evaluations_total", frozenset({**labels, "result": "pass"}.items()))] == 1
