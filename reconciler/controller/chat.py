@@ -81,8 +81,10 @@ class Message:
 class ChatNotifier:
     def __init__(self, settings: Callable[[], Settings], *, environ: Mapping[str, str] = os.environ,
                  timeout: float = 5.0, base_delay: float = 0.5, max_queue: int = 1000,
-                 clock: Callable[[], float] = time.monotonic, transport: httpx.BaseTransport | None = None):
+                 clock: Callable[[], float] = time.monotonic, transport: httpx.BaseTransport | None = None,
+                 metrics: Any = None):
         self._settings = settings
+        self._metrics = metrics
         self._environ = environ
         self._base_delay = base_delay
         self._clock = clock
@@ -129,6 +131,12 @@ class ChatNotifier:
             time.sleep(0.01)
         return False
 
+    def _count(self, target: NotificationTarget, outcome: str) -> None:
+        """`delivered`, `failed`, `rate_limited` or `dropped`, here and on /metrics."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if self._metrics is not None:
+            self._metrics.notifications.labels(target.name, outcome).inc()
+
     # -- rate limit ---------------------------------------------------------------------------
 
     def _admit(self, target: NotificationTarget, notice: Notice) -> None:
@@ -139,7 +147,7 @@ class ChatNotifier:
                 bucket = self._buckets[key] = TokenBucket(target.rateLimit.count, target.rateLimit.per, self._clock)
             if not bucket.take():
                 self._suppressed[target.name] = self._suppressed.get(target.name, 0) + 1
-                self.rate_limited += 1
+                self._count(target, "rate_limited")
                 if self._suppressed[target.name] == 1:
                     log.warning("notification %s: rate limit of %d per %gs reached; dropping messages",
                                 target.name, target.rateLimit.count, target.rateLimit.per)
@@ -148,7 +156,7 @@ class ChatNotifier:
         try:
             self._queue.put_nowait(Message(target, notice, suppressed))
         except queue.Full:
-            self.dropped += 1
+            self._count(target, "dropped")
             log.warning("notification queue full: dropped a message for %s", target.name)
 
     # -- delivery -----------------------------------------------------------------------------
@@ -161,7 +169,7 @@ class ChatNotifier:
                     self._deliver(item)
             except Exception:  # noqa: BLE001 - one bad message must not end the thread
                 log.exception("notification delivery failed")
-                self.failed += 1
+                self._count(item.target, "failed")
             finally:
                 self._queue.task_done()
 
@@ -177,7 +185,7 @@ class ChatNotifier:
         target = message.target
         url = self._url(target)
         if url is None:
-            self.failed += 1
+            self._count(target, "failed")
             return
         body = payload_for(target, message.notice, message.suppressed)
         reason = ""
@@ -188,7 +196,7 @@ class ChatNotifier:
             try:
                 response = self._client.post(url, json=body)
                 if response.status_code < 300:
-                    self.delivered += 1
+                    self._count(target, "delivered")
                     return
                 reason = f"HTTP {response.status_code}"
                 if response.status_code == 429:
@@ -196,7 +204,7 @@ class ChatNotifier:
                 elif response.status_code < 500:
                     log.warning("notification %s answered %s for %s; not retrying", target.name,
                                 response.status_code, message.notice.event)
-                    self.failed += 1
+                    self._count(target, "failed")
                     return
             except httpx.HTTPError as exc:
                 reason = type(exc).__name__
@@ -204,7 +212,7 @@ class ChatNotifier:
                 self._stop.wait(delay)
         log.warning("notification %s: giving up on %s after %d attempts (%s)", target.name,
                     message.notice.event, target.retries + 1, reason)
-        self.failed += 1
+        self._count(target, "failed")
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -52,6 +52,8 @@ class Metrics:
         self.fetch_errors = Counter("reconciler_fetch_errors", "Fetches of the config repo that failed", registry=r)
         self.last_fetch = Gauge("reconciler_last_successful_fetch_timestamp_seconds",
                                 "Unix time of the last successful fetch of the config repo", registry=r)
+        self.notifications = Counter("reconciler_notifications", "Chat notifications by target and outcome "
+                                     "(delivered, failed, rate_limited, dropped)", ["target", "outcome"], registry=r)
         self.build = Info("reconciler_build", "Version of this controller", registry=r)
         self.build.info({"version": _version(), "python": platform.python_version()})
 

@@ -60,10 +60,12 @@ def default_executors() -> ExecutorSet:
     return BuiltinExecutors()
 
 
-def default_notifier(settings_fn: Callable[[], Any], environ: dict[str, str]) -> Notifier:
+def default_notifier(settings_fn: Callable[[], Any], environ: dict[str, str],
+                     metrics: Metrics | None = None) -> Notifier:
     from reconciler.controller.chat import ChatNotifier, Notifiers
     from reconciler.controller.notify import WebhookNotifier
-    return Notifiers(WebhookNotifier(settings_fn, environ=environ), ChatNotifier(settings_fn, environ=environ))
+    return Notifiers(WebhookNotifier(settings_fn, environ=environ),
+                     ChatNotifier(settings_fn, environ=environ, metrics=metrics))
 
 
 class Service:
@@ -94,7 +96,8 @@ class Service:
         self.controller = Controller(
             mirror=self.mirror, journal=self.journal, index=self.index, config=self.config,
             executors=executors or default_executors(), env=self.env,
-            notifier=notifier if notifier is not None else default_notifier(lambda: self.config.settings, env),
+            notifier=(notifier if notifier is not None
+                      else default_notifier(lambda: self.config.settings, env, self.metrics)),
             workers=options.workers, metrics=self.metrics)
         self.api_token = load_or_create_token(workdir, env)
         self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None

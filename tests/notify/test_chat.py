@@ -193,3 +193,26 @@ def test_reconciler_yaml_validation_names_the_line_of_a_bad_notification():
     assert findings and findings[0].line == 5, findings
     both = good.replace("urlEnv: SLACK_URL", "urlEnv: SLACK_URL, url: 'http://x'")
     assert [f for f in validate_document(both, name="main:reconciler.yaml") if f.severity == "error"]
+
+
+def test_429_waits_for_retry_after_and_outcomes_are_counted_on_metrics():
+    from reconciler.controller.metrics import Metrics
+    receiver = Receiver(answers=[(429, {"Retry-After": "0.2"}), (202, {}), (400, {})])
+    metrics = Metrics()
+    try:
+        notifier = ChatNotifier(lambda: settings({"name": "slack", "kind": "slack", "url": receiver.url}),
+                                base_delay=0.01, metrics=metrics)
+        try:
+            notifier.send(FAILED)          # 429, then accepted after Retry-After
+            notifier.send(ESCALATION)      # 400: not retried
+            assert notifier.drain()
+        finally:
+            notifier.close()
+        assert len(receiver.requests) == 3      # the 429 was retried, the 400 was not
+        assert [json.loads(body)["blocks"][0]["text"]["text"].split(" ")[0] for _, body in receiver.requests] == [
+            "delivery", "delivery", "Escalation:"]
+        value = metrics.registry.get_sample_value
+        assert value("reconciler_notifications_total", {"target": "slack", "outcome": "delivered"}) == 1
+        assert value("reconciler_notifications_total", {"target": "slack", "outcome": "failed"}) == 1
+    finally:
+        receiver.close()
