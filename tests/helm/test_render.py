@@ -119,3 +119,12 @@ def test_a_broken_values_file_and_a_missing_chart_are_named(chart):
     assert caught.value.file == str(chart / "values.yaml") and caught.value.line == 1
     with pytest.raises(ChartError, match="no such chart"):
         render(chart / "absent", release="r", namespace="n")
+
+
+def test_renders_from_several_threads_agree_with_one_at_a_time():
+    from concurrent.futures import ThreadPoolExecutor
+    cases = [({"replicaCount": i % 4, "autoscaling": {"enabled": i % 2 == 0}}, f"r{i}") for i in range(40)]
+    serial = [render(WEBAPP, values, release=name, namespace="n") for values, name in cases]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda case: render(WEBAPP, case[0], release=case[1], namespace="n"), cases))
+    assert parallel == serial
