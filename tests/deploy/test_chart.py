@@ -134,3 +134,10 @@ def test_plain_manifests_are_the_charts_rendering():
     assert committed == module.rendered(), "deploy/manifests/reconciler.yaml is stale: run `make manifests`"
     for obj in yaml.safe_load_all(committed):
         validate(obj)
+
+
+def test_helms_own_linter_finds_nothing_but_information():
+    import helm_python
+    report = helm_python.lint(str(CHART), {"repo": REPO}, strict=True)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] > 1] == []     # 1 = info ("icon is recommended")
