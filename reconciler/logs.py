@@ -13,7 +13,8 @@ import contextvars
 import json
 import logging
 import sys
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Any
 
 FIELDS = ("context", "stage", "service", "task")
 _current: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("reconciler_log_fields", default=None)
@@ -45,7 +46,7 @@ class ContextFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+        line: dict[str, Any] = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
         for name in FIELDS:
             line[name] = getattr(record, name, None)

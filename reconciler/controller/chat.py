@@ -169,7 +169,8 @@ class ChatNotifier:
                     self._deliver(item)
             except Exception:  # noqa: BLE001 - one bad message must not end the thread
                 log.exception("notification delivery failed")
-                self._count(item.target, "failed")
+                if item is not None:
+                    self._count(item.target, "failed")
             finally:
                 self._queue.task_done()
 

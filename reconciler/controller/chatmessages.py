@@ -72,8 +72,8 @@ def notice_for(event: CloudEvent) -> Notice | None:
     if parsed.scope != "task":
         return None
     if parsed.task == "approval" and parsed.kind == "started":
-        approval = data.get("approval") if isinstance(data.get("approval"), dict) else {}
-        pull = approval.get("pullRequest") if isinstance(approval.get("pullRequest"), dict) else {}
+        approval = _mapping(data.get("approval"))
+        pull = _mapping(approval.get("pullRequest"))
         link = str(pull.get("url") or "")
         branch = str(approval.get("branch") or "")
         text = base["message"] or (f"Merge the branch `{branch}` to approve the change, delete it to decline."
@@ -88,6 +88,10 @@ def notice_for(event: CloudEvent) -> Notice | None:
         return Notice(event="escalation", title=f"Escalation: {where}",
                       text=base["message"] or "Remediation ran out of actions; a person needs to look.", **base)
     return None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _cut(text: str, limit: int) -> str:

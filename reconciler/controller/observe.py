@@ -33,7 +33,8 @@ def observe(metrics: Metrics, event: CloudEvent) -> None:
                     extra={**where, "task": None, "sequence": parsed.sequence, "result": result, "status": status})
         return
     if parsed.task == "evaluation" and parsed.kind == "finished":
-        evaluation = data.get("evaluation") if isinstance(data.get("evaluation"), dict) else {}
+        raw = data.get("evaluation")
+        evaluation: dict[str, Any] = raw if isinstance(raw, dict) else {}
         result = str(evaluation.get("result") or data.get("result") or "")
         metrics.evaluations.labels(stage, service, result).inc()
         score = evaluation.get("score")

@@ -7,7 +7,7 @@ rest of Keptn's files.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -106,7 +106,8 @@ class WebhookSubscription(_Model):
     retries: int = Field(default=3, ge=0, le=10)
 
 
-NOTIFICATION_EVENTS = ("sequence.finished", "sequence.failed", "approval.waiting", "remediation", "escalation")
+NotificationEvent = Literal["sequence.finished", "sequence.failed", "approval.waiting", "remediation", "escalation"]
+NOTIFICATION_EVENTS: tuple[NotificationEvent, ...] = get_args(NotificationEvent)
 
 
 class RateLimit(_Model):
@@ -128,8 +129,7 @@ class NotificationTarget(_Model):
     kind: Literal["slack", "teams", "generic"]
     url: str | None = None
     urlEnv: str | None = None
-    events: list[Literal["sequence.finished", "sequence.failed", "approval.waiting", "remediation",
-                         "escalation"]] = Field(default_factory=lambda: list(NOTIFICATION_EVENTS))
+    events: list[NotificationEvent] = Field(default_factory=lambda: list(NOTIFICATION_EVENTS))
     stages: list[str] = Field(default_factory=list)      # empty: every stage
     services: list[str] = Field(default_factory=list)    # empty: every service
     rateLimit: RateLimit = RateLimit()
@@ -137,7 +137,7 @@ class NotificationTarget(_Model):
     template: dict[str, Any] | None = None               # generic only: JSON body with {placeholders}
 
     @model_validator(mode="after")
-    def _one_url(self) -> "NotificationTarget":
+    def _one_url(self) -> NotificationTarget:
         if (self.url is None) == (self.urlEnv is None):
             raise ValueError(f"notification {self.name!r}: set exactly one of url and urlEnv")
         if self.kind == "generic" and self.template is None:

@@ -28,7 +28,8 @@ def samples(service) -> dict[tuple[str, frozenset], float]:
 @pytest.mark.slow
 @pytest.mark.project(settings_extra="  notifications:\n"
                                     "    - {name: team, kind: slack, urlEnv: SLACK_URL,\n"
-                                    "       events: [sequence.finished, approval.waiting], stages: [dev, production]}\n")
+                                    "       events: [sequence.finished, approval.waiting],\n"
+                                    "       stages: [dev, production]}\n")
 def test_a_delivery_shows_in_metrics_json_logs_and_slack(project, e2e_service, human_factory):
     slack = Receiver()
     stream = io.StringIO()

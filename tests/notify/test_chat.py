@@ -185,7 +185,8 @@ def test_bad_notification_settings_are_refused(target, message):
 def test_reconciler_yaml_validation_names_the_line_of_a_bad_notification():
     from reconciler.spec.validate import validate_document
     good = ("apiVersion: reconciler/v1\nkind: Settings\nspec:\n  notifications:\n"
-            "    - {name: team, kind: slack, urlEnv: SLACK_URL, events: [sequence.failed], rateLimit: {count: 5, per: 1m}}\n"
+            "    - {name: team, kind: slack, urlEnv: SLACK_URL, events: [sequence.failed],\n"
+            "       rateLimit: {count: 5, per: 1m}}\n"
             "    - {name: ops, kind: generic, url: 'http://127.0.0.1:9/hook', template: {text: '{title}'}}\n")
     assert [f for f in validate_document(good, name="main:reconciler.yaml") if f.severity == "error"] == []
     bad = good.replace("events: [sequence.failed]", "events: [sequence.done]")

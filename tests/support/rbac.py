@@ -47,9 +47,7 @@ class Grant:
             return False
         if "*" not in self.verbs and req.verb not in self.verbs:
             return False
-        if self.names and (req.name is None or req.name not in self.names):
-            return False
-        return True
+        return not self.names or (req.name is not None and req.name in self.names)
 
 
 def request_of(method: str, raw_path: str) -> Request | None:
@@ -90,8 +88,8 @@ class Rbac:
     def __init__(self, objects: list[dict], *, service_account: tuple[str, str]):
         self.namespace, self.name = service_account
         self.user = f"system:serviceaccount:{self.namespace}:{self.name}"
-        roles = {(o["kind"], (o["metadata"].get("namespace") if o["kind"] == "Role" else None), o["metadata"]["name"]): o
-                 for o in objects if o.get("kind") in ("Role", "ClusterRole")}
+        roles = {(o["kind"], o["metadata"].get("namespace") if o["kind"] == "Role" else None,
+                  o["metadata"]["name"]): o for o in objects if o.get("kind") in ("Role", "ClusterRole")}
         self.grants: list[Grant] = []
         for binding in objects:
             if binding.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
