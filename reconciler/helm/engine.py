@@ -56,15 +56,20 @@ class ChartError(Exception):
 
 
 def render(chart: str | os.PathLike[str], values: Mapping[str, Any] | None = None, *,
-           release: str, namespace: str) -> list[dict[str, Any]]:
+           release: str, namespace: str, include_crds: bool = False) -> list[dict[str, Any]]:
     """The chart's objects for these values, in Helm's install order.
 
-    `values` are merged over the chart's `values.yaml` by Helm itself (as `--values` would be)."""
-    return [obj for _, obj in render_with_sources(chart, values, release=release, namespace=namespace)]
+    `values` are merged over the chart's `values.yaml` by Helm itself (as `--values` would be)
+    and checked against its `values.schema.json` when it has one. With `include_crds`, the
+    CustomResourceDefinitions of the chart's `crds/` folder come first (as `helm install`
+    creates them before anything else); they are never templated."""
+    return [obj for _, obj in render_with_sources(chart, values, release=release, namespace=namespace,
+                                                  include_crds=include_crds)]
 
 
 def render_with_sources(chart: str | os.PathLike[str], values: Mapping[str, Any] | None = None, *,
-                        release: str, namespace: str) -> list[tuple[str, dict[str, Any]]]:
+                        release: str, namespace: str,
+                        include_crds: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """Like `render`, each object with the chart file (as `render` errors name it) it came from."""
     path = Path(chart)
     if not path.exists():
@@ -78,6 +83,12 @@ def render_with_sources(chart: str | os.PathLike[str], values: Mapping[str, Any]
             templates = loaded.render(dict(values or {}), name=release, namespace=namespace)
         except helm_python.HelmError as exc:
             raise _located(path, exc, default=str(path)) from None
+        crds = [(str(c.get("filename") or c.get("name") or ""), str(c.get("data") or ""))
+                for c in (loaded.crds if include_crds else [])]
+    first: list[tuple[str, dict[str, Any]]] = []
+    for helm_path, text in sorted(crds):
+        source = _source(path, helm_path)
+        first.extend((source, obj) for obj in _documents(source, text))
     objects: list[tuple[int, str, int, str, dict[str, Any]]] = []
     for template, text in templates.items():
         if template.endswith("NOTES.txt") or not text.strip():
@@ -86,7 +97,7 @@ def render_with_sources(chart: str | os.PathLike[str], values: Mapping[str, Any]
         for number, obj in enumerate(_documents(source, text)):
             objects.append((_RANK.get(obj["kind"], len(INSTALL_ORDER)), template, number, source, obj))
     objects.sort(key=lambda item: item[:3])
-    return [(source, obj) for _, _, _, source, obj in objects]
+    return first + [(source, obj) for _, _, _, source, obj in objects]
 
 
 def _documents(source: str, text: str) -> list[dict[str, Any]]:
@@ -126,6 +137,10 @@ def _located(chart: Path, exc: Exception, *, default: str) -> ChartError:
     detail = getattr(exc, "detail", None) or str(exc)
     message = " ".join(part.strip() for part in detail.splitlines() if part.strip())
     found = list(_LOCATION.finditer(detail))
+    if "values don't meet the specifications of the schema" in detail and chart.is_dir():
+        return ChartError(str(chart / "values.schema.json"), None, message)
+    if "values don't meet the specifications of the schema" in detail:
+        return ChartError(f"{chart}!/values.schema.json", None, message)
     unloadable = _CANNOT_LOAD.search(detail)
     if unloadable and chart.is_dir():     # a chart's own Chart.yaml / values.yaml does not parse
         line = _YAML_LINE.search(detail)

@@ -128,3 +128,37 @@ def test_renders_from_several_threads_agree_with_one_at_a_time():
     with ThreadPoolExecutor(4) as pool:
         parallel = list(pool.map(lambda case: render(WEBAPP, case[0], release=case[1], namespace="n"), cases))
     assert parallel == serial
+
+
+SCHEMA = {"$schema": "https://json-schema.org/draft-07/schema#", "type": "object",
+          "properties": {"replicaCount": {"type": "integer", "minimum": 1}}}
+CRD = """apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]
+"""
+
+
+def test_values_are_checked_against_the_charts_schema_and_the_error_names_it(chart):
+    import json
+    (chart / "values.schema.json").write_text(json.dumps(SCHEMA))
+    assert render(chart, {"replicaCount": 3}, release="r", namespace="n")
+    with pytest.raises(ChartError) as caught:
+        render(chart, {"replicaCount": "three"}, release="r", namespace="n")
+    assert caught.value.file == str(chart / "values.schema.json")
+    assert "/replicaCount" in caught.value.message and "want integer" in caught.value.message
+
+
+def test_crds_come_first_only_when_asked_for(chart):
+    (chart / "crds").mkdir()
+    (chart / "crds" / "widget.yaml").write_text(CRD)
+    assert "CustomResourceDefinition" not in [o["kind"] for o in render(chart, release="r", namespace="n")]
+    pairs = render_with_sources(chart, release="r", namespace="n", include_crds=True)
+    assert pairs[0][1]["metadata"]["name"] == "widgets.example.com"
+    assert pairs[0][0] == str(chart / "crds" / "widget.yaml")
+    assert len(pairs) == 22
