@@ -162,3 +162,19 @@ def test_crds_come_first_only_when_asked_for(chart):
     assert pairs[0][1]["metadata"]["name"] == "widgets.example.com"
     assert pairs[0][0] == str(chart / "crds" / "widget.yaml")
     assert len(pairs) == 22
+
+
+def test_a_subchart_in_charts_renders_and_its_errors_name_its_file(chart):
+    sub = chart / "charts" / "cache"
+    (sub / "templates").mkdir(parents=True)
+    (sub / "Chart.yaml").write_text("apiVersion: v2\nname: cache\nversion: 0.1.0\n")
+    (sub / "values.yaml").write_text("size: 64Mi\n")
+    (sub / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cache\ndata:\n"
+        "  size: {{ .Values.size | quote }}\n")
+    objects = render(chart, {"cache": {"size": "1Gi"}}, release="r", namespace="n")
+    assert _by(objects, "ConfigMap", "r-cache")["data"] == {"size": "1Gi"}        # parent values reach it
+    (sub / "templates" / "cm.yaml").write_text("kind: {{ fail \"cache broke\" }}\n")
+    with pytest.raises(ChartError) as caught:
+        render(chart, release="r", namespace="n")
+    assert caught.value.file == str(sub / "templates" / "cm.yaml") and caught.value.line == 1
