@@ -41,7 +41,9 @@ SERVICE_MONITOR = {
 EVERYTHING = {"repo": REPO, "replicaCount": 3, "ingress": {"enabled": True, "className": "nginx",
               "tlsSecretName": "reconciler-tls"}, "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
               "podDisruptionBudget": {"enabled": True}, "secrets": {"existingSecret": "reconciler-secrets",
-              "env": [{"name": "RECONCILER_GIT_SSH_KEY", "secretName": "git-ssh", "key": "id_ed25519"}]},
+              "env": [{"name": "RECONCILER_GIT_SSH_KEY", "secretName": "git-ssh", "key": "id_ed25519"}],
+              "files": [{"name": "RECONCILER_FORGE_TOKEN", "secretName": "forge", "key": "token"},
+                        {"name": "RECONCILER_ALERTMANAGER_TOKEN", "secretName": "forge", "key": "alerts"}]},
               "extraEnv": [{"name": "RECONCILER_PROMETHEUS_URL", "value": "http://prometheus:9090"}],
               "rbac": {"deployNamespaces": ["shop-dev", "shop-prod"], "jobNamespaces": ["shop-jobs"]}}
 
@@ -102,12 +104,19 @@ def test_replicas_above_one_run_with_the_lease_and_secrets_come_from_existing_se
     assert lease_role["metadata"]["namespace"] == "ops"
     assert container["envFrom"] == [{"secretRef": {"name": "reconciler-secrets"}}]
     assert container["env"][0]["valueFrom"] == {"secretKeyRef": {"name": "git-ssh", "key": "id_ed25519"}}
+    # Secrets as files: RECONCILER_<NAME>_FILE points into one read-only mount per Secret
+    assert {"name": "RECONCILER_FORGE_TOKEN_FILE", "value": "/var/run/secrets/reconciler/forge/token"} in container["env"]
+    pod = by_kind(objects, "StatefulSet")[0]["spec"]["template"]["spec"]
+    assert [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v] == ["forge"]
+    assert {"name": "secret-forge", "mountPath": "/var/run/secrets/reconciler/forge", "readOnly": True} \
+        in container["volumeMounts"]
     assert {(r["metadata"]["name"], r["metadata"]["namespace"]) for r in by_kind(objects, "Role")} == {
         ("reconciler-lease", "ops"), ("reconciler-deploy", "shop-dev"), ("reconciler-deploy", "shop-prod"),
         ("reconciler-jobs", "shop-jobs")}
     assert by_kind(objects, "PodDisruptionBudget")[0]["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert by_kind(objects, "Ingress")[0]["spec"]["tls"][0]["secretName"] == "reconciler-tls"
-    assert not any("value" in e and "TOKEN" in e["name"] for e in container["env"])   # no secret values inline
+    assert not any("value" in e and "TOKEN" in e["name"] and not e["name"].endswith("_FILE")
+               for e in container["env"])                        # no secret values inline
 
 
 def test_the_rendered_command_is_one_serve_accepts():
