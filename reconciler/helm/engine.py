@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from reconciler.spec import yamltext
 
 try:
     import helm_python
 except ImportError as exc:  # pragma: no cover - the package is a declared dependency
     raise ImportError("the Helm engine needs the `helm-python-sdk` package (pip install helm-python-sdk)") from exc
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _LOCATION = re.compile(r"(?P<file>[\w.@+-]+(?:/[\w.@+-]+)*\.(?:ya?ml|tpl|txt|json)):(?P<line>\d+)(?::\d+)?")
 
 # The order `helm install` creates objects in: what others refer to comes first.
@@ -102,13 +101,10 @@ def render_with_sources(chart: str | os.PathLike[str], values: Mapping[str, Any]
 
 def _documents(source: str, text: str) -> list[dict[str, Any]]:
     try:
-        documents = list(yaml.load_all(text, Loader=_LOADER))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ChartError(source, None, f"the rendered output is not valid YAML "
-                                       f"(line {line} of the rendered text: {problem})") from None
+        documents = yamltext.load_all(text)      # the project's limits: size, alias bombs, depth
+    except yamltext.YamlError as exc:
+        where = f"line {exc.line} of the rendered text: " if exc.line else ""
+        raise ChartError(source, None, f"the rendered output is not valid YAML ({where}{exc.message})") from None
     objects = []
     for number, doc in enumerate(documents, start=1):
         if doc is None:

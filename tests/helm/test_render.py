@@ -178,3 +178,14 @@ def test_a_subchart_in_charts_renders_and_its_errors_name_its_file(chart):
     with pytest.raises(ChartError) as caught:
         render(chart, release="r", namespace="n")
     assert caught.value.file == str(sub / "templates" / "cm.yaml") and caught.value.line == 1
+
+
+def test_an_alias_bomb_in_the_rendered_output_is_refused(chart):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8))
+    (chart / "templates" / "secret.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"
+                                                     + bomb)
+    with pytest.raises(ChartError, match=r"templates/secret\.yaml: the rendered output is not valid YAML"):
+        render(chart, release="r", namespace="n")
