@@ -1,7 +1,11 @@
 """A fake GitHub / Gitea / GitLab pull-request API on 127.0.0.1 (port picked by the kernel).
 
 It covers what `reconciler.tasks.forges` use, with each forge's own paths, auth header and
-JSON shape: open a pull request (merge request on GitLab), list open ones, read one. A test
+JSON shape: open a pull request (merge request on GitLab), list open ones, read one; commit
+statuses (GitHub/Gitea `POST /repos/{o}/{r}/statuses/{sha}` with `state`/`context`, GitLab
+`POST /projects/{id}/statuses/{sha}` with `state` in its own words and `name`); comments on a
+pull request (GitHub/Gitea issue comments, edited by `PATCH /repos/{o}/{r}/issues/comments/{id}`;
+GitLab merge request notes, edited by `PUT …/notes/{id}`). `down = True` makes every call a 503. A test
 plays the reviewer with `close(number)` and `merge(number)`; the Git side of a merge is the
 test's business (the forge only reports state). Every request is recorded.
 """
@@ -40,6 +44,15 @@ class FakeForge:
     pulls: dict[int, FakePull] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    statuses: list[dict[str, Any]] = field(default_factory=list)      # as posted, oldest first
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    down: bool = False
+
+    def status(self, commit: str, context: str) -> dict[str, Any] | None:
+        """The latest status named `context` on `commit` (what the forge shows)."""
+        key = "name" if self.kind == "gitlab" else "context"
+        found = [s for s in self.statuses if s["sha"] == commit and s.get(key) == context]
+        return found[-1] if found else None
 
     @property
     def api(self) -> str:
@@ -64,6 +77,50 @@ class FakeForge:
                 "merged_at": "2026-01-01T00:00:00Z" if pr.state == "merged" else None,
                 "head": {"ref": pr.head}, "base": {"ref": pr.base}, "title": pr.title, "body": pr.body}
 
+    def _statuses_and_comments(self, method: str, path: str, body: Any) -> tuple[int, Any] | None:
+        if self.kind == "gitlab":
+            root = f"/projects/{urllib.parse.quote(self.repository, safe='')}"
+            states = {"pending", "running", "success", "failed", "canceled", "skipped"}
+            status = re.fullmatch(rf"{re.escape(root)}/statuses/([0-9a-f]{{40}})", path)
+            listing = re.fullmatch(rf"{re.escape(root)}/merge_requests/(\d+)/notes", path)
+            edit = re.fullmatch(rf"{re.escape(root)}/merge_requests/(\d+)/notes/(\d+)", path)
+            edit_method, name_key = "PUT", "name"
+        else:
+            root = f"/repos/{self.repository}"
+            states = {"pending", "success", "error", "failure"} | ({"warning"} if self.kind == "gitea" else set())
+            status = re.fullmatch(rf"{re.escape(root)}/statuses/([0-9a-f]{{40}})", path)
+            listing = re.fullmatch(rf"{re.escape(root)}/issues/(\d+)/comments", path)
+            edit = re.fullmatch(rf"{re.escape(root)}/issues/comments/(\d+)", path)
+            edit_method, name_key = "PATCH", "context"
+        with self.lock:
+            if status and method == "POST":
+                if body.get("state") not in states or not body.get(name_key):
+                    return 422, {"message": f"state must be one of {sorted(states)} and {name_key} is required"}
+                if self.kind == "github" and len(body.get("description") or "") > 140:
+                    return 422, {"message": "description is too long (maximum is 140 characters)"}
+                self.statuses.append({"sha": status.group(1), **body})
+                return 201, {"id": len(self.statuses), **body}
+            if listing:
+                number = int(listing.group(1))
+                if number not in self.pulls:
+                    return 404, {"message": "no such pull request"}
+                notes = self.comments.setdefault(number, [])
+                if method == "GET":
+                    return 200, list(notes)
+                if method == "POST":
+                    note = {"id": 1000 + sum(len(c) for c in self.comments.values()), "body": body["body"]}
+                    notes.append(note)
+                    return 201, note
+            if edit and method == edit_method:
+                note_id = int(edit.group(edit.lastindex or 1))
+                for notes in self.comments.values():
+                    for note in notes:
+                        if note["id"] == note_id:
+                            note["body"] = body["body"]
+                            return 200, note
+                return 404, {"message": "no such comment"}
+        return None
+
     def authorized(self, headers: Any) -> bool:
         if self.kind == "github":
             return headers.get("Authorization") == f"Bearer {self.token}"
@@ -76,6 +133,9 @@ class FakeForge:
         if not path.startswith(prefix):
             return 404, {"message": "not found"}
         path = path[len(prefix):]
+        extra = self._statuses_and_comments(method, path, body)
+        if extra is not None:
+            return extra
         if self.kind == "gitlab":
             project = urllib.parse.quote(self.repository, safe="")
             match = re.fullmatch(rf"/projects/{re.escape(project)}/merge_requests(?:/(\d+))?", path)
@@ -116,7 +176,9 @@ def fake_forge(kind: str, repository: str = "shop/config", token: str = TOKEN) -
             body = json.loads(raw) if raw else {}
             forge.requests.append({"method": self.command, "path": parsed.path, "query": query, "body": body,
                                    "headers": dict(self.headers)})
-            if not forge.authorized(self.headers):
+            if forge.down:
+                status, answer = 503, {"message": "down for maintenance"}
+            elif not forge.authorized(self.headers):
                 status, answer = 401, {"message": "bad credentials"}
             else:
                 status, answer = forge.handle(self.command, parsed.path, query, body)
@@ -124,6 +186,8 @@ def fake_forge(kind: str, repository: str = "shop/config", token: str = TOKEN) -
 
         do_GET = _serve          # noqa: N815
         do_POST = _serve         # noqa: N815
+        do_PATCH = _serve        # noqa: N815
+        do_PUT = _serve          # noqa: N815
 
     with LocalHTTPServer(Handler, name=f"fake-{kind}") as server:
         forge.base_url = server.base_url

@@ -8,8 +8,9 @@ Merges are noticed in Git, not here.
 `Forge` is the interface the approval task uses; `HttpForge` holds what every forge's REST
 API shares (one httpx client per call, the token, errors that say what to check). One module
 per forge (`github`, `gitea`, `gitlab`) subclasses it with its paths, auth header and JSON
-shape; `registry` finds it by `spec.forge.kind`. Commit statuses and PR comments (the next
-things a forge will do) go into the `Forge` protocol and each forge's module.
+shape; `registry` finds it by `spec.forge.kind`. Besides pull requests a forge sets commit
+statuses (the gate's verdict where developers look) and keeps one comment per marker on a pull
+request up to date (the SLI table of an approval).
 
 Settings come from `reconciler.yaml` (`spec.forge: {kind, url, repository}`), the token only
 from the environment (`RECONCILER_FORGE_TOKEN`). Without `repository`, it is read from the
@@ -28,6 +29,8 @@ import httpx
 TOKEN_ENV = "RECONCILER_FORGE_TOKEN"
 TIMEOUT = 10.0
 PrState = Literal["open", "closed", "merged"]
+StatusState = Literal["pending", "success", "failure", "error"]
+STATUS_DESCRIPTION_MAX = 140          # GitHub refuses longer descriptions; the others show them cut
 
 
 class ForgeError(Exception):
@@ -58,6 +61,16 @@ class Forge(Protocol):
     def find_open(self, head: str, base: str) -> PullRequest | None: ...
 
     def pull_request(self, number: int) -> PullRequest: ...
+
+    def set_status(self, commit: str, state: StatusState, context: str, description: str,
+                   target_url: str | None = None) -> None:
+        """Set the commit status named `context` on `commit` (a later call replaces it)."""
+        ...
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        """Comment on pull request `number`; the comment holding `marker` is edited in place
+        instead of adding another one."""
+        ...
 
 
 def repository_from_url(repo_url: str) -> tuple[str | None, str | None]:
@@ -142,6 +155,13 @@ class HttpForge:
         if not isinstance(number, int):
             raise ForgeError(f"{self.kind} answered without a pull request number")
         return PullRequest(number, str(url or ""), state)
+
+    def _comment_with(self, comments: Any, marker: str) -> Any | None:
+        """The id of the first comment whose body holds `marker`, or None."""
+        for comment in comments if isinstance(comments, list) else []:
+            if isinstance(comment, dict) and marker in str(comment.get("body") or ""):
+                return comment.get("id")
+        return None
 
     def _object(self, raw: Any) -> dict[str, Any]:
         if not isinstance(raw, dict):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.tasks.forges.base import HttpForge, PrState, PullRequest
+from reconciler.tasks.forges.base import STATUS_DESCRIPTION_MAX, HttpForge, PrState, PullRequest, StatusState
 
 KIND = "github"
 
@@ -36,11 +36,31 @@ class GitHub(HttpForge):
     def pull_request(self, number: int) -> PullRequest:
         return self._parse(self._call("GET", f"{self._repo_path()}/pulls/{number}"))
 
+    def set_status(self, commit: str, state: StatusState, context: str, description: str,
+                   target_url: str | None = None) -> None:
+        body: dict[str, Any] = {"state": self._status_state(state), "context": context,
+                                "description": description[:STATUS_DESCRIPTION_MAX]}
+        if target_url:
+            body["target_url"] = target_url
+        self._call("POST", f"{self._repo_path()}/statuses/{commit}", json=body)
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        comments = self._call("GET", f"{self._repo_path()}/issues/{number}/comments", params={"per_page": "100"})
+        found = self._comment_with(comments, marker)
+        if found is None:
+            self._call("POST", f"{self._repo_path()}/issues/{number}/comments", json={"body": body})
+        else:
+            self._call("PATCH", f"{self._repo_path()}/issues/comments/{found}", json={"body": body})
+
     # -- GitHub's shape (Gitea shares it)
 
     def _open_filter(self, head: str, base: str) -> dict[str, str]:
         owner = self.repository.split("/", 1)[0]
         return {"state": "open", "head": f"{owner}:{head}", "base": base}
+
+    @staticmethod
+    def _status_state(state: StatusState) -> str:
+        return state
 
     def _repo_path(self) -> str:
         return f"/repos/{self.repository}"

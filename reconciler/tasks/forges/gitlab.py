@@ -4,9 +4,11 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from reconciler.tasks.forges.base import HttpForge, PrState, PullRequest
+from reconciler.tasks.forges.base import STATUS_DESCRIPTION_MAX, HttpForge, PrState, PullRequest, StatusState
 
 KIND = "gitlab"
+# GitLab's commit status states (pending, running, success, failed, canceled, skipped).
+_GITLAB_STATES = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 
 
 class GitLab(HttpForge):
@@ -35,6 +37,22 @@ class GitLab(HttpForge):
 
     def pull_request(self, number: int) -> PullRequest:
         return self._parse(self._call("GET", f"{self._project()}/merge_requests/{number}"))
+
+    def set_status(self, commit: str, state: StatusState, context: str, description: str,
+                   target_url: str | None = None) -> None:
+        body: dict[str, Any] = {"state": _GITLAB_STATES[state], "name": context,
+                                "description": description[:STATUS_DESCRIPTION_MAX]}
+        if target_url:
+            body["target_url"] = target_url
+        self._call("POST", f"{self._project()}/statuses/{commit}", json=body)
+
+    def upsert_comment(self, number: int, marker: str, body: str) -> None:
+        notes = self._call("GET", f"{self._project()}/merge_requests/{number}/notes", params={"per_page": "100"})
+        found = self._comment_with(notes, marker)
+        if found is None:
+            self._call("POST", f"{self._project()}/merge_requests/{number}/notes", json={"body": body})
+        else:
+            self._call("PUT", f"{self._project()}/merge_requests/{number}/notes/{found}", json={"body": body})
 
     def _project(self) -> str:
         return f"/projects/{urllib.parse.quote(self.repository, safe='')}"
