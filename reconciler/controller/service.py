@@ -61,11 +61,13 @@ def default_executors() -> ExecutorSet:
 
 
 def default_notifier(settings_fn: Callable[[], Any], environ: dict[str, str],
-                     metrics: Metrics | None = None) -> Notifier:
+                     metrics: Metrics | None = None, repo_url: str = "") -> Notifier:
     from reconciler.controller.chat import ChatNotifier, Notifiers
+    from reconciler.controller.forgereport import ForgeReporter
     from reconciler.controller.notify import WebhookNotifier
     return Notifiers(WebhookNotifier(settings_fn, environ=environ),
-                     ChatNotifier(settings_fn, environ=environ, metrics=metrics))
+                     ChatNotifier(settings_fn, environ=environ, metrics=metrics),
+                     ForgeReporter(settings_fn, repo_url, environ=environ))
 
 
 class Service:
@@ -97,7 +99,7 @@ class Service:
             mirror=self.mirror, journal=self.journal, index=self.index, config=self.config,
             executors=executors or default_executors(), env=self.env,
             notifier=(notifier if notifier is not None
-                      else default_notifier(lambda: self.config.settings, env, self.metrics)),
+                      else default_notifier(lambda: self.config.settings, env, self.metrics, options.repo)),
             workers=options.workers, metrics=self.metrics)
         self.api_token = load_or_create_token(workdir, env)
         self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None

@@ -94,6 +94,8 @@ class ForgeSettings(_Model):
     kind: str = "none"
     url: str | None = None      # API base, e.g. https://api.github.com
     repository: str | None = None   # owner/name
+    statuses: bool = False          # gate results as commit statuses, the SLI table on approval PRs
+    statusUrl: str | None = None    # the statuses' link; {context}, {stage}, {service} are filled
 
 
 class WebhookSubscription(_Model):

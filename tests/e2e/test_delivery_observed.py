@@ -69,3 +69,36 @@ def test_a_delivery_shows_in_metrics_json_logs_and_slack(project, e2e_service, h
     assert all(set(r) >= {"time", "level", "logger", "message", "context", "stage", "service", "task"} for r in lines)
     in_tasks = [r for r in lines if r["task"] and r["context"] == dev_end["context"]]
     assert in_tasks and all(r["stage"] in ("dev", "staging", "production") for r in in_tasks)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("down", [False, True], ids=["forge-up", "forge-down"])
+@pytest.mark.project(settings_extra="  forge: {kind: github, url: FORGE_URL, repository: shop/config, statuses: true}\n")
+def test_gate_results_reach_the_forge_and_a_forge_that_is_down_delays_nothing(project, e2e_service, human_factory,
+                                                                             tmp_path, down):
+    from reconciler import contract
+    from tests.support.forge import TOKEN, fake_forge
+    from tests.support.remotes import Human, git_out
+    with fake_forge("github") as forge:
+        forge.down = down
+        settings = git_out("show", "main:reconciler.yaml", cwd=project.origin).replace("FORGE_URL", forge.api)
+        Human(str(project.origin), tmp_path / "editor", "main").change("reconciler.yaml", settings, "forge")
+        service = e2e_service(project.origin, environ={"RECONCILER_FORGE_TOKEN": TOKEN})
+        commit = human_factory(str(project.origin), "dev").change(
+            "helloservice/values.yaml", "image: helloservice:1.2.0\nreplicaCount: 1\n", "ship 1.2.0")
+        waiting = wait_until(lambda: [r for r in service.index.runs(stage="production")
+                                      if r["state"] == "waitingForApproval"], timeout=90,
+                             what="the production approval")[0]
+        staging = [r for r in service.index.runs(stage="staging") if r["context"] == waiting["context"]][0]
+        if down:       # the sequence went on as if there were no forge; the failures were only logged
+            assert forge.statuses == [] and forge.pulls == {}
+            return
+        dev_status = wait_until(lambda: forge.status(commit, "reconciler/dev/helloservice/evaluation"),
+                                timeout=10, what="the dev evaluation's status")
+        assert dev_status["state"] == "success" and dev_status["description"].startswith("quality gate pass")
+        assert wait_until(lambda: forge.status(staging["gitcommitid"], "reconciler/staging/helloservice/evaluation"),
+                          timeout=10, what="the staging evaluation's status")
+        [pr] = forge.pulls.values()
+        assert pr.head == contract.approval_branch("production", "helloservice", waiting["context"])
+        comment = wait_until(lambda: forge.comments.get(pr.number), timeout=10, what="the PR comment")[0]
+        assert "Quality gate of helloservice in staging: pass" in comment["body"]
