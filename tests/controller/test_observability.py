@@ -17,16 +17,11 @@ from reconciler.controller.metrics import Metrics
 from reconciler.controller.observe import observe
 from reconciler.engine.events import CloudEvent
 from reconciler.logs import configure, log_context, make_handler
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "reconciler.json"
 PROMQL_WORDS = {"sum", "max", "min", "avg", "count", "rate", "increase", "irate", "time", "by", "without",
                 "histogram_quantile", "le", "bool", "and", "or", "unless", "on", "ignoring", "offset"}
-
-
-@pytest.fixture
-def remote_kind():
-    return "file"
 
 
 def exposed_names(text: str) -> set[str]:

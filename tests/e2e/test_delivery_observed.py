@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.logs import make_handler
 from tests.support.chat_schemas import SLACK_MESSAGE
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 from tests.support.webhooks import Receiver
 
 
