@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.controller.service import ServeOptions, Service
+from reconciler.runtime.service import ServeOptions, Service
 from reconciler.engine import sequencer
 from reconciler.engine.events import CloudEvent, sequence_type, task_type
 from reconciler.engine.inputs import EventReceived

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from reconciler.controller.executors import NoExecutors
-from reconciler.controller.service import ServeOptions, Service
+from reconciler.runtime.service import ServeOptions, Service
 from reconciler.gitstore.seed import seed_bare_repo
 
 ROOT = Path(__file__).resolve().parents[1]

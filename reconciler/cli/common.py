@@ -46,7 +46,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def open_index(workdir: Path):
     """The controller's SQLite index, read-only; exits 2 with a hint when there is none."""
     from reconciler.controller.index import Index
-    from reconciler.controller.service import INDEX_FILE
+    from reconciler.runtime.service import INDEX_FILE
     path = workdir / INDEX_FILE
     if not path.exists():
         fail(f"no index at {path}; run `reconciler serve --workdir {workdir} --repo URL` first "

@@ -11,7 +11,7 @@ from reconciler.cli.common import emit_json, fail, output_option, workdir_option
 def _send(action: str, context: str, stage: str | None, workdir: Path, api: str | None, output: str) -> None:
     import httpx
 
-    from reconciler.controller.service import read_serve_file
+    from reconciler.runtime.service import read_serve_file
     from reconciler.server.auth import read_token
     info = read_serve_file(workdir) or {}
     base = api or info.get("api")

@@ -23,7 +23,7 @@ def resolve_repo(repo: str | None, workdir: Path | None) -> str:
     if repo:
         return repo
     if workdir is not None:
-        from reconciler.controller.service import read_serve_file
+        from reconciler.runtime.service import read_serve_file
         info = read_serve_file(workdir)
         if info and info.get("repo"):
             return str(info["repo"])

@@ -46,8 +46,8 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
     Jobs and local replicas run as RECONCILER_RUN_AS (an unprivileged user); RECONCILER_HOST_EXEC=deny
     refuses to run repository code on this host (docs/security.md).
     """
-    from reconciler.controller.service import ServeOptions, Service, parse_listen
     from reconciler.logs import configure
+    from reconciler.runtime.service import ServeOptions, Service, parse_listen
     from reconciler.sandbox import hardening
     from reconciler.sandbox.launch import RUN_AS_ENV, SandboxError, run_as
     from reconciler.sandbox.secret_files import SecretFileError, load_secret_files

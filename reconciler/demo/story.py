@@ -111,7 +111,7 @@ class Demo:
                 self.stop()
 
     def setup(self) -> None:
-        from reconciler.controller.service import ServeOptions, Service
+        from reconciler.runtime.service import ServeOptions, Service
         from reconciler.gitstore.seed import seed_bare_repo
         from reconciler.cli.alerts import rules_text
         from reconciler.spec.settings import parse_duration

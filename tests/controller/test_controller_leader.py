@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from reconciler.controller.service import ServeOptions, Service
+from reconciler.runtime.service import ServeOptions, Service
 from reconciler.controller.executors import NoExecutors
 from tests.support.waiting import wait_until
 from tests.support.fake_kube import FakeKube

@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.cli.serve import command as serve_command
 from reconciler.controller.executors import BuiltinExecutors
-from reconciler.controller.service import ServeOptions, Service
+from reconciler.runtime.service import ServeOptions, Service
 from reconciler.helm import render
 from tests.support.waiting import wait_until
 from tests.support.fake_kube import FakeKube, JobOutcome

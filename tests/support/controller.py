@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.controller.service import ServeOptions, Service
+from reconciler.runtime.service import ServeOptions, Service
 from reconciler.gitstore.seed import seed_bare_repo
 from tests.support.waiting import wait_until
 
