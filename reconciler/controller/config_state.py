@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import pygit2
 
 from reconciler import contract
+from reconciler.engine.config_gate import blocking_errors, place_of
 from reconciler.forked import map_forked
 from reconciler.gitstore import Mirror
 from reconciler.spec.findings import Finding
@@ -57,12 +58,8 @@ class ConfigUpdate:
 
 def _where(finding: Finding) -> tuple[str, str, str | None] | None:
     """(branch, path, service) of a `branch:path` finding name."""
-    if ":" not in finding.file:
-        return None
-    branch, path = finding.file.split(":", 1)
-    parts = path.split("/")
-    service = parts[0] if len(parts) > 1 else None
-    return branch, path, service
+    place = place_of(finding)
+    return None if place is None else (place.branch, place.path, place.service)
 
 
 class ConfigState:
@@ -150,16 +147,7 @@ class ConfigState:
 
     def errors_for(self, stage: str, service: str | None) -> list[Finding]:
         """Errors that block a trigger of (stage, service): its files and its stage's files."""
-        out = []
-        for f in self.findings:
-            if not f.is_error:
-                continue
-            where = _where(f)
-            if where is None or where[0] != stage:
-                continue
-            if where[2] is None or where[2] == service:
-                out.append(f)
-        return out
+        return blocking_errors(self.findings, stage, service)
 
     def service_errors(self, stage: str, service: str) -> list[Finding]:
         return self.errors_for(stage, service)

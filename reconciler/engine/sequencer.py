@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from reconciler import layout
+from reconciler.engine.answers import judge
 from reconciler.engine.commands import (Command, ControlsChanged, DispatchTask, EmitEvent,
                                         Escalate, Promote, Rejected, ResolveCommit, RunsChanged)
 from reconciler.engine.events import (SOURCE, CloudEvent, derived_id, iso_time, parse_type,
@@ -188,31 +189,15 @@ def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> N
     w = s.world
     if event.id in w.applied:
         return
-    tid = event.triggeredid
-    if not tid:
-        return s.reject("missing-triggeredid", f"a task .{kind} event needs 'triggeredid' (the id of "
-                        f"the {task_name}.triggered event it answers)", event.id)
-    found = w.task_triggers.get(tid)
-    if found is None:
-        return s.reject("unknown-triggeredid", f"no task was triggered with id {tid!r}", event.id)
-    run, index = found
-    task = run.tasks[index]
-    if event.shkeptncontext != run.context:
-        return s.reject("context-mismatch", f"triggeredid {tid!r} belongs to context {run.context}, "
-                        f"not {event.shkeptncontext}", event.id)
-    if task_name != task.name:
-        return s.reject("task-mismatch", f"triggeredid {tid!r} belongs to task {task.name!r}, but the "
-                        f"event type names task {task_name!r}", event.id)
-    if run.terminal:
-        return s.reject("sequence-ended", f"sequence {run.sequence} of {run.service} in stage "
-                        f"{run.stage} is {run.state}; late events are ignored", event.id)
-    if task.state == DONE:
-        return s.reject("task-finished", f"task {task.name} (#{task.index}) of sequence {run.sequence} "
-                        f"has already finished", event.id)
+    found = w.task_triggers.get(event.triggeredid) if event.triggeredid else None
+    target = (found[0], found[0].tasks[found[1]]) if found is not None else None
+    rejected = judge(event, task_name, kind, target)
+    if rejected is not None:
+        s.commands.append(rejected)
+        return
+    assert target is not None
+    run, task = target
     source = event.source
-    if source in task.finished or (kind == "started" and source in task.started):
-        return s.reject("duplicate-source", f"source {source!r} already sent .{kind} for task "
-                        f"{task.name} of sequence {run.sequence}", event.id)
     w.applied.add(event.id)
     run.record(event)
     s.touch(run)

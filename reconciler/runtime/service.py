@@ -177,7 +177,7 @@ class Service:
         from reconciler.kube.leader import LeaderElector
         namespace, name = self.options.lease  # type: ignore[misc]
         identity = self.options.identity or f"{_socket.gethostname()}-{os.getpid()}"
-        self.controller._ready_reason = f"standby: waiting for the lease {namespace}/{name}"  # noqa: SLF001
+        self.controller.standby(f"standby: waiting for the lease {namespace}/{name}")
         kube = Kube.connect(KubeAccess.from_env(self._env))
         self.elector = LeaderElector(kube, namespace, name, identity, on_started_leading=self._lead,
                                      on_stopped_leading=self._lost).start()
