@@ -35,6 +35,7 @@ from reconciler.controller.config_state import ConfigState
 from reconciler.controller.effects import Effects, ExecutorSet, Notifier
 from reconciler.controller.inbox import Answer, Decided, Done, Inbox, Item, Problems, Started, Submit
 from reconciler.controller.index import Index
+from reconciler.controller.maintenance import MirrorMaintenance
 from reconciler.controller.metrics import Metrics
 from reconciler.controller.observe import observe
 from reconciler.controller.pushes import config_branches, process_tips
@@ -59,7 +60,7 @@ class Controller:
     def __init__(self, *, mirror: Mirror, journal: J.Journal, index: Index, config: ConfigState,
                  executors: ExecutorSet, env: TaskEnv, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.time, workers: int = 8, metrics: Metrics | None = None,
-                 approval_check_interval: float = 5.0):
+                 approval_check_interval: float = 5.0, maintenance: MirrorMaintenance | None = None):
         self.mirror = mirror
         self.journal = journal
         self.index = index
@@ -83,6 +84,7 @@ class Controller:
         self.effects = Effects(executors=executors, env=env, pool=self._pool, inbox=self._inbox, notifier=notifier)
         self.approvals = Approvals(executors=executors, env=env, pool=self._pool, inbox=self._inbox,
                                    interval=approval_check_interval)
+        self.maintenance = maintenance if maintenance is not None else MirrorMaintenance(mirror)
         # per batch
         self.batch = J.Batch()
         self._dirty_lanes: dict[tuple[str, str, str], None] = {}
@@ -254,6 +256,7 @@ class Controller:
         self._flush()
         self._run_effects()
         self._forget_finished()
+        self.maintenance.tick(self._pool)        # due by time: a quiet controller is packed too
         self._last_iteration = now
         self.metrics.inbox_depth.set(self._inbox.qsize())
 
@@ -475,6 +478,8 @@ class Controller:
             self.metrics.batches.inc()
             self.index.apply(result.oid, self.batch.files)
             self.batch = J.Batch()
+            self.maintenance.wrote()
+            self.maintenance.tick(self._pool)    # a check, if due, runs in the pool
         for future, answer in self._admissions:
             if not future.done():
                 future.set_result(answer)

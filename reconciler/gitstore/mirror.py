@@ -391,17 +391,32 @@ class Mirror:
             raise PushRejected(branch, "; ".join(message for _, message in callbacks.rejected))
 
     def maintain(self, force: bool = False) -> bool:
-        """Pack loose objects when git thinks it is time (`git gc --auto`; `force`: now);
-        True if git exited cleanly.
+        """Pack the loose objects; True if git exited cleanly.
 
         Every write-back and every local fetch adds a few loose objects, and every network
-        fetch a small pack; call this now and then (say hourly) so reads stay fast. Safe
-        with concurrent readers; unreachable objects younger than two weeks are kept.
+        fetch a small pack. Without `force`: the loose objects go into one new pack (`git
+        repack -d`, cheap: the packs there are stay as they are), then git consolidates packs
+        when there are many (`git gc --auto`); the controller calls this when a check finds too
+        many loose objects (`controller.maintenance`). `force`: a full `git gc` now. Safe with
+        concurrent readers; unreachable objects younger than two weeks are kept (loose).
         """
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        steps = [["git", "gc", "--quiet"]] if force else [["git", "repack", "-d", "-q"],
+                                                          ["git", "gc", "--auto", "--quiet"]]
+        ok = True
         with self._net_lock:
-            proc = subprocess.run(["git", "gc", "--quiet", *([] if force else ["--auto"])], cwd=self.path, capture_output=True,
-                                  timeout=600, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
-        return proc.returncode == 0
+            for argv in steps:
+                proc = subprocess.run(argv, cwd=self.path, capture_output=True, timeout=600, env=env)
+                ok = ok and proc.returncode == 0
+        return ok
+
+    def loose_objects(self) -> int:
+        """How many loose objects the mirror holds (files under `objects/xx/`)."""
+        count = 0
+        for entry in os.scandir(self.path / "objects"):
+            if len(entry.name) == 2 and entry.is_dir():
+                count += sum(1 for _ in os.scandir(entry.path))
+        return count
 
     # ------------------------------------------------------------------ refs
 

@@ -21,6 +21,7 @@ from reconciler.controller.config_state import ConfigState
 from reconciler.controller.index import Index
 from reconciler.controller.journal import Journal
 from reconciler.controller.loop import Controller, ExecutorSet, Notifier
+from reconciler.controller.maintenance import MirrorMaintenance
 from reconciler.controller.metrics import Metrics
 from reconciler.controller.taskenv import ControllerTaskEnv, Targets
 from reconciler.controller.workdir_lock import WorkdirLock
@@ -45,6 +46,10 @@ class ServeOptions:
     workers: int = 8
     lease: tuple[str, str] | None = None   # (namespace, name): run only while holding this Lease (HA)
     identity: str | None = None
+    # mirror maintenance: count loose objects after this many recorded batches (or hourly), pack
+    # them in the worker pool when there are this many
+    mirror_check_every: int = 50
+    mirror_loose_limit: int = 1000
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -100,7 +105,9 @@ class Service:
             executors=executors or default_executors(), env=self.env,
             notifier=(notifier if notifier is not None
                       else default_notifier(lambda: self.config.settings, env, self.metrics, options.repo)),
-            workers=options.workers, metrics=self.metrics)
+            workers=options.workers, metrics=self.metrics,
+            maintenance=MirrorMaintenance(self.mirror, check_every=options.mirror_check_every,
+                                          loose_limit=options.mirror_loose_limit))
         self.api_token = load_or_create_token(workdir, env)
         self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None
         self.alertmanager_token = env.get("RECONCILER_ALERTMANAGER_TOKEN") or None
