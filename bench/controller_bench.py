@@ -103,7 +103,8 @@ def make_repo(base: Path, services: int) -> Path:
 def trigger(service: str, n: int) -> CloudEvent:
     return CloudEvent(type=sequence_type("dev", "delivery", "triggered"),
                       data={"project": "bench", "stage": "dev", "service": service},
-                      shkeptncontext=f"00000000-0000-4000-8000-{n:012d}")
+                      shkeptncontext=f"00000000-0000-4000-8000-{n:012d}", id=f"trigger-{n}",
+                      time="2026-01-01T00:00:00.000Z")
 
 
 def controller_run(origin: Path, work: Path, sequences: int, services: int, offset: int = 0) -> dict[str, float]:
@@ -164,6 +165,7 @@ def pure_run(sequences: int, services: int) -> float:
             if isinstance(c, DispatchTask):
                 pending.append(EventReceived(CloudEvent(
                     type=task_type(c.task, "finished"), shkeptncontext=c.context, triggeredid=c.event.id,
+                    id=f"{c.key}/finished", time="2026-01-01T00:00:00.000Z",
                     source="noop", data={"project": "bench", "stage": c.stage, "service": c.service,
                                          "result": "pass", "status": "succeeded"})))
     return sequences / (time.perf_counter() - t0) * 60

@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short run")
     runs = 5 if parser.parse_args(argv).quick else 30
-    event = CloudEvent(type="sh.keptn.event.test.triggered", shkeptncontext="ctx",
+    event = CloudEvent(type="sh.keptn.event.test.triggered", shkeptncontext="ctx", id="bench-1",
+                       time="2026-01-01T00:00:00.000Z",
                        data={"project": "p", "stage": "s", "service": "x", "host": "http://x:80"}).to_dict()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)

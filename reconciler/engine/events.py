@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 PREFIX = "sh.keptn.event."
@@ -18,10 +18,6 @@ KEPTN_SPEC_VERSION = "0.2.4"
 SOURCE = "reconciler"
 
 Kind = Literal["triggered", "started", "finished", "invalidated"]
-
-
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def sequence_type(stage: str, sequence: str, kind: str) -> str:
@@ -62,14 +58,18 @@ def short_type(event_type: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
-    """A structured-mode CloudEvent with Keptn's extensions (`shkeptncontext`, `triggeredid`, `gitcommitid`)."""
+    """A structured-mode CloudEvent with Keptn's extensions (`shkeptncontext`, `triggeredid`, `gitcommitid`).
+
+    `id` and `time` have no defaults: a forgotten argument must fail, not bring randomness and
+    the wall clock into the pure core (replays after a crash rely on derived ids).
+    """
 
     type: str
     data: dict[str, Any]
     shkeptncontext: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str          # required: derived (`derived_id`) in the core, generated at the edge
+    time: str        # required: `iso_time(now)` of the clock the caller already has
     source: str = SOURCE
-    time: str = field(default_factory=now_iso)
     triggeredid: str | None = None
     gitcommitid: str | None = None
 
@@ -93,8 +93,12 @@ class CloudEvent:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "CloudEvent":
-        """Parse a structured CloudEvent; raises ValueError naming the missing attribute."""
-        for key in ("type", "shkeptncontext"):
+        """Parse a structured CloudEvent; raises ValueError naming the missing attribute.
+
+        `id` and `time` are required here too: the HTTP API fills them in before parsing (it
+        replaces the client's, as Keptn's API does).
+        """
+        for key in ("type", "shkeptncontext", "id", "time"):
             if not isinstance(raw.get(key), str) or not raw[key]:
                 raise ValueError(f"CloudEvent attribute {key!r} is missing or not a string")
         data = raw.get("data") or {}
@@ -106,10 +110,11 @@ class CloudEvent:
             "shkeptncontext": raw["shkeptncontext"],
             "triggeredid": raw.get("triggeredid") or None,
             "gitcommitid": raw.get("gitcommitid") or None,
+            "id": raw["id"],
+            "time": raw["time"],
         }
-        for key in ("id", "source", "time"):
-            if isinstance(raw.get(key), str) and raw[key]:
-                kwargs[key] = raw[key]
+        if isinstance(raw.get("source"), str) and raw["source"]:
+            kwargs["source"] = raw["source"]
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> "CloudEvent":

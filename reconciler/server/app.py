@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -31,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reconciler.controller.api import Admission, ControllerHandle
 from reconciler.controller.index import Index
-from reconciler.engine.events import CloudEvent, now_iso, parse_type
+from reconciler.engine.events import CloudEvent, iso_time, parse_type
 from reconciler.engine.problems import problems_from_alertmanager
 from reconciler.server import jsonbody, signatures
 from reconciler.server.auth import token_ok
@@ -136,6 +137,8 @@ async def post_event(request: web.Request) -> web.Response:
             raise ValueError("the body must be a CloudEvent object")
         if not raw.get("shkeptncontext") and str(raw.get("type", "")).endswith(".triggered"):
             raw["shkeptncontext"] = str(uuid.uuid4())          # Keptn's API makes a context too
+        # Keptn's API replaces the client's id and time; correlation uses context and triggeredid.
+        raw["id"], raw["time"] = str(uuid.uuid4()), iso_time(time.time())
         event = CloudEvent.from_dict(raw)
     except signatures.WebhookRefused as exc:
         return _problem(exc.status, "refused", exc.reason)
@@ -144,8 +147,6 @@ async def post_event(request: web.Request) -> web.Response:
     if parse_type(event.type) is None:
         return _problem(400, "invalid-type", f"{event.type!r} is not sh.keptn.event.<stage>.<sequence>.<kind> "
                         f"or sh.keptn.event.<task>.<kind>")
-    # Keptn's API replaces the client's id and time; correlation uses context and triggeredid.
-    event = event.replace(id=str(uuid.uuid4()), time=now_iso())
     answer = await _await(request.app[CONTROLLER].submit_event(event))
     return _admission_response(answer)
 

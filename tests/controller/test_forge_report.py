@@ -2,6 +2,8 @@
 that is down costs the controller nothing (tests/support/forge.py speaks each forge's API)."""
 from __future__ import annotations
 
+from itertools import count
+
 import pytest
 
 from reconciler.controller.forgereport import ForgeReporter, status_for
@@ -9,6 +11,9 @@ from reconciler.engine.events import CloudEvent
 from reconciler.spec.settings import ForgeSettings, Settings
 from reconciler.tasks.forges.registry import from_settings
 from tests.support.forge import TOKEN, fake_forge
+
+_IDS = count(1)                         # CloudEvent ids are required: one per event here
+TIME = "2026-01-01T00:00:00.000Z"
 
 SHA = "89abcdef0123456789abcdef0123456789abcdef"
 FIX = "fedcba9876543210fedcba9876543210fedcba98"
@@ -19,6 +24,7 @@ INDICATORS = [{"displayName": "Response time p95", "value": {"metric": "response
 
 def evaluation(result: str, score: float, commit: str = SHA, context: str = "ctx-1") -> CloudEvent:
     return CloudEvent(type="sh.keptn.event.evaluation.finished", shkeptncontext=context,
+                      id=f"ev-{next(_IDS)}", time=TIME,
                       data={"project": "shop", "stage": "staging", "service": "web", "result": result,
                             "evaluation": {"result": result, "score": score, "gitCommit": commit,
                                            "indicatorResults": INDICATORS}})
@@ -26,6 +32,7 @@ def evaluation(result: str, score: float, commit: str = SHA, context: str = "ctx
 
 def approval_started(number: int, context: str = "ctx-1") -> CloudEvent:
     return CloudEvent(type="sh.keptn.event.approval.started", shkeptncontext=context,
+                      id=f"ev-{next(_IDS)}", time=TIME,
                       data={"project": "shop", "stage": "production", "service": "web", "approval": {
                           "branch": "approve/production/web/ctx", "pullRequest": {"number": number}}})
 
@@ -41,14 +48,17 @@ def test_which_events_set_which_status():
     assert (failed.commit, failed.state, failed.context) == (SHA, "failure", "reconciler/staging/web/evaluation")
     assert failed.description == "quality gate fail: score 33.3"
     assert status_for(evaluation("warning", 75)).state == "success"
-    action = CloudEvent(type="sh.keptn.event.action.finished", shkeptncontext="c", data={
+    action = CloudEvent(type="sh.keptn.event.action.finished", shkeptncontext="c",
+                        id=f"ev-{next(_IDS)}", time=TIME, data={
         "stage": "production", "service": "web", "result": "pass", "action": {"gitCommit": FIX}})
     assert (status_for(action).commit, status_for(action).context) == (FIX, "reconciler/production/web/remediation")
-    rollback = CloudEvent(type="sh.keptn.event.rollback.finished", shkeptncontext="c", data={
+    rollback = CloudEvent(type="sh.keptn.event.rollback.finished", shkeptncontext="c",
+                          id=f"ev-{next(_IDS)}", time=TIME, data={
         "stage": "staging", "service": "web", "result": "pass", "rollback": {"gitCommit": FIX}})
     assert (status_for(rollback).context, status_for(rollback).description) == (
         "reconciler/staging/web/rollback", "rollback pass")
-    assert status_for(CloudEvent(type="sh.keptn.event.deployment.finished", shkeptncontext="c", data={})) is None
+    assert status_for(CloudEvent(type="sh.keptn.event.deployment.finished", shkeptncontext="c",
+                        id=f"ev-{next(_IDS)}", time=TIME, data={})) is None
 
 
 @pytest.mark.parametrize("kind", ["github", "gitea", "gitlab"])

@@ -20,7 +20,8 @@ def busy_world() -> World:
     world = World(SHIPYARD, project="p")
     event = CloudEvent(type=sequence_type("dev", "delivery", "triggered"),
                        data={"project": "p", "stage": "dev", "service": "svc", "note": "ünïcode"},
-                       shkeptncontext="c0ffee00-0000-4000-8000-000000000001")
+                       shkeptncontext="c0ffee00-0000-4000-8000-000000000001", id="trigger-1",
+                       time="2023-11-14T22:13:20.000Z")
     world, commands = sequencer.step(world, EventReceived(event), 1_700_000_000.0)
     resolve = next(c for c in commands if isinstance(c, ResolveCommit))
     world, _ = sequencer.step(world, CommitResolved(resolve.run_id, "a" * 40), 1_700_000_001.0)

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import shutil
+from itertools import count
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,9 @@ from reconciler.controller.observe import observe
 from reconciler.engine.events import CloudEvent
 from reconciler.logs import configure, log_context, make_handler
 from tests.support.waiting import wait_until
+
+_IDS = count(1)                         # CloudEvent ids are required: one per event here
+TIME = "2026-01-01T00:00:00.000Z"
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "reconciler.json"
 PROMQL_WORDS = {"sum", "max", "min", "avg", "count", "rate", "increase", "irate", "time", "by", "without",
@@ -67,7 +71,7 @@ def test_the_dashboard_check_catches_an_unknown_metric(tmp_path, monkeypatch):
 
 def event(type_: str, data: dict, context: str = "ctx-1") -> CloudEvent:
     return CloudEvent(type=type_, data={"project": "hello", "stage": "prod", "service": "web", **data},
-                      shkeptncontext=context)
+                      shkeptncontext=context, id=f"ev-{next(_IDS)}", time=TIME)
 
 
 def test_events_update_gate_remediation_and_escalation_metrics():

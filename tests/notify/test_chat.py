@@ -3,6 +3,7 @@ retries, the URL from the environment, and a storm held by the rate limit."""
 from __future__ import annotations
 
 import json
+from itertools import count
 
 import jsonschema
 import pytest
@@ -15,10 +16,13 @@ from reconciler.spec.settings import Settings
 from tests.support.chat_schemas import SLACK_MESSAGE, TEAMS_MESSAGE
 from tests.support.webhooks import Receiver
 
+_IDS = count(1)                         # CloudEvent ids are required: one per event here
+TIME = "2026-01-01T00:00:00.000Z"
+
 
 def event(type_: str, context: str = "ctx-1", **data) -> CloudEvent:
     return CloudEvent(type=type_, data={"project": "hello", "stage": "production", "service": "web", **data},
-                      shkeptncontext=context)
+                      shkeptncontext=context, id=f"ev-{next(_IDS)}", time=TIME)
 
 
 FINISHED = event("sh.keptn.event.production.delivery.finished", result="pass", status="succeeded")

@@ -28,7 +28,8 @@ def settings(url: str, **extra) -> Settings:
 
 def event(type_: str) -> CloudEvent:
     return CloudEvent(type=type_, data={"project": "hello", "stage": "dev", "service": "helloservice",
-                                        "result": "pass"}, shkeptncontext="ctx-1")
+                                        "result": "pass"}, shkeptncontext="ctx-1",
+                      id=f"{type_}/1", time="2026-01-01T00:00:00.000Z")
 
 
 def test_matching_events_are_posted_signed_and_others_are_not(receiver):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from reconciler.contract import RESULTS_BRANCH
-from reconciler.engine.events import CloudEvent, task_type
+from reconciler.engine.events import CloudEvent, derived_id, iso_time, task_type
 from reconciler.gitstore import Mirror, Writer
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
@@ -166,9 +166,10 @@ class FakeTaskEnv:
                 redelivery: bool = False, run: int = 0, index: int = 0) -> TaskRequest:
         """A task's `.triggered` as the sequencer would dispatch it (gitcommitid = stage tip)."""
         payload = {"project": self._settings.project, "stage": stage, "service": service, **dict(data or {})}
-        event = CloudEvent(type=task_type(task, "triggered"), data=payload, shkeptncontext=context,
-                           gitcommitid=commit if commit is not None else self.mirror.tip(stage))
         run_id = f"{context}/{stage}/{run}"
+        event = CloudEvent(type=task_type(task, "triggered"), data=payload, shkeptncontext=context,
+                           id=derived_id(run_id, str(index), "triggered"), time=iso_time(self.clock()),
+                           gitcommitid=commit if commit is not None else self.mirror.tip(stage))
         return TaskRequest(event=event, key=key or f"{run_id}/{index}/triggered", run_id=run_id, context=context,
                            stage=stage, service=service, task=task, redelivery=redelivery)
 

@@ -83,6 +83,7 @@ class Controller:
         data = {"project": request.project, "stage": request.stage, "service": request.service, **extra}
         return EventReceived(CloudEvent(type=task_type(request.task, kind), data=data, shkeptncontext=request.context,
                                         id=derived_id(request.key, source, kind), source=f"reconciler/{source}",
+                                        time="2026-01-01T00:00:00.000Z",
                                         triggeredid=request.event.id, gitcommitid=gitcommitid or request.commit))
 
     def tips_changed(self) -> None:
@@ -106,7 +107,8 @@ def test_delivery_then_manual_approval_carries_the_promotion(make_env, human_fac
     trigger = CloudEvent(type=sequence_type("dev", "delivery", "triggered"),
                          data={"project": "shop", "stage": "dev", "service": "carts",
                                "configurationChange": {"commit": commit, "base": base}},
-                         shkeptncontext=CONTEXT, id="trigger-1", gitcommitid=commit)
+                         shkeptncontext=CONTEXT, id="trigger-1", time="2026-01-01T00:00:00.000Z",
+                         gitcommitid=commit)
 
     controller.feed(EventReceived(trigger))
 

@@ -45,7 +45,8 @@ def service_dir(tmp_path):
 def event(**data):
     base = {"project": "shop", "stage": "dev", "service": "carts", "labels": {"build-id": "17"}}
     base.update(data)
-    return CloudEvent(type="sh.keptn.event.test.triggered", data=base, shkeptncontext="ctx-1", id="ev-1").to_dict()
+    return CloudEvent(type="sh.keptn.event.test.triggered", data=base, shkeptncontext="ctx-1", id="ev-1",
+                      time="2026-01-01T00:00:00.000Z").to_dict()
 
 
 def config(tasks: str):

@@ -9,10 +9,11 @@ back, so results can go into events and commits as they are.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from reconciler.engine.events import now_iso, parse_type
+from reconciler.engine.events import iso_time, parse_type
 from reconciler.spec.jobconfig import Action, JobConfig
 from reconciler.spec.settings import JobSettings
 from reconciler.tasks.jobs.matching import matching_actions
@@ -44,21 +45,21 @@ def run_job(config: JobConfig, event: Any, service_dir: Path, runner: JobRunner,
 
 def run_action(index: int, action: Action, event: dict[str, Any], service_dir: Path, runner: JobRunner,
                settings: JobSettings, keptn_task: str | None = None) -> JobResult:
-    started = now_iso()
+    started = iso_time(time.time())
     outcomes: list[TaskOutcome] = []
     for task_index, task in enumerate(action.tasks):
         try:
             plan = plan_task(index, action, task_index, task, event, default_timeout=settings.defaultTimeout,
                              max_output_bytes=settings.maxOutputBytes)
         except PlanError as exc:
-            now = now_iso()
+            now = iso_time(time.time())
             outcomes.append(TaskOutcome(task.name, False, None, "", str(exc), now, now))
             break
         outcome = runner.run(plan, service_dir)
         outcomes.append(outcome)
         if not outcome.succeeded:
             break
-    finished = now_iso()
+    finished = iso_time(time.time())
     ok = len(outcomes) == len(action.tasks) and all(o.succeeded for o in outcomes)
     if ok:
         message = f"action {action.name!r}: {len(outcomes)} task(s) succeeded"

@@ -22,10 +22,11 @@ import hashlib
 import logging
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
-from reconciler.engine.events import now_iso
+from reconciler.engine.events import iso_time
 from reconciler.kube import resources
 from reconciler.kube.client import AlreadyExists, Kube, KubeError, NotFound
 from reconciler.kube.conflict import with_retries
@@ -68,7 +69,7 @@ class KubernetesJobRunner:
         self.allow_privileged = allow_privileged     # JES: privileged jobs are refused unless allowed
 
     def run(self, plan: TaskPlan, service_dir: Path) -> TaskOutcome:
-        started = now_iso()
+        started = iso_time(time.time())
         namespace = plan.namespace or self.namespace
         redactor = Redactor()
         try:
@@ -118,7 +119,7 @@ class KubernetesJobRunner:
         else:
             message = f"task {plan.task!r} (job {name}) failed: {state.reason} {state.message}".rstrip()
         return TaskOutcome(plan.task, succeeded=state.succeeded, exit_code=exit_code, output=output,
-                           message=redactor.text(message), started=started, finished=now_iso(),
+                           message=redactor.text(message), started=started, finished=iso_time(time.time()),
                            timed_out=timed_out, truncated=truncated)
 
     # ---- internals -------------------------------------------------------------------------
@@ -226,4 +227,4 @@ class KubernetesJobRunner:
     def _refused(plan: TaskPlan, message: str, started: str) -> TaskOutcome:
         log.warning("job %r task %r not run: %s", plan.action, plan.task, message)
         return TaskOutcome(plan.task, succeeded=False, exit_code=None, output="", message=message,
-                           started=started, finished=now_iso())
+                           started=started, finished=iso_time(time.time()))

@@ -31,10 +31,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Mapping
 
-from reconciler.engine.events import now_iso
+from reconciler.engine.events import iso_time
 from reconciler.sandbox.launch import RunAs, SandboxError, Supervised, give_to, host_exec_denied, run_as, run_dir, supervised
 from reconciler.tasks.jobs.files import FilesError, copy_files
 from reconciler.tasks.jobs.output import TailBuffer, bounded_text
@@ -74,7 +75,7 @@ class LocalJobRunner:
         self._configured = Redactor(configured_secrets(environ))
 
     def run(self, plan: TaskPlan, service_dir: Path) -> TaskOutcome:
-        started = now_iso()
+        started = iso_time(time.time())
         redactor = self._configured
         try:
             if host_exec_denied(self.environ):
@@ -158,7 +159,7 @@ class LocalJobRunner:
             message += f" ({outcome.leftover} leftover process(es) of the task killed)"
         log.info("job %r: %s", plan.action, redactor.text(message))
         return TaskOutcome(plan.task, succeeded=(code == 0 and not outcome.timed_out), exit_code=code, output=output,
-                           message=redactor.text(message), started=started, finished=now_iso(),
+                           message=redactor.text(message), started=started, finished=iso_time(time.time()),
                            timed_out=outcome.timed_out, truncated=truncated)
 
 
@@ -204,5 +205,5 @@ def _kill_group(pgid: int, sig: int) -> None:
 def _refused(plan: TaskPlan, message: str, started: str) -> TaskOutcome:
     log.warning("job %r task %r not run: %s", plan.action, plan.task, message)
     return TaskOutcome(plan.task, succeeded=False, exit_code=None, output="", message=message,
-                       started=started, finished=now_iso())
+                       started=started, finished=iso_time(time.time()))
 
