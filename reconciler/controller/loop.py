@@ -186,6 +186,7 @@ class Controller:
         self._flush()
         self._run_effects()
         self._ready.set()
+        self.maintenance.tick(self._pool, now_due=True)
         log.info("controller ready: %d active runs, %d branches", sum(1 for _ in self.world.active_runs()),
                  len(self.tips))
 

@@ -43,12 +43,14 @@ class MirrorMaintenance:
         """The controller recorded a batch (controller thread)."""
         self._writes += 1
 
-    def tick(self, pool: Executor) -> None:
-        """Start a check in `pool` when one is due and none is running (controller thread)."""
+    def tick(self, pool: Executor, *, now_due: bool = False) -> None:
+        """Start a check in `pool` when one is due (or `now_due`: at start, where a fresh
+        clone of a local repository brings thousands of loose objects) and none is running
+        (controller thread)."""
         if self._running.is_set():
             return
         now = self.clock()
-        if self._writes < self.check_every and now - self._last < self.interval:
+        if not now_due and self._writes < self.check_every and now - self._last < self.interval:
             return
         self._writes = 0
         self._last = now

@@ -46,6 +46,7 @@ FETCH_REFSPEC = "+refs/heads/*:refs/heads/*"
 REMOTE_NAME = "origin"
 MIRROR_DIRNAME = "mirror.git"
 _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_OBJECT_NAME = re.compile(r"[0-9a-f]{38}([0-9a-f]{24})?")     # a loose object's file name (SHA-1 or SHA-256)
 
 Rev = str | pygit2.Oid
 
@@ -394,29 +395,47 @@ class Mirror:
         """Pack the loose objects; True if git exited cleanly.
 
         Every write-back and every local fetch adds a few loose objects, and every network
-        fetch a small pack. Without `force`: the loose objects go into one new pack (`git
-        repack -d`, cheap: the packs there are stay as they are), then git consolidates packs
-        when there are many (`git gc --auto`); the controller calls this when a check finds too
-        many loose objects (`controller.maintenance`). `force`: a full `git gc` now. Safe with
-        concurrent readers; unreachable objects younger than two weeks are kept (loose).
+        fetch a small pack. Without `force`: exactly the loose objects go into one new pack
+        (`git pack-objects` fed their ids: the cost follows their number, not the history's),
+        `git prune-packed` removes them, and git consolidates packs when there are many (`git gc
+        --auto`). Git keeps all three safe beside concurrent reads, fetches and pushes (a loose
+        object goes only once a pack holds it), so they run without the network lock; the
+        controller calls this when a check finds too many loose objects
+        (`controller.maintenance`). `force`: a full `git gc` now, under the lock.
         """
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-        steps = [["git", "gc", "--quiet"]] if force else [["git", "repack", "-d", "-q"],
-                                                          ["git", "gc", "--auto", "--quiet"]]
+
+        def git(*argv: str, stdin: bytes | None = None) -> bool:
+            proc = subprocess.run(["git", *argv], cwd=self.path, input=stdin, capture_output=True,
+                                  timeout=600, env=env)
+            return proc.returncode == 0
+
+        if force:
+            with self._net_lock:
+                return git("gc", "--quiet")
+        ids = "".join(oid + "\n" for oid in self._loose_ids()).encode()
         ok = True
-        with self._net_lock:
-            for argv in steps:
-                proc = subprocess.run(argv, cwd=self.path, capture_output=True, timeout=600, env=env)
-                ok = ok and proc.returncode == 0
-        return ok
+        if ids:
+            ok = git("pack-objects", "-q", "--window=0", str(self.path / "objects" / "pack" / "pack"), stdin=ids)
+            ok = ok and git("prune-packed", "-q")
+        return git("gc", "--auto", "--quiet") and ok
 
     def loose_objects(self) -> int:
         """How many loose objects the mirror holds (files under `objects/xx/`)."""
-        count = 0
+        return sum(1 for _ in self._loose_ids())
+
+    def _loose_ids(self) -> Iterator[str]:
+        """The ids of the loose objects (`objects/ab/cdef…` → `abcdef…`)."""
         for entry in os.scandir(self.path / "objects"):
-            if len(entry.name) == 2 and entry.is_dir():
-                count += sum(1 for _ in os.scandir(entry.path))
-        return count
+            if len(entry.name) != 2 or not entry.is_dir():
+                continue
+            try:
+                names = os.listdir(entry.path)
+            except FileNotFoundError:          # `prune-packed` removed the emptied directory
+                continue
+            for name in names:
+                if _OBJECT_NAME.fullmatch(name):      # not a temporary file being written
+                    yield entry.name + name
 
     # ------------------------------------------------------------------ refs
 

@@ -91,21 +91,23 @@ class InlinePool:
         return done
 
 
-@pytest.mark.parametrize("writes,elapsed,loose,checks,packs", [
-    (9, 0.0, 500, 0, 0),        # not due yet: nothing runs
-    (10, 0.0, 500, 1, 1),       # due by writes, over the limit: packed
-    (10, 0.0, 99, 1, 0),        # due, under the limit: only counted
-    (0, 3600.0, 500, 1, 1),     # due by time (a quiet controller still gets packed)
-    (25, 0.0, 500, 1, 1),       # one check however many writes it missed
+@pytest.mark.parametrize("writes,elapsed,loose,checks,packs,at_start", [
+    (9, 0.0, 500, 0, 0, False),        # not due yet: nothing runs
+    (10, 0.0, 500, 1, 1, False),       # due by writes, over the limit: packed
+    (10, 0.0, 99, 1, 0, False),        # due, under the limit: only counted
+    (0, 3600.0, 500, 1, 1, False),     # due by time (a quiet controller still gets packed)
+    (25, 0.0, 500, 1, 1, False),       # one check however many writes it missed
+    (0, 0.0, 500, 1, 1, True),         # at start: a fresh clone may bring many
+    (0, 0.0, 99, 1, 0, True),          # at start, under the limit
 ])
-def test_schedule(writes, elapsed, loose, checks, packs):
+def test_schedule(writes, elapsed, loose, checks, packs, at_start):
     now = [0.0]
     mirror = FakeMirror(loose)
     maintenance = MirrorMaintenance(mirror, check_every=10, interval=3600.0, loose_limit=100, clock=lambda: now[0])
     for _ in range(writes):
         maintenance.wrote()
     now[0] = elapsed
-    maintenance.tick(InlinePool())
+    maintenance.tick(InlinePool(), now_due=at_start)
     assert (mirror.checks, mirror.packs, maintenance.packed) == (checks, packs, packs)
 
 
