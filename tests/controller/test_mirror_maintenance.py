@@ -20,11 +20,6 @@ CHECK_EVERY = 10
 LOOSE_LIMIT = 60
 
 
-@pytest.fixture
-def remote_kind():          # about the work dir's mirror, not the transport
-    return "file"
-
-
 def trigger(n: int) -> CloudEvent:
     context = context_uuid(f"maintenance-test:{n}")
     return CloudEvent(type="sh.keptn.event.dev.delivery.triggered",
