@@ -13,10 +13,12 @@ event, a control request, an alert, an executor's answer). Each loop iteration:
    their step keys, which is what makes a crash between 3 and 4 harmless: the restart
    re-dispatches.
 
-Executors run in a bounded thread pool and answer through the inbox; approvals waiting for a
-person are asked about from the pool too (`approvals`). The Keptn rules themselves are pure
-engine modules: `engine.remediation` (alerts), `engine.answers` (executor answers),
-`engine.config_gate` (invalid config starts nothing).
+What each inbox item means (API submissions, alerts, executors' answers, approval decisions)
+is `intake`. Executors run in a bounded thread pool and answer through the inbox; approvals
+waiting for a person are asked about from the pool too (`approvals`); the mirror is packed on a
+schedule (`maintenance`). The Keptn rules themselves are pure engine modules:
+`engine.remediation` (alerts), `engine.answers` (task answers), `engine.config_gate` (invalid
+config starts nothing).
 """
 from __future__ import annotations
 
@@ -33,21 +35,23 @@ from reconciler.controller.api import Admission
 from reconciler.controller.approvals import Approvals
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.effects import Effects, ExecutorSet, Notifier
-from reconciler.controller.inbox import Answer, Decided, Done, Inbox, Item, Problems, Started, Submit
+from reconciler.controller import intake
+from reconciler.controller.inbox import Inbox, Item, Problems, Submit
 from reconciler.controller.index import Index
 from reconciler.controller.maintenance import MirrorMaintenance
 from reconciler.controller.metrics import Metrics
 from reconciler.controller.observe import observe
 from reconciler.controller.pushes import config_branches, process_tips
-from reconciler.engine import answers, remediation, sequencer
+from reconciler.engine import sequencer
 from reconciler.engine.commands import (Command, ControlsChanged, DispatchTask, EmitEvent, Escalate, Promote,
                                         Rejected, ResolveCommit, RunsChanged)
 from reconciler.engine.events import CloudEvent, parse_type
 from reconciler.engine.inputs import CommitResolved, Control, EventReceived, Input, Tick
+from reconciler.engine.problems import Problem
 from reconciler.engine.state import RUN_STATES, TERMINAL, StateFormatError
 from reconciler.engine.world import World
 from reconciler.gitstore import GitStoreError, Mirror
-from reconciler.tasks.base import Pending, TaskEnv, TaskRequest
+from reconciler.tasks.base import TaskEnv
 
 __all__ = ["Controller", "ExecutorSet", "Notifier"]
 
@@ -108,7 +112,7 @@ class Controller:
         self._inbox.put(Submit(Control(context, action, stage), future))  # type: ignore[arg-type]
         return future
 
-    def submit_problems(self, problems: list[Any]) -> Future[Any]:
+    def submit_problems(self, problems: list[Problem]) -> Future[Any]:
         future: Future[Any] = Future()
         self._inbox.put(Problems(list(problems), future))
         return future
@@ -276,82 +280,11 @@ class Controller:
     # == inputs ==============================================================================
 
     def _handle(self, item: Item, now: float) -> None:
-        if isinstance(item, Submit):
-            self._submit(item, now)
-        elif isinstance(item, Problems):
-            self._problems(item, now)
-        elif isinstance(item, Started):
-            self.feed(EventReceived(self._task_event(item.request, "started", item.executor, item.data,
-                                                     None, now)), now)
-        elif isinstance(item, Done):
-            self._executor_done(item, now)
-        elif isinstance(item, Answer):
-            self.feed(item.input, now)
-        elif isinstance(item, Decided):
-            done = self.approvals.decided(item)
-            if done is not None:
-                self._executor_done(done, now)
+        intake.handle(self, item, now)
 
-    def _submit(self, item: Submit, now: float) -> None:
-        inp = item.input
-        context = None
-        if isinstance(inp, EventReceived):
-            context = inp.event.shkeptncontext
-        elif isinstance(inp, Control):
-            context = inp.context
-        if context:
-            self.ensure_context(context)
-        rejected = self.feed(inp, now)
-        if item.future is not None:
-            if rejected:
-                first = rejected[0]
-                self._admissions.append((item.future, Admission(False, first.code, first.reason, context)))
-            else:
-                self._admissions.append((item.future, Admission(True, "accepted", "", context)))
-
-    def _problems(self, item: Problems, now: float) -> None:
-        """Alerts → `engine.remediation.admit` → open, close or refuse, one answer each."""
-        answers_: list[Admission] = []
-        for problem in item.problems:
-            self.ensure_context(problem.context)
-            known = [remediation.KnownRun(r.id, r.sequence, not r.terminal, r.triggered_at)
-                     for r in self.world.runs_of(problem.context)]
-            verdict = remediation.admit(problem, known, project=self.config.settings.project, now=now)
-            if verdict.action == "close":
-                self.feed(Control(problem.context, "abort"), now)
-                self.batch.note(f"{problem.stage}/{problem.service}: problem resolved, remediation closed",
-                                context=problem.context)
-            elif verdict.action == "open" and verdict.event is not None:
-                rejected = self.feed(EventReceived(verdict.event), now)
-                if rejected:
-                    answers_.append(Admission(False, rejected[0].code, rejected[0].reason, problem.context))
-                    continue
-                self.batch.note(f"{problem.stage}/{problem.service}: problem opened: "
-                                f"{problem.details.get('problemTitle')}", context=problem.context,
-                                event=verdict.event.type)
-            answers_.append(Admission(verdict.accepted, verdict.code, verdict.reason, problem.context))
-        self._admissions.append((item.future, answers_))
-
-    def _executor_done(self, item: Done, now: float) -> None:
-        req, outcome = item.request, item.outcome
-        self.metrics.executor_seconds.labels(req.task).observe(item.seconds)
-        if isinstance(outcome, Pending):
-            data = dict(outcome.data)
-            self.approvals.wait(req, data)
-            self.feed(EventReceived(self._task_event(req, "started", item.executor, data, None, now)), now)
-            return
-        for path, content in outcome.journal.items():
-            self.batch.put(path, content)
-        extra = answers.finished_data(outcome.result, outcome.status, outcome.message, outcome.data)
-        self.approvals.forget(req.run_id)
-        self.feed(EventReceived(self._task_event(req, "finished", item.executor, extra,
-                                                 outcome.gitcommitid, now)), now)
-
-    @staticmethod
-    def _task_event(req: TaskRequest, kind: str, executor: str, extra: dict[str, Any],
-                    gitcommitid: str | None, now: float) -> CloudEvent:
-        return answers.task_event(req.event, key=req.key, stage=req.stage, service=req.service, task=req.task,
-                                  kind=kind, executor=executor, extra=extra, gitcommitid=gitcommitid, now=now)
+    def answer_later(self, future: Future[Any], answer: Any) -> None:
+        """Answer an API request once its batch is recorded (or failed)."""
+        self._admissions.append((future, answer))
 
     def ensure_context(self, context: str) -> None:
         """Bring a forgotten (finished) context back before anything new happens in it."""
