@@ -404,9 +404,10 @@ class Mirror:
         (`controller.maintenance`). `force`: a full `git gc` now, under the lock.
         """
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+        nice = [] if force else ["nice", "-n", "10"]      # background work: the controller goes first
 
         def git(*argv: str, stdin: bytes | None = None) -> bool:
-            proc = subprocess.run(["git", *argv], cwd=self.path, input=stdin, capture_output=True,
+            proc = subprocess.run([*nice, "git", *argv], cwd=self.path, input=stdin, capture_output=True,
                                   timeout=600, env=env)
             return proc.returncode == 0
 
