@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "evaluate:command",
     "serve": "serve:command",
     "status": "status:command",
+    "get": "get:command",
     "events": "events:command",
     "alerts": "alerts:command",
     "trigger": "trigger:command",

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import yaml
 
-from reconciler.cli.common import fail
+from reconciler.cli.output import fail, render
 
 
 def _report(path: Path):
@@ -27,9 +27,11 @@ def _report(path: Path):
               help="Stages to write rules for (repeatable). Default: stages with a `remediation` sequence.")
 @click.option("--window", default="5m", show_default=True, help="Value of $DURATION_SECONDS in the rules.")
 @click.option("--for", "for_", default="1m", show_default=True, help="How long a violation lasts before firing.")
-@click.option("--output", "-o", "out", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--file", "-f", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rules file here (default: stdout).")
-def command(path: Path, stages: tuple[str, ...], window: str, for_: str, out: Path | None) -> None:
+@click.option("--output", "-o", "fmt", default="yaml", show_default=True, metavar="yaml|json",
+              help="Format of the rules: yaml (what Prometheus reads) or json. Never a file: use --file.")
+def command(path: Path, stages: tuple[str, ...], window: str, for_: str, out: Path | None, fmt: str) -> None:
     """Write Prometheus alerting rules from the SLO files of the config repo at PATH, so the
     same objectives that gate delivery raise the problem that starts remediation.
 
@@ -38,6 +40,9 @@ def command(path: Path, stages: tuple[str, ...], window: str, for_: str, out: Pa
     """
     from reconciler.spec.settings import parse_duration
 
+    if fmt not in ("yaml", "json"):
+        fail(f"-o/--output takes a format (yaml or json), not a file name; "
+             f"`-o {fmt}` used to write a file: use --file {fmt}")
     try:
         window_seconds = int(parse_duration(window))
         parse_duration(for_)
@@ -48,8 +53,13 @@ def command(path: Path, stages: tuple[str, ...], window: str, for_: str, out: Pa
     text, count, notes = rules_text(path, stages, window_seconds, for_)
     for note in notes:
         click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        text = render(yaml.safe_load(text), "json") + "\n"
     if out:
-        out.write_text(text)
+        try:
+            out.write_text(text)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
         click.echo(f"wrote {count} rules to {out}", err=True)
     else:
         click.echo(text, nl=False)

@@ -2,27 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import click
 
-output_option = click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
-                             show_default=True, help="Human-readable text or JSON for scripts.")
+from reconciler.cli.output import EXIT_USAGE, emit, fail, output_option, render  # noqa: F401 (re-exported)
+
 workdir_option = click.option("--workdir", "-w", type=click.Path(file_okay=False, path_type=Path),
                               default=Path("reconciler-work"), show_default=True,
                               help="The controller's work directory (mirror, index, token).")
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
-
-
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+    click.echo(render(data, "json"))
 
 
 def when(epoch: Any) -> str:

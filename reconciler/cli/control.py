@@ -2,17 +2,49 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from reconciler.cli.common import emit_json, fail, output_option, workdir_option
+from reconciler.cli.common import workdir_option
+from reconciler.cli.output import EXIT_ERRORED, EXIT_FAILED, EXIT_USAGE, emit, fail, output_option
+
+ACTIVE_STATES = ("triggered", "started", "waitingForApproval", "waiting", "paused")
 
 
-def _send(action: str, context: str, stage: str | None, workdir: Path, api: str | None, output: str) -> None:
+def _context(given: str, workdir: Path) -> tuple[str, list[dict[str, Any]] | None]:
+    """The full context id and its runs (None when there is no index to ask)."""
+    from reconciler.cli.contexts import looks_like_uuid, resolve_or_fail
+    from reconciler.controller.index import Index
+    from reconciler.runtime.service import INDEX_FILE
+    path = workdir / INDEX_FILE
+    if not path.exists():
+        if not looks_like_uuid(given):
+            fail(f"a short context id needs the controller's index: no {path} (pass --workdir, or the full id)")
+        return given, None
+    index = Index(path, readonly=True)
+    try:
+        full = resolve_or_fail(index, given)
+        return full, index.runs(context=full, limit=1000)
+    finally:
+        index.close()
+
+
+def _send(action: str, given: str, stage: str | None, workdir: Path, api: str | None, output: str) -> None:
     import httpx
 
     from reconciler.runtime.service import read_serve_file
     from reconciler.server.auth import read_token
+    context, runs = _context(given, workdir)
+    if runs is not None:
+        mine = [r for r in runs if not stage or r["stage"] == stage]
+        if not mine:
+            fail(f"context {context} has no sequence" + (f" in stage {stage}" if stage else ""), EXIT_USAGE)
+        if not any(r["state"] in ACTIVE_STATES for r in mine):
+            last = max(mine, key=lambda r: (r.get("finished_at") or r.get("triggered_at") or 0))
+            fail(f"{action}: context {context} already finished ({last['stage']}/{last['service']} "
+                 f"{last['sequence']}: {last['state']}, result {last.get('result') or '-'}); nothing to {action}",
+                 EXIT_FAILED)
     info = read_serve_file(workdir) or {}
     base = api or info.get("api")
     if not base:
@@ -25,18 +57,21 @@ def _send(action: str, context: str, stage: str | None, workdir: Path, api: str 
                               json={"state": action, **({"stage": stage} if stage else {})},
                               headers={"x-token": token}, timeout=30)
     except httpx.HTTPError as exc:
-        fail(f"cannot reach the controller at {base}: {exc}")
-    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-    if output == "json":
-        emit_json(body)
+        fail(f"cannot reach the controller at {base}: {exc}", EXIT_ERRORED)
+    try:
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    except ValueError:
+        body = {}
+    if output != "text":
+        emit(body, output)
     if response.status_code >= 400:
-        fail(f"{action} refused: {body.get('message') or response.text}", 1)
-    if output != "json":
+        fail(f"{action} refused: {body.get('message') or response.text}", EXIT_FAILED)
+    if output == "text":
         click.echo(f"{action}: accepted for context {context}" + (f" in stage {stage}" if stage else ""))
 
 
 def _make(action: str, doc: str) -> click.Command:
-    @click.command(action, help=doc)
+    @click.command(action, help=doc + "\n\nCONTEXT is the id or any unique prefix of at least 6 characters.")
     @click.argument("context")
     @click.option("--stage", help="Only the runs of this stage.")
     @workdir_option

@@ -3,7 +3,8 @@
 Offline: `--slo FILE --values FILE [--history FILE]` scores given values. Live: `--prometheus
 URL --sli FILE... (--start T --end T | --timeframe 5m)` queries Prometheus for the window
 first. Both end in the same `evaluate` the engine uses. Exit 0 on pass or warning, 1 on fail,
-2 when an input is rejected (unreadable or invalid file, invalid SLO, bad arguments).
+2 when an input is rejected (unreadable or invalid file, invalid SLO, bad arguments), 3 when
+the gate errored (the SLI provider could not be asked: Prometheus unreachable, a failed query).
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from reconciler.quality.evidence import EvidenceError, from_evidence
 from reconciler.quality.history import HistoryError, PreviousEvaluation, previous_from_json
 from reconciler.quality.scoring import Evaluation, Target, evaluate, go_float
 from reconciler.quality.values import ValuesError, values_from_json
+from reconciler.cli.output import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, output_option, render
 from reconciler.spec.settings import PrometheusSettings, parse_duration
 
-EXIT_REJECTED = 2
+EXIT_REJECTED = EXIT_USAGE
 _REJECTING_KINDS = ("invalid_slo", "invalid_criteria", "invalid_total_score")
 
 
@@ -47,7 +49,7 @@ _REJECTING_KINDS = ("invalid_slo", "invalid_criteria", "invalid_total_score")
 @click.option("--service", default="", help="Live: $SERVICE.")
 @click.option("--deployment", default="primary", show_default=True, help="Live: $DEPLOYMENT.")
 @click.option("--timeout", metavar="DURATION", help="Live: per-query timeout (default 10s).")
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@output_option
 def command(slo_file: Path, values_file: Path | None, history_file: Path | None,
             prometheus_url: str | None, sli_files: tuple[Path, ...], start: str | None,
             end: str | None, timeframe: str | None, labels: tuple[str, ...], project: str,
@@ -73,13 +75,20 @@ def command(slo_file: Path, values_file: Path | None, history_file: Path | None,
         evaluation = evaluate(slo_text, values, history, project=project)
 
     rejected = evaluation.error_kind in _REJECTING_KINDS
-    if output == "json":
-        click.echo(json.dumps(evaluation.to_json(), indent=2))
+    if output != "text":
+        click.echo(render(evaluation.to_json(), output))
     elif not rejected:
         click.echo(render_text(evaluation))
     if rejected:
         _reject(f"{slo_file}: {evaluation.error}")
-    sys.exit(0 if evaluation.passed else 1)
+    sys.exit(exit_code(evaluation))
+
+
+def exit_code(evaluation: Evaluation) -> int:
+    """0 pass/warning, 1 a failed gate, 3 a gate that errored (no SLI values could be had)."""
+    if evaluation.event_status == "errored" or evaluation.error_kind == "sli_retrieval_failed":
+        return EXIT_ERRORED
+    return EXIT_OK if evaluation.passed else EXIT_FAILED
 
 
 def _live(slo_text: str, sli_files, url, start, end, timeframe, labels, project, stage, service,
@@ -192,12 +201,11 @@ def _json(path: Path) -> Any:
 
 
 def _reject(message: str) -> NoReturn:
-    click.echo(f"reconciler evaluate: {message}", err=True)
-    sys.exit(EXIT_REJECTED)
+    fail(message, EXIT_REJECTED)
 
 
 def _usage(message: str) -> NoReturn:
-    raise click.UsageError(message)
+    fail(message, EXIT_USAGE)
 
 
 # --------------------------------------------------------------------------- human output

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import emit_json, open_index, output_option, table, workdir_option
+from reconciler.cli.common import open_index, table, workdir_option
+from reconciler.cli.output import emit, output_option
 
 
 @click.command("events")
 @workdir_option
-@click.option("--context", help="Only this keptn context.")
+@click.option("--context", help="Only this keptn context (the id or a unique prefix of at least 6 characters).")
 @click.option("--stage")
 @click.option("--service")
 @click.option("--type", "type_prefix", help="Event type prefix, e.g. sh.keptn.event.evaluation.")
@@ -19,14 +20,17 @@ from reconciler.cli.common import emit_json, open_index, output_option, table, w
 def command(workdir: Path, context: str | None, stage: str | None, service: str | None,
             type_prefix: str | None, limit: int, output: str) -> None:
     """List recorded CloudEvents, newest first (Keptn type names)."""
-    events = open_index(workdir).events(context=context, stage=stage, service=service,
-                                        type_prefix=type_prefix, limit=limit)
-    if output == "json":
-        emit_json(events)
-        return
+    from reconciler.cli.contexts import resolve_or_fail
+    index = open_index(workdir)
+    if context:
+        context = resolve_or_fail(index, context)
+    events = index.events(context=context, stage=stage, service=service, type_prefix=type_prefix, limit=limit)
+    emit(events, output, lambda: events_text(events))
+
+
+def events_text(events: list[dict]) -> str:
     rows = [(e.get("time", ""), e.get("type", "").removeprefix("sh.keptn.event."),
              (e.get("data") or {}).get("stage", ""), (e.get("data") or {}).get("service", ""),
              (e.get("data") or {}).get("result", ""), str(e.get("shkeptncontext", ""))[:8], e.get("source", ""))
             for e in events]
-    click.echo(table(("time", "type", "stage", "service", "result", "context", "source"), rows) if rows
-               else "no events")
+    return table(("time", "type", "stage", "service", "result", "context", "source"), rows) if rows else "no events"

@@ -6,13 +6,13 @@ DEST must not exist or be an empty folder: init never overwrites anything (exit 
 """
 from __future__ import annotations
 
-import sys
 from importlib import resources
 from pathlib import Path
 
 import click
 
-EXIT_USAGE = 2
+from reconciler.cli.output import EXIT_USAGE, fail
+
 
 
 @click.command("init")
@@ -27,11 +27,9 @@ def command(dest: Path, source: Path | None) -> None:
     try:
         commits = seed_bare_repo(dest, layout)
     except SeedError as exc:
-        click.echo(f"reconciler init: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     except OSError as exc:
-        click.echo(f"reconciler init: cannot create {dest}: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        fail(f"cannot create {dest}: {exc.strerror or exc}", EXIT_USAGE)
     branches = ", ".join(f"{name} ({commit[:7]})" for name, commit in commits.items())
     click.echo(f"created bare repository {dest} with branches {branches}")
     click.echo(f"next: reconciler validate {dest}")

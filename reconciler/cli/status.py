@@ -2,48 +2,102 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from reconciler.cli.common import emit_json, open_index, output_option, table, when, workdir_option
+from reconciler.cli.common import open_index, table, when, workdir_option
+from reconciler.cli.output import emit, output_option, render
+from reconciler.cli.watch import watch_options, watch_frames
+
+FAILED_RESULTS = ("fail", "error", "errored")
 
 
 @click.command("status")
 @workdir_option
 @output_option
-def command(workdir: Path, output: str) -> None:
-    """Show what the controller of WORKDIR knows: last seen commits, config errors (file and
-    line), active and recent sequences (queued ones included), recent evaluations.
+@watch_options
+def command(workdir: Path, output: str, watch: bool, interval: float, rounds: int) -> None:
+    """Show what the controller of WORKDIR knows: branch tips, config errors (file and line),
+    active and recent sequences (queued ones included) with why each failure failed, recent
+    evaluations.
 
-    Reads the controller's index, so it works while `serve` runs and after it stopped."""
+    Reads the controller's index and mirror, so it works while `serve` runs and after it stopped."""
+    index = open_index(workdir)
+    if watch:
+        watch_frames(lambda: frame(index, workdir, output), output, interval, rounds)
+        return
+    view = status_data(index, workdir)
+    emit(view, output, lambda: status_text(view))
+
+
+def frame(index: Any, workdir: Path, output: str) -> str:
+    view = status_data(index, workdir)
+    return status_text(view) if output == "text" else render(view, output)
+
+
+def status_data(index: Any, workdir: Path) -> dict[str, Any]:
+    """The API's status view, with the branch tips of the work dir's mirror (current, the
+    controller's own commits included) instead of the last tips that triggered something."""
+    from reconciler.cli.workdir import branch_tips
     from reconciler.server.app import status_view
 
-    view = status_view(open_index(workdir))
-    if output == "json":
-        emit_json(view)
-        return
+    view = status_view(index)
+    tips = branch_tips(workdir)
+    if tips is not None:
+        view["branches"] = tips
+    return view
+
+
+def status_text(view: dict[str, Any]) -> str:
+    lines: list[str] = []
+    out = lines.append
     config = view["config"]
-    click.echo(f"results commit: {(view['resultsCommit'] or '-')[:12]}")
-    click.echo("branches: " + (", ".join(f"{b}@{o[:8]}" for b, o in sorted(view["branches"].items())) or "-"))
+    out(f"results commit: {(view['resultsCommit'] or '-')[:12]}")
+    out("branches: " + (", ".join(f"{b}@{o[:8]}" for b, o in sorted(view["branches"].items())) or "-"))
     errors = [f for f in config["findings"] if f.get("severity") == "error"]
     if config["valid"]:
-        click.echo(f"config: valid ({len(config['findings'])} warnings)")
+        out(f"config: valid ({len(config['findings'])} warnings)")
     else:
-        click.echo(f"config: {len(errors)} errors — the last valid config stays in force")
+        out(f"config: {len(errors)} errors — the last valid config stays in force")
     for f in config["findings"]:
         where = f"{f['file']}:{f.get('line') or ''}:{f.get('column') or ''}".rstrip(":")
-        click.echo(f"  {where}: {f['severity']} {f['code']} {f['message']}")
+        out(f"  {where}: {f['severity']} {f['code']} {f['message']}")
     for r in config.get("rejectedTriggers", [])[:10]:
-        click.echo(f"  not started: {r['stage']}/{r['service']} at {r['commit'][:12]} (invalid config)")
-    rows = lambda runs: [(r["stage"], r["service"], r["sequence"], r["state"], r.get("task") or "",
-                          r.get("result") or "", when(r.get("triggered_at")), r["context"][:8]) for r in runs]
+        out(f"  not started: {r['stage']}/{r['service']} at {r['commit'][:12]} (invalid config)")
+
+    def rows(runs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [(r["stage"], r["service"], r["sequence"], r["state"], r.get("task") or "",
+                 r.get("result") or "", when(r.get("triggered_at")), r["context"][:8]) for r in runs]
     headers = ("stage", "service", "sequence", "state", "task", "result", "triggered (UTC)", "context")
-    click.echo("\nactive sequences:")
-    click.echo(table(headers, rows(view["active"])) if view["active"] else "  none")
-    click.echo("\nrecent sequences:")
-    click.echo(table(headers, rows(view["recent"])) if view["recent"] else "  none")
+    out("\nactive sequences:")
+    out(table(headers, rows(view["active"])) if view["active"] else "  none")
+    out("\nrecent sequences:")
+    out(table(headers, rows(view["recent"])) if view["recent"] else "  none")
+    failures = failure_lines(view["active"] + view["recent"])
+    if failures:
+        out("\nwhy:")
+        lines += failures
     if view["evaluations"]:
-        click.echo("\nrecent evaluations:")
-        click.echo(table(("stage", "service", "result", "score", "file"),
-                         [(e["stage"], e["service"], e["result"], "" if e["score"] is None else f"{e['score']:.1f}",
-                           e["path"]) for e in view["evaluations"]]))
+        out("\nrecent evaluations:")
+        out(table(("stage", "service", "result", "score", "file"),
+                  [(e["stage"], e["service"], e["result"], "" if e["score"] is None else f"{e['score']:.1f}",
+                    e["path"]) for e in view["evaluations"]]))
+    return "\n".join(lines)
+
+
+def failure_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """One line per failed, errored or waiting run with a message: `context stage/service: message`."""
+    seen: set[str] = set()
+    lines = []
+    for r in runs:
+        failed = r.get("result") in FAILED_RESULTS or r.get("status") in ("errored", "aborted")
+        waiting = r.get("state") in ("waiting", "waitingForApproval")
+        if not r.get("message") or not (failed or waiting) or r["id"] in seen:
+            continue
+        seen.add(r["id"])
+        message = " ".join(str(r["message"]).split())
+        if len(message) > 300:
+            message = message[:297] + "..."
+        lines.append(f"  {r['context'][:8]} {r['stage']}/{r['service']} {r['sequence']}: {message}")
+    return lines

@@ -8,13 +8,13 @@ Nothing escapes as a traceback: an internal failure is reported as an `internal-
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
+from reconciler.cli.output import EXIT_USAGE, FORMATS, fail, render
 from reconciler.contract import DEFAULT_BRANCHES, SHIPYARD_FILE
 from reconciler.forked import map_forked
 from reconciler.spec.findings import Finding
@@ -22,14 +22,13 @@ from reconciler.spec.kinds import kind_from_name
 from reconciler.spec.project import ProjectValidator, repo_name
 from reconciler.spec.validate import check_document
 
-EXIT_USAGE = 2
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
 
 
 @click.command("validate")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: `file:line:col: severity CODE message` per finding; json: a list of findings.")
+@click.option("--output", "-o", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text: `file:line:col: severity CODE message` per finding; json or yaml: a list of findings.")
 def command(path: Path, output: str) -> None:
     """Check a config repository, a folder or one file against what Keptn 1.x accepts,
     plus lint for the mistakes Keptn swallows silently."""
@@ -53,8 +52,7 @@ class _Usage(Exception):
 
 
 def _usage(message: str) -> None:
-    click.echo(f"reconciler validate: {message}", err=True)
-    sys.exit(EXIT_USAGE)
+    fail(message, EXIT_USAGE)
 
 
 def _run(path: Path) -> tuple[list[Finding], int]:
@@ -141,8 +139,8 @@ def _read(file: Path, findings: list[Finding]) -> bytes | None:
 
 
 def _print(findings: list[Finding], output: str, checked: int) -> None:
-    if output == "json":
-        click.echo(json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False))
+    if output != "text":
+        click.echo(render([f.to_dict() for f in findings], output))
     else:
         for f in findings:
             click.echo(f.human())

@@ -81,19 +81,25 @@ def test_approve_and_decline_a_waiting_approval_with_plain_git(origin, service_f
     assert code == 1 and "no approval is waiting" in out
 
 
-def test_pause_resume_and_abort_through_the_api(origin, service_factory, human_factory):
+def test_pause_resume_and_abort_through_the_api_with_short_context_ids(origin, service_factory, human_factory):
     service = service_factory(origin.url, poll=0.05)
     human_factory(origin.url, "dev").change("helloservice/values.yaml", "image: helloservice:7.0.0\n", "ship")
     run = wait_until(lambda: service.index.runs(), what="the run")[0]
     workdir = str(service.workdir)
-    assert cli("pause", run["context"], "-w", workdir)[0] == 0
+    short = run["context"][:8]                     # what `reconciler status` prints
+    assert cli("pause", short, "-w", workdir)[0] == 0
     wait_until(lambda: service.index.runs()[0]["state"] == "paused", what="paused")
-    assert cli("resume", run["context"], "-w", workdir)[0] == 0
+    assert cli("resume", run["context"][:6], "-w", workdir)[0] == 0
     wait_until(lambda: service.index.runs()[0]["state"] == "started", what="resumed")
-    code, out = cli("abort", run["context"], "-w", workdir, "-o", "json")
+    code, out = cli("abort", short, "-w", workdir, "-o", "json")
     assert code == 0 and json.loads(out)["accepted"] is True
     done = wait_until(lambda: service.index.runs()[0]["state"] == "aborted" and service.index.runs()[0],
                       what="aborted")
     assert (done["result"], done["status"]) == ("fail", "aborted")
+    # a finished context is not "accepted" again
+    code, out = cli("abort", short, "-w", workdir)
+    assert code == 1 and "already finished" in out and "accepted" not in out
     code, out = cli("abort", "no-such-context", "-w", workdir)
-    assert code == 1 and "refused" in out
+    assert code == 2 and "no context starts with 'no-such-context'" in out
+    code, out = cli("pause", short[:5], "-w", workdir)
+    assert code == 2 and "at least 6" in out

@@ -37,7 +37,7 @@ def test_cli_writes_rules_promtool_accepts(tmp_path):
     repo = tmp_path / "config.git"
     seed_bare_repo(repo, EXAMPLE)
     out = tmp_path / "rules.yml"
-    result = CliRunner().invoke(main, ["alerts", str(repo), "--window", "30s", "--for", "10s", "-o", str(out)])
+    result = CliRunner().invoke(main, ["alerts", str(repo), "--window", "30s", "--for", "10s", "--file", str(out)])
     assert result.exit_code == 0, result.output
     rules = yaml.safe_load(out.read_text())["groups"][0]["rules"]
     assert {r["alert"] for r in rules} == {"response_time_p95", "error_rate"}   # throughput is informational
