@@ -187,7 +187,6 @@ def evaluation(ident: str, workdir: Path, output: str, watch: bool, interval: fl
 
 
 def find_evaluation(index: Any, ident: str) -> dict[str, Any]:
-    from reconciler.cli.contexts import ContextError, resolve
     ident = ident.strip().removesuffix(".json")
     rows = index.db.execute("SELECT * FROM evaluations WHERE path = ? OR path LIKE ? ORDER BY path DESC LIMIT 11",
                             (ident + ".json", "%/" + ident.replace("%", "") + "%")).fetchall()
@@ -197,14 +196,18 @@ def find_evaluation(index: Any, ident: str) -> dict[str, Any]:
     if len(rows) > 1:
         fail(f"evaluation {ident!r} is ambiguous; it matches:\n"
              + "\n".join(f"  {r['path']}" for r in rows[:10]) + "\ngive more of the id", EXIT_USAGE)
-    try:
-        context = resolve(index, ident)
-    except ContextError:
+    if len(ident) < 6:
+        fail(f"no evaluation {ident!r}; give the id `get evaluations` shows or at least 6 characters of a "
+             f"context", EXIT_USAGE)
+    contexts = [r[0] for r in index.db.execute(
+        "SELECT DISTINCT context FROM evaluations WHERE context LIKE ? LIMIT 11",
+        (ident.lower().replace("%", "").replace("_", "") + "%",))]
+    if len(contexts) > 1:
+        fail(f"context prefix {ident!r} is ambiguous; it matches:\n" + "\n".join(f"  {c}" for c in contexts[:10])
+             + "\ngive more characters", EXIT_USAGE)
+    if not contexts:
         fail(f"no evaluation {ident!r} (see `reconciler get evaluations`)", EXIT_USAGE)
-    found = index.evaluation_rows(context=context, limit=1)
-    if not found:
-        fail(f"context {context} has no evaluation", EXIT_USAGE)
-    return found[0]
+    return index.evaluation_rows(context=contexts[0], limit=1)[0]
 
 
 def evaluation_data(index: Any, workdir: Path, row: dict[str, Any]) -> dict[str, Any]:
@@ -220,12 +223,17 @@ def evaluation_data(index: Any, workdir: Path, row: dict[str, Any]) -> dict[str,
             "comparedCount": doc.get("compared_count"), "objectives": objectives}
 
 
+def _num(value: Any) -> str:
+    from reconciler.quality.scoring import go_float
+    return go_float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
 def _targets(targets: list[Any]) -> str:
     parts = []
     for t in targets:
         if isinstance(t, dict):
             mark = "missed" if t.get("violated") else "met"
-            parts.append(f"{str(t.get('criteria', '')).strip()} ({t.get('target_value')}, {mark})")
+            parts.append(f"{str(t.get('criteria', '')).strip()} ({_num(t.get('target_value'))}, {mark})")
     return ", ".join(parts) or "-"
 
 
@@ -235,9 +243,9 @@ def evaluation_text(e: dict[str, Any]) -> str:
         lines.append(f"window: {e['window'].get('start')} .. {e['window'].get('end')}")
     if e["objectives"]:
         lines.append(table(("sli", "value", "pass targets", "warning targets", "status", "points", "error"),
-                           [(o["sli"] + (" (key)" if o["keySli"] else ""), "-" if o["value"] is None else o["value"],
+                           [(o["sli"] + (" (key)" if o["keySli"] else ""), "-" if o["value"] is None else _num(o["value"]),
                              _targets(o["passTargets"]), _targets(o["warningTargets"]), o["status"],
-                             "-" if o["status"] == "info" else f"{o['score']}/{o['weight']}", o["error"] or "")
+                             "-" if o["status"] == "info" else f"{_num(o['score'])}/{o['weight']}", o["error"] or "")
                             for o in e["objectives"]]))
     score = "-" if e["score"] is None else f"{e['score']:.1f}"
     lines.append(f"result: {e['result']} (score {score})" + (" — invalidated" if e["invalidated"] else ""))

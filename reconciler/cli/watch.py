@@ -5,6 +5,7 @@ The interval is bounded (0.5 s to 60 s); each round re-reads the index, so it wo
 and YAML print one document per change (YAML with `---`), so a script can read the stream."""
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -45,8 +46,7 @@ def watch_frames(frame: Callable[[], str], fmt: str, interval: float, rounds: in
 
 
 def _clear(first: bool) -> None:
-    stream = click.get_text_stream("stdout")
-    if stream.isatty():
+    if sys.stdout.isatty():
         click.clear()
         click.echo(time.strftime("updated %H:%M:%S UTC — Ctrl-C stops", time.gmtime()))
     elif not first:

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-MIRROR_DIRNAME = "mirror.git"
-
 
 def mirror_path(workdir: Path) -> Path:
+    from reconciler.gitstore.mirror import MIRROR_DIRNAME
     return workdir / MIRROR_DIRNAME
 
 
