@@ -7,14 +7,29 @@ STAMP  := $(VENV)/.installed
 DEBS   := prometheus prometheus-alertmanager git chromium chromium-driver
 WORKDIR ?= demo-work
 
-.PHONY: demo test bench deps venv lint clean manifests
+.PHONY: demo test bench deps venv lint clean manifests shared-check
 
 demo: deps $(STAMP)
 	rm -rf $(WORKDIR)
 	$(BIN)/reconciler demo --workdir $(WORKDIR) $(DEMO_ARGS)
 
-test: deps $(STAMP)
+test: shared-check deps $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The shared test material (Keptn corpus, evaluation conformance cases) lives beside the
+# project in ../shared (or $(RECONCILER_SHARED_DIR)). Said at once when missing: outside CI its
+# tests skip with that reason; in CI (CI=true) its absence fails the run before pytest starts.
+SHARED_DIR = $(or $(RECONCILER_SHARED_DIR),../shared)
+SHARED_NEEDED = corpus/keptn/MANIFEST.tsv conformance/evaluation
+shared-check:
+	@missing=""; for p in $(SHARED_NEEDED); do [ -e "$(SHARED_DIR)/$$p" ] || missing="$$missing $(SHARED_DIR)/$$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  where=$$(cd "$$(dirname "$(SHARED_DIR)")" 2>/dev/null && pwd)/$$(basename "$(SHARED_DIR)"); \
+	  if [ "$$CI" = "true" ]; then \
+	    echo "error: the shared test material is missing:$$missing (expected at $$where; set RECONCILER_SHARED_DIR to use another place); CI=true requires it" >&2; exit 1; \
+	  fi; \
+	  echo "note: the shared test material is missing:$$missing (expected at $$where; set RECONCILER_SHARED_DIR to use another place); the tests that need it will be skipped" >&2; \
+	fi
 
 bench: deps $(STAMP)
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)

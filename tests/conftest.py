@@ -12,15 +12,20 @@ from tests.support.fake_kube import FakeKube
 from tests.support.remotes import Human, Origin, Remotes
 from tests.support.taskenv import FakeTaskEnv
 
+from tests.support import shared
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """`../shared` beside the project (read-only, present in CI)."""
-    assert SHARED.is_dir(), f"expected the shared material at {SHARED}"
-    return SHARED
+    """`../shared` beside the project (read-only). Missing: the test skips saying what and where,
+    or fails in CI (`CI=true`), where it must be present."""
+    if shared.missing():
+        if shared.in_ci():
+            pytest.fail(shared.reason() + "; CI=true requires it", pytrace=False)
+        pytest.skip(shared.reason())
+    return shared.shared_path()
 
 
 # --------------------------------------------------------------------------- Git remotes

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from reconciler.engine.commands import (Command, DispatchTask, EmitEvent, Escalate, Promote,
@@ -19,8 +18,10 @@ from reconciler.spec import yamltext
 from reconciler.spec.settings import TimeoutSettings
 from reconciler.spec.shipyard import Shipyard
 
+from tests.support.shared import shared_path
+
 BASE_TIME = 1_700_000_000.0
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+SHARED = shared_path()           # ../shared, or RECONCILER_SHARED_DIR
 
 
 def shipyard(text_or_stages: str | list[dict[str, Any]]) -> Shipyard:

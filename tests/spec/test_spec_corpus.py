@@ -9,6 +9,7 @@ from pathlib import Path
 
 from reconciler.spec.kinds import detect_kind
 from reconciler.spec.validate import check_document, validate_document
+from tests.support import shared
 
 # note text (regex) → (finding code, text the finding's message must contain or None)
 REASONS: list[tuple[str, str, str | None]] = [
@@ -42,12 +43,14 @@ def _noted(row: dict) -> bool:
 
 
 def pytest_generate_tests(metafunc):
-    shared = Path(__file__).resolve().parents[2].parent / "shared"
     for name, keep in (("row", lambda r: True),
                        ("noted_row", _noted),
                        ("valid_row", lambda r: r["expected"] == "valid" and r["kind"] != "other")):
         if name in metafunc.fixturenames:
-            rows = [r for r in _rows(shared) if keep(r)]
+            if shared.missing():        # one placeholder: the shared_dir fixture skips it (fails in CI)
+                metafunc.parametrize(name, [None], ids=["shared-missing"])
+                continue
+            rows = [r for r in _rows(shared.shared_path()) if keep(r)]
             metafunc.parametrize(name, rows, ids=[r["local_path"] for r in rows])
 
 
