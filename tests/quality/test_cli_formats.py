@@ -126,3 +126,20 @@ def test_every_data_command_takes_o_yaml():
     for name, option in seen.items():
         assert list(option.type.choices) == ["text", "json", "yaml"], name
         assert "-o" in option.opts, name
+
+
+def test_shell_completion_as_documented():
+    """docs/cli.md: `_RECONCILER_COMPLETE=bash_source reconciler`; commands and -o choices complete."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "_RECONCILER_COMPLETE": "bash_complete", "COMP_WORDS": "reconciler get s", "COMP_CWORD": "2"}
+    code = "from reconciler.cli import main; main(prog_name='reconciler')"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert out.split() == ["plain,sequence", "plain,sequences"]
+    env.update(COMP_WORDS="reconciler status -o ", COMP_CWORD="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert out.split() == ["plain,text", "plain,json", "plain,yaml"]
+    source = subprocess.run([sys.executable, "-c", code], env={**os.environ, "_RECONCILER_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, timeout=60).stdout
+    assert "_RECONCILER_COMPLETE=bash_complete" in source
