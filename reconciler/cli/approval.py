@@ -35,7 +35,8 @@ def _decide(kind: str, context: str, stage: str | None, service: str | None, rep
         except ApprovalError as exc:
             fail(str(exc), EXIT_FAILED)
         except MergeConflict as exc:
-            fail(f"the approval branch conflicts with the stage branch: {exc}; resolve it in a pull request", EXIT_FAILED)
+            fail(f"the approval branch conflicts with the stage branch: {exc}; resolve it in a pull request",
+                 EXIT_FAILED)
         except GitStoreError as exc:
             fail(f"cannot update {url}: {exc}", EXIT_FAILED)
     if output != "text":

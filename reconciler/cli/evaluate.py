@@ -17,11 +17,11 @@ from typing import Any, NoReturn
 
 import click
 
+from reconciler.cli.output import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, output_option, render
 from reconciler.quality.evidence import EvidenceError, from_evidence
 from reconciler.quality.history import HistoryError, PreviousEvaluation, previous_from_json
 from reconciler.quality.scoring import Evaluation, Target, evaluate, go_float
 from reconciler.quality.values import ValuesError, values_from_json
-from reconciler.cli.output import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, output_option, render
 from reconciler.spec.settings import PrometheusSettings, parse_duration
 
 EXIT_REJECTED = EXIT_USAGE

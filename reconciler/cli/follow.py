@@ -47,7 +47,8 @@ def verdict(runs: list[dict[str, Any]]) -> tuple[str, str]:
     failed = [r for r in runs if r.get("result") == "fail"]
     if errored:
         worst = errored[0]
-        return "errored", f"{worst['stage']}/{worst['service']} {worst['sequence']}: {worst.get('message') or worst['state']}"
+        why = worst.get("message") or worst["state"]
+        return "errored", f"{worst['stage']}/{worst['service']} {worst['sequence']}: {why}"
     if failed:
         worst = failed[0]
         return "fail", f"{worst['stage']}/{worst['service']} {worst['sequence']}: {worst.get('message') or 'fail'}"
@@ -72,8 +73,8 @@ def follow(workdir: Path, context: str, *, timeout: float, progress: bool = True
         while clock() < deadline:
             if index is None and (workdir / INDEX_FILE).exists():
                 index = open_index(workdir)
-            runs = sorted(index.runs(context=context, limit=1000), key=lambda r: (r.get("triggered_at") or 0, r["id"])) \
-                if index is not None else []
+            found = index.runs(context=context, limit=1000) if index is not None else []
+            runs = sorted(found, key=lambda r: (r.get("triggered_at") or 0, r["id"]))
             for r in runs:
                 lane = read_results_json(workdir, r["path"]) or {}
                 stored = next((x for x in lane.get("runs") or [] if isinstance(x, dict) and x.get("id") == r["id"]), {})
@@ -87,8 +88,8 @@ def follow(workdir: Path, context: str, *, timeout: float, progress: bool = True
                         seen[key] = now
                         tail = f" {t['result']}" if t.get("result") else ""
                         tail += f" ({t['status']})" if t.get("status") not in (None, "succeeded") else ""
-                        tail += f": {' '.join(str(t['message']).split())[:200]}" if t.get("message") and t.get("result") \
-                            not in (None, "pass") else ""
+                        if t.get("message") and t.get("result") not in (None, "pass"):
+                            tail += f": {' '.join(str(t['message']).split())[:200]}"
                         say(f"  {where}: {t.get('name')} {t.get('state')}{tail}")
                 key = (r["id"], "run")
                 if r["state"] in TERMINAL and seen.get(key) != (r["state"],):

@@ -107,8 +107,9 @@ def sequence_data(index: Any, workdir: Path, context: str) -> dict[str, Any]:
 
 
 def _task(t: dict[str, Any]) -> dict[str, Any]:
-    started = min((a.get("at") for a in (t.get("started") or {}).values()
-                   if isinstance(a, dict) and isinstance(a.get("at"), (int, float))), default=None)
+    times = [float(a["at"]) for a in (t.get("started") or {}).values()
+             if isinstance(a, dict) and isinstance(a.get("at"), (int, float))]
+    started = min(times, default=None)
     return {"index": t.get("index"), "name": t.get("name"), "state": t.get("state"), "result": t.get("result"),
             "status": t.get("status"), "message": t.get("message"), "triggeredAt": t.get("triggeredAt"),
             "startedAt": started, "completedAt": t.get("completedAt"),
@@ -169,7 +170,8 @@ def evaluations_text(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no evaluations"
     return table(("id", "stage", "service", "result", "score", "context"),
-                 [(e["id"], e["stage"], e["service"], (e["result"] or "") + (" (invalidated)" if e["invalidated"] else ""),
+                 [(e["id"], e["stage"], e["service"],
+                   (e["result"] or "") + (" (invalidated)" if e["invalidated"] else ""),
                    "" if e["score"] is None else f"{e['score']:.1f}", (e["context"] or "")[:8]) for e in rows])
 
 
@@ -243,7 +245,8 @@ def evaluation_text(e: dict[str, Any]) -> str:
         lines.append(f"window: {e['window'].get('start')} .. {e['window'].get('end')}")
     if e["objectives"]:
         lines.append(table(("sli", "value", "pass targets", "warning targets", "status", "points", "error"),
-                           [(o["sli"] + (" (key)" if o["keySli"] else ""), "-" if o["value"] is None else _num(o["value"]),
+                           [(o["sli"] + (" (key)" if o["keySli"] else ""),
+                             "-" if o["value"] is None else _num(o["value"]),
                              _targets(o["passTargets"]), _targets(o["warningTargets"]), o["status"],
                              "-" if o["status"] == "info" else f"{_num(o['score'])}/{o['weight']}", o["error"] or "")
                             for o in e["objectives"]]))

@@ -14,7 +14,6 @@ import click
 from reconciler.cli.output import EXIT_USAGE, fail
 
 
-
 @click.command("init")
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--from", "source", type=click.Path(path_type=Path), default=None,

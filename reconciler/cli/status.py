@@ -8,7 +8,7 @@ import click
 
 from reconciler.cli.common import open_index, table, when, workdir_option
 from reconciler.cli.output import emit, output_option, render
-from reconciler.cli.watch import watch_options, watch_frames
+from reconciler.cli.watch import watch_frames, watch_options
 
 FAILED_RESULTS = ("fail", "error", "errored")
 

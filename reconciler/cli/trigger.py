@@ -97,7 +97,8 @@ def delivery(stage: str, service: str, sets: tuple[str, ...], sequence: str, mes
         if output != "text":
             emit({**pushed, **outcome.to_dict()}, output)
         else:
-            click.echo(f"context {context[:8]}: {outcome.result}" + (f" — {outcome.message}" if outcome.message else ""))
+            why = f" — {outcome.message}" if outcome.message else ""
+            click.echo(f"context {context[:8]}: {outcome.result}{why}")
         sys.exit(outcome.exit_code)
 
 
@@ -122,7 +123,8 @@ def check_shipyard(mirror, stage: str, sequence: str) -> None:
     if stage not in shipyard.stage_names:
         fail(f"{branch}:{SHIPYARD_FILE} has no stage {stage!r} (stages: {', '.join(shipyard.stage_names) or '-'})")
     if shipyard.sequence(stage, sequence) is None:
-        have = [q.name for q in (shipyard.stage(stage).sequences if shipyard.stage(stage) else [])]
+        found = shipyard.stage(stage)
+        have = [q.name for q in found.sequences] if found is not None else []
         fail(f"stage {stage!r} has no sequence {sequence!r} in {branch}:{SHIPYARD_FILE} "
              f"(it has: {', '.join(have) or 'none'}); nothing was pushed")
 

@@ -37,7 +37,7 @@ def results_workdir(tmp_path: Path) -> tuple[Path, list[str]]:
     files: dict[str, bytes] = {}
     for n, (context, values) in enumerate(zip(CONTEXTS, ({"response_time": 450, "error_rate": 0.0},
                                                           {"response_time": 900, "error_rate": 0.0}), strict=True)):
-        at = dt.datetime(2026, 1, 1, 10, n, tzinfo=dt.timezone.utc)
+        at = dt.datetime(2026, 1, 1, 10, n, tzinfo=dt.UTC)
         doc = evidence.build(evaluate(SLO, values), context=context, project="hello", stage="staging",
                              service="helloservice", evaluated_at=at, window=(at.timestamp() - 60, at.timestamp()))
         files[evidence.path_for("staging", "helloservice", at, context)] = json.dumps(doc).encode()

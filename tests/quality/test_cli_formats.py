@@ -108,8 +108,9 @@ def test_render_yaml_and_json_carry_the_same_data():
 
 def test_every_data_command_takes_o_yaml():
     """The option is the same object everywhere: text, json and yaml."""
-    from reconciler.cli import COMMANDS
     import importlib
+
+    from reconciler.cli import COMMANDS
     def commands():
         for name, ref in COMMANDS.items():
             module, attr = ref.split(":")
