@@ -13,8 +13,12 @@ demo: deps $(STAMP)
 	rm -rf $(WORKDIR)
 	$(BIN)/reconciler demo --workdir $(WORKDIR) $(DEMO_ARGS)
 
-test: deps $(STAMP)
+test: deps $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# Style, types and the import contract (docs/ARCHITECTURE.md, "Layers"); `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check
 
 bench: deps $(STAMP)
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]  # noqa: F821
+def fail(message: str, code: int = 2) -> NoReturn:  # type: ignore[name-defined]  # noqa: F821
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -28,18 +29,18 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-define
 def when(epoch: Any) -> str:
     if not isinstance(epoch, (int, float)):
         return "-"
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     rows = [[("" if c is None else str(c)) for c in r] for r in rows]
     widths = [len(h) for h in headers]
     for r in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, r)]
-    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths))
+        widths = [max(w, len(c)) for w, c in zip(widths, r, strict=False)]
+    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [line.rstrip()]
     for r in rows:
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
     return "\n".join(out)
 
 

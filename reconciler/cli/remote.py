@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -31,7 +31,7 @@ def resolve_repo(repo: str | None, workdir: Path | None) -> str:
 
 
 @contextlib.contextmanager
-def remote(url: str) -> Iterator[tuple["object", "object"]]:
+def remote(url: str) -> Iterator[tuple[object, object]]:
     """(mirror, writer) on a temporary bare mirror of `url`, fetched."""
     from reconciler.gitstore import GitCredentials, GitStoreError, Mirror, Writer
     with tempfile.TemporaryDirectory(prefix="reconciler-cli-") as tmp:

@@ -35,8 +35,9 @@ def command(workdir: Path, output: str) -> None:
         click.echo(f"  {where}: {f['severity']} {f['code']} {f['message']}")
     for r in config.get("rejectedTriggers", [])[:10]:
         click.echo(f"  not started: {r['stage']}/{r['service']} at {r['commit'][:12]} (invalid config)")
-    rows = lambda runs: [(r["stage"], r["service"], r["sequence"], r["state"], r.get("task") or "",
-                          r.get("result") or "", when(r.get("triggered_at")), r["context"][:8]) for r in runs]
+    def rows(runs):
+        return [(r["stage"], r["service"], r["sequence"], r["state"], r.get("task") or "",
+                 r.get("result") or "", when(r.get("triggered_at")), r["context"][:8]) for r in runs]
     headers = ("stage", "service", "sequence", "state", "task", "result", "triggered (UTC)", "context")
     click.echo("\nactive sequences:")
     click.echo(table(headers, rows(view["active"])) if view["active"] else "  none")

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pygit2
 
@@ -104,7 +105,7 @@ def controller_identity(workdir: str, started: str | None = None) -> str:
     import datetime
     import os
     import socket
-    started = started or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    started = started or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return f"{started} {socket.gethostname()}/{os.getpid()} {workdir}"
 
 

@@ -25,9 +25,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from reconciler import contract
 from reconciler.demo import stack
@@ -111,9 +112,9 @@ class Demo:
                 self.stop()
 
     def setup(self) -> None:
-        from reconciler.runtime.service import ServeOptions, Service
-        from reconciler.gitstore.seed import seed_bare_repo
         from reconciler.cli.alerts import rules_text
+        from reconciler.gitstore.seed import seed_bare_repo
+        from reconciler.runtime.service import ServeOptions, Service
         from reconciler.spec.settings import parse_duration
 
         if self.workdir.exists() and any(self.workdir.iterdir()):
@@ -197,10 +198,11 @@ class Demo:
     def remediation(self) -> None:
         targets = self.service.targets.file_sd_dir / f"production-{SERVICE}.json"
         self.say(f"putting production under load ({self.timings.production_clients} clients) …")
-        self.load = subprocess.Popen(
-            [sys.executable, "-m", "reconciler.demo.loadgen", "--targets-file", str(targets), "--concurrency",
-             str(self.timings.production_clients), "--duration", "600s"],
-            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "load.log", "wb"))
+        with open(self.workdir / "load.log", "wb") as log:  # the child keeps its own copy of the fd
+            self.load = subprocess.Popen(
+                [sys.executable, "-m", "reconciler.demo.loadgen", "--targets-file", str(targets), "--concurrency",
+                 str(self.timings.production_clients), "--duration", "600s"],
+                stdout=subprocess.DEVNULL, stderr=log)
         before = self.replicas()
         run = self.wait(lambda: self.runs("production", sequence="remediation"),
                         "the response-time alert to open a remediation", timeout=self.timings.step_timeout)[0]

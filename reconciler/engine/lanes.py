@@ -22,7 +22,8 @@ meanwhile; every other run gets a fresh sequence number (FIFO by trigger order).
 from __future__ import annotations
 
 import bisect
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from reconciler.engine.state import PAUSED, STARTED, TRIGGERED, WAITING
 

@@ -20,20 +20,54 @@ from typing import Any
 
 from reconciler import layout
 from reconciler.engine.answers import judge
-from reconciler.engine.commands import (Command, ControlsChanged, DispatchTask, EmitEvent,
-                                        Escalate, Promote, Rejected, ResolveCommit, RunsChanged)
-from reconciler.engine.events import (SOURCE, CloudEvent, derived_id, iso_time, parse_type,
-                                      sequence_type, task_type)
-from reconciler.engine.inputs import (CommitResolved, ConfigChanged, Control, EventReceived, Input,
-                                      PromotionFailed, PromotionFinished, Tick)
-from reconciler.engine.payload import (ABORTED as STATUS_ABORTED, ERRORED, FAIL, aggregate,
-                                       deep_merge, json_copy, stops_sequence, task_data)
+from reconciler.engine.commands import (
+    Command,
+    ControlsChanged,
+    DispatchTask,
+    EmitEvent,
+    Escalate,
+    Promote,
+    Rejected,
+    ResolveCommit,
+    RunsChanged,
+)
+from reconciler.engine.events import SOURCE, CloudEvent, derived_id, iso_time, parse_type, sequence_type, task_type
+from reconciler.engine.inputs import (
+    CommitResolved,
+    ConfigChanged,
+    Control,
+    EventReceived,
+    Input,
+    PromotionFailed,
+    PromotionFinished,
+    Tick,
+)
+from reconciler.engine.payload import ABORTED as STATUS_ABORTED
+from reconciler.engine.payload import ERRORED, FAIL, aggregate, deep_merge, json_copy, stops_sequence, task_data
 from reconciler.engine.selectors import followups
-from reconciler.engine.state import (ABORTED, AWAIT_COMMIT, AWAIT_PROMOTION, DONE, FINISHED, PAUSED,
-                                     PENDING, PROMOTE_AT_START, PROMOTE_BY_APPROVAL, SCHEDULED,
-                                     STARTED, TASK_STARTED, TASK_TRIGGERED, TIMED_OUT, TRIGGERED,
-                                     WAITING, WAITING_FOR_APPROVAL, Answer, Promotion, SequenceRun,
-                                     TaskRun)
+from reconciler.engine.state import (
+    ABORTED,
+    AWAIT_COMMIT,
+    AWAIT_PROMOTION,
+    DONE,
+    FINISHED,
+    PAUSED,
+    PENDING,
+    PROMOTE_AT_START,
+    PROMOTE_BY_APPROVAL,
+    SCHEDULED,
+    STARTED,
+    TASK_STARTED,
+    TASK_TRIGGERED,
+    TIMED_OUT,
+    TRIGGERED,
+    WAITING,
+    WAITING_FOR_APPROVAL,
+    Answer,
+    Promotion,
+    SequenceRun,
+    TaskRun,
+)
 from reconciler.engine.timeouts import APPROVAL, expired
 from reconciler.engine.world import ALL_STAGES, World
 from reconciler.spec.shipyard import Sequence

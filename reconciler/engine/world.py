@@ -7,11 +7,18 @@ persisted (`World.load`), which is the whole of its durable state besides the pa
 from __future__ import annotations
 
 import heapq
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from reconciler.engine.lanes import Lane
-from reconciler.engine.state import (PAUSED, SequenceRun, StateFormatError, lane_document,
-                                     lane_document_json, runs_from_document)
+from reconciler.engine.state import (
+    PAUSED,
+    SequenceRun,
+    StateFormatError,
+    lane_document,
+    lane_document_json,
+    runs_from_document,
+)
 from reconciler.engine.timeouts import next_deadline
 from reconciler.spec.settings import TimeoutSettings
 from reconciler.spec.shipyard import Shipyard
@@ -189,7 +196,7 @@ class World:
     @classmethod
     def load(cls, documents: Iterable[Any], *, shipyard: Shipyard | None = None,
              timeouts: TimeoutSettings | None = None, project: str = "",
-             controls: Any = None) -> "World":
+             controls: Any = None) -> World:
         """Rebuild from lane documents (and the controls document); StateFormatError otherwise."""
         world = cls(shipyard, timeouts, project)
         for run in sorted(_runs_of(documents), key=lambda r: r.queue[2]):   # creation order

@@ -22,8 +22,8 @@ import re
 import subprocess
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import unquote
 
 import pygit2
@@ -473,9 +473,7 @@ class Mirror:
         """The commit `rev` names; raises UnknownRevision."""
         repo = self.repo
         try:
-            if isinstance(rev, pygit2.Oid):
-                obj = repo.get(rev)
-            elif _HEX.match(rev):
+            if isinstance(rev, pygit2.Oid) or _HEX.match(rev):
                 obj = repo.get(rev)
             else:
                 ref = repo.references.get(rev if rev.startswith("refs/") else HEADS + rev)

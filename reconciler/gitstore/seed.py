@@ -42,7 +42,8 @@ def seed_bare_repo(dest: Path, layout: Path) -> dict[str, str]:
     repo = pygit2.init_repository(str(dest), bare=True, initial_head=default)
     who = pygit2.Signature(BOT_NAME, BOT_EMAIL)
     root = repo.create_commit(f"refs/heads/{default}", who, who,
-                              f"Create project from {layout.resolve().name}/{default}\n", _tree(repo, layout / default), [])
+                              f"Create project from {layout.resolve().name}/{default}\n",
+                              _tree(repo, layout / default), [])
     commits = {default: str(root)}
     for branch in others:
         oid = repo.create_commit(f"refs/heads/{branch}", who, who,

@@ -13,8 +13,8 @@ so the sequence can end as errored and name them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pygit2
 

@@ -14,8 +14,9 @@ which get-action matches as the problem's root cause.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.quality.criteria import CriteriaError, Criterion, parse_criterion
 from reconciler.quality.sli import SliContext, render

@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
@@ -32,14 +33,14 @@ class EvidenceError(ValueError):
 
 def timestamp(moment: _dt.datetime) -> str:
     """`20261121T224824.123Z`: UTC, sortable, safe in file names (no colons)."""
-    utc = moment.astimezone(_dt.timezone.utc)
+    utc = moment.astimezone(_dt.UTC)
     return utc.strftime("%Y%m%dT%H%M%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def iso(moment: _dt.datetime | float) -> str:
     if not isinstance(moment, _dt.datetime):
-        moment = _dt.datetime.fromtimestamp(moment, _dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = _dt.datetime.fromtimestamp(moment, _dt.UTC)
+    return moment.astimezone(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def path_for(stage: str, service: str, evaluated_at: _dt.datetime, context: str) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from reconciler.quality.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 from reconciler.quality.history import (
@@ -203,7 +204,7 @@ def evaluate(
     maximum = 0
     achieved = 0.0
     key_failure: ObjectiveResult | None = None
-    for objective, (pass_sets, warning_sets) in zip(decoded.objectives, parsed):
+    for objective, (pass_sets, warning_sets) in zip(decoded.objectives, parsed, strict=True):
         if pass_sets:
             maximum += objective.weight
         base = baseline(earlier, objective.sli, aggregate)
@@ -378,7 +379,8 @@ def _verdict(score: float, pass_at: float, warn_at: float | None,
                                f"is close to the warning target value of {go_float(warn_at)}")
         return "fail", (f"Evaluation failed since the calculated score of {s} "
                         f"is below the warning value of {go_float(warn_at)}")
-    return "fail", f"Evaluation failed since the calculated score of {s} is below the target value of {go_float(pass_at)}"
+    return "fail", (f"Evaluation failed since the calculated score of {s} "
+                    f"is below the target value of {go_float(pass_at)}")
 
 
 def go_float(x: float) -> str:

@@ -11,9 +11,10 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -127,7 +128,7 @@ class Service:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self, ready_timeout: float = 60.0) -> "Service":
+    def start(self, ready_timeout: float = 60.0) -> Service:
         """Start the HTTP server, then (now, or once this replica holds the Lease) the
         controller and its trigger sources."""
         started = threading.Event()
@@ -180,6 +181,7 @@ class Service:
         a leader that loses it stops and sets `lost_leadership` (the CLI then exits, and the
         orchestrator restarts it as a standby — state comes back from Git)."""
         import socket as _socket
+
         from reconciler.kube.client import Kube, KubeAccess
         from reconciler.kube.leader import LeaderElector
         namespace, name = self.options.lease  # type: ignore[misc]

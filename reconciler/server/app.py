@@ -123,7 +123,8 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     except ValueError as exc:
         return _problem(400, "invalid-payload", str(exc))
     answers = await _await(request.app[CONTROLLER].submit_problems(problems)) if problems else []
-    return _json({"alerts": [dict(asdict(a), fingerprint=p.fingerprint) for p, a in zip(problems, answers)],
+    alerts = [dict(asdict(a), fingerprint=p.fingerprint) for p, a in zip(problems, answers, strict=True)]
+    return _json({"alerts": alerts,
                   "rejected": [asdict(r) for r in rejected]}, 202 if problems else 200)
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 TOKEN_FILE = "api-token"
 

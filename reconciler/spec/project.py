@@ -14,8 +14,9 @@ Blob fits as it is.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from reconciler import layout
 from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
@@ -30,7 +31,6 @@ from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.sli import unknown_placeholders
 from reconciler.spec.slo import ServiceLevelObjectives
 from reconciler.spec.validate import DocumentResult, check_document
-from reconciler.spec.yamltext import Positions
 
 Source = Any
 NameFn = Callable[[str, str], str]
@@ -176,14 +176,14 @@ class ProjectValidator:
 
     # -- input ------------------------------------------------------------------------
 
-    def set_tree(self, tree: Mapping[str, Mapping[str, Source]]) -> "ProjectValidator":
+    def set_tree(self, tree: Mapping[str, Mapping[str, Source]]) -> ProjectValidator:
         """Replace every branch (caches stay: unchanged blobs are not parsed again)."""
         self._branches = {}
         for branch, files in tree.items():
             self.update(branch, files)
         return self
 
-    def update(self, branch: str, changes: Mapping[str, Source | None]) -> "ProjectValidator":
+    def update(self, branch: str, changes: Mapping[str, Source | None]) -> ProjectValidator:
         """Apply changed files of one branch; a None source deletes the path."""
         b = self._branches.setdefault(branch, _Branch())
         for path, source in changes.items():
@@ -191,7 +191,7 @@ class ProjectValidator:
             b.put(path, source, self._clock)
         return self
 
-    def remove_branch(self, branch: str) -> "ProjectValidator":
+    def remove_branch(self, branch: str) -> ProjectValidator:
         self._branches.pop(branch, None)
         return self
 
@@ -217,7 +217,7 @@ class ProjectValidator:
         keys = list(todo)
         jobs = [(todo[key][0], key[1], todo[key][1]) for key in keys]
         results = (mapper or _serial)(_check_job, jobs)
-        for key, result in zip(keys, results):
+        for key, result in zip(keys, results, strict=True):
             self._docs[key] = result
         return len(jobs)
 
@@ -275,7 +275,7 @@ class ProjectValidator:
             return
         keep = set()
         for b in self._branches.values():
-            for path, src in b.root.items():
+            for src in b.root.values():
                 keep.add(content_key(src))
             for svc in b.services.values():
                 for src in svc.files.values():

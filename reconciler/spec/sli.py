@@ -25,7 +25,7 @@ class SliFile(BaseModel):
     indicators: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "SliFile":
+    def from_data(cls, data: dict[str, Any]) -> SliFile:
         """From a schema-valid mapping; an empty query stays empty (the SLI then fails)."""
         return cls(
             spec_version=str(data.get("spec_version") or "1.0"),

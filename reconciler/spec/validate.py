@@ -18,8 +18,7 @@ from reconciler.spec.lint import remediation as remediation_lint
 from reconciler.spec.lint import shipyard as shipyard_lint
 from reconciler.spec.localspec import LocalSpec
 from reconciler.spec.remediation import Remediation
-from reconciler.spec.schemas import (LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys,
-                                     verdict_key)
+from reconciler.spec.schemas import LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys, verdict_key
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.sli import SliFile
@@ -175,7 +174,7 @@ def _jobconfig_model(data: dict) -> Any:
     cls = getattr(jobconfig, "JobConfig", None)
     if cls is None:
         return data
-    build = getattr(cls, "from_data", None) or getattr(cls, "model_validate")
+    build = getattr(cls, "from_data", None) or cls.model_validate
     return build(data)
 
 

@@ -10,8 +10,9 @@ would become a `date`) and the `=` value tag (a bare `=` would not load at all).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -140,9 +141,8 @@ class Positions:
                     if isinstance(k, yaml.ScalarNode) and k.value == str(step):
                         found, found_key = v, k
                         break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                if 0 <= step < len(node.value):
-                    found = node.value[step]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+                found = node.value[step]
             if found is None:
                 break
             node, best, best_key = found, found, found_key
@@ -217,7 +217,7 @@ class _FastConstructor:
     complex keys, explicit or unusual tags). Aliases share one object, as in PyYAML.
     """
 
-    def __init__(self, loader: "_CheckingLoader"):
+    def __init__(self, loader: _CheckingLoader):
         self._loader = loader
         self._memo: dict[int, Any] = {}
         self._scalars = {

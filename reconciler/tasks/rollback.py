@@ -28,8 +28,15 @@ from reconciler.gitstore.errors import MergeConflict, UnknownRevision
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
-from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
-                                     task_event, text)
+from reconciler.tasks.common import (
+    BuiltinExecutor,
+    carries,
+    commit_trailers,
+    commits_carrying,
+    mapping,
+    task_event,
+    text,
+)
 from reconciler.tasks.deployment import deploy_commit, failure_outcome
 from reconciler.tasks.promotion import yaml_resolver
 
@@ -55,7 +62,7 @@ class Revert:
         return commit.tree, commit.parents[0].tree if commit.parents else None
 
 
-def context_changes(mirror: "Mirror", stage: str, service: str, context: str, data: dict[str, Any],
+def context_changes(mirror: Mirror, stage: str, service: str, context: str, data: dict[str, Any],
                     tip: str) -> list[Revert]:
     """What to revert, newest first (see the module docstring)."""
     prefix = layout.service_prefix(service)

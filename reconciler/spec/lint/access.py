@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # Keptn entity names (stages, services, projects): they become branch names, Kubernetes
 # namespaces and Helm release names.

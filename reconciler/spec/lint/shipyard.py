@@ -7,8 +7,16 @@ from typing import Any
 
 from reconciler import layout
 from reconciler.spec.findings import Issue, error, warning
-from reconciler.spec.lint.access import (ENTITY_NAME, ENTITY_NAME_MAX, ENTITY_RULE, as_dict, as_list,
-                                         as_str, entries, suggest_entity_name)
+from reconciler.spec.lint.access import (
+    ENTITY_NAME,
+    ENTITY_NAME_MAX,
+    ENTITY_RULE,
+    as_dict,
+    as_list,
+    as_str,
+    entries,
+    suggest_entity_name,
+)
 from reconciler.spec.settings import parse_duration
 from reconciler.spec.shipyard import IMPLICIT_EVALUATION
 
@@ -26,7 +34,8 @@ def is_legacy(data: Any) -> bool:
 
 
 def legacy_issue(data: dict) -> Issue:
-    stages = [s.get("name") for s in as_list(data.get("stages")) if isinstance(s, dict) and isinstance(s.get("name"), str)]
+    stages = [s.get("name") for s in as_list(data.get("stages"))
+              if isinstance(s, dict) and isinstance(s.get("name"), str)]
     chain = ", ".join(stages) if stages else "one per stage"
     return error(
         "legacy-shipyard",
@@ -86,7 +95,8 @@ def _version(data: dict) -> list[Issue]:
         return [error("shipyard-version", f"apiVersion {api!r} is not a shipyard version; {fix}", ("apiVersion",))]
     m = _VERSION.match(api[len(_PREFIX):])
     if not m:
-        return [error("shipyard-version", f"Keptn cannot parse the shipyard version in {api!r}; {fix}", ("apiVersion",))]
+        return [error("shipyard-version", f"Keptn cannot parse the shipyard version in {api!r}; {fix}",
+                      ("apiVersion",))]
     major, minor = int(m.group(1)), int(m.group(2))
     if (major, minor) < (0, 2):
         return [error("shipyard-version", f"{api} is older than 0.2, which Keptn ≥ 0.8 rejects; {fix} "

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from reconciler.kube.expansion import Ref, escape, escape_for_kubelet, expand, tokens
 from reconciler.spec.jobconfig import Action, Task
