@@ -11,8 +11,8 @@ from reconciler.cli.common import emit_json, fail, output_option, workdir_option
 def _send(action: str, context: str, stage: str | None, workdir: Path, api: str | None, output: str) -> None:
     import httpx
 
+    from reconciler.controller.apitoken import read_token
     from reconciler.runtime.service import read_serve_file
-    from reconciler.server.auth import read_token
     info = read_serve_file(workdir) or {}
     base = api or info.get("api")
     if not base:

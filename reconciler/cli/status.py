@@ -16,7 +16,7 @@ def command(workdir: Path, output: str) -> None:
     line), active and recent sequences (queued ones included), recent evaluations.
 
     Reads the controller's index, so it works while `serve` runs and after it stopped."""
-    from reconciler.server.app import status_view
+    from reconciler.controller.status import status_view
 
     view = status_view(open_index(workdir))
     if output == "json":

@@ -39,6 +39,7 @@ def delivery(stage: str, service: str, sets: tuple[str, ...], sequence: str, mes
     from reconciler import contract
     from reconciler.engine.events import context_uuid
     from reconciler.gitstore import GitStoreError
+    from reconciler.gitstore.values import commit_values
     from reconciler.spec.valuesfile import ValuesEditError, parse_assignment
 
     try:
@@ -74,20 +75,3 @@ def delivery(stage: str, service: str, sets: tuple[str, ...], sequence: str, mes
     else:
         click.echo(f"pushed {result.oid[:12]} to {stage}: {service} {summary}")
         click.echo(f"{sequence} of {stage}/{service} will run as context {context}")
-
-
-def commit_values(writer, stage: str, service: str, assignments: dict, *, sequence: str = "delivery",
-                  message: str | None = None, author: tuple[str, str] = ("reconciler trigger",
-                                                                          "trigger@reconciler.invalid")):
-    """Commit `assignments` to `<service>/values.yaml` on `stage` as `author` (a person, so the
-    push triggers); returns the writer's WriteResult. Raises ValuesEditError, GitStoreError."""
-    from reconciler import contract
-    from reconciler.spec.valuesfile import set_values
-    path = f"{service}/values.yaml"
-
-    def build(tip):
-        return {path: set_values((tip.read(path) or b"").decode(), assignments).encode()}
-
-    summary = ", ".join(f"{k}={v}" for k, v in assignments.items())
-    trailers = [] if sequence == "delivery" else [(contract.TRAILER_SEQUENCE, sequence)]
-    return writer.write(stage, build, message or f"{service}: set {summary}", trailers, author=author)

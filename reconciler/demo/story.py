@@ -112,9 +112,11 @@ class Demo:
                 self.stop()
 
     def setup(self) -> None:
-        from reconciler.cli.alerts import rules_text
+        from reconciler.gitstore import snapshot
         from reconciler.gitstore.seed import seed_bare_repo
+        from reconciler.quality.alerts import rules_file
         from reconciler.runtime.service import ServeOptions, Service
+        from reconciler.spec.project import validate_project
         from reconciler.spec.settings import parse_duration
 
         if self.workdir.exists() and any(self.workdir.iterdir()):
@@ -132,7 +134,8 @@ class Demo:
 
         rules = self.workdir / "stack" / "rules.yml"
         rules.parent.mkdir(parents=True, exist_ok=True)
-        text, count, _ = rules_text(origin, [], int(parse_duration(self.timings.alert_window)), self.timings.alert_for)
+        project = validate_project(snapshot.read_branches(snapshot.open_repository(origin), lazy=True))
+        text, count, _ = rules_file(project, [], int(parse_duration(self.timings.alert_window)), self.timings.alert_for)
         rules.write_text(text)
         work = self.workdir / "reconciler"
         file_sd = work / "prometheus" / "targets"
@@ -298,8 +301,8 @@ class Demo:
         shipyard.write_text(text.replace('timeframe: "15s"', f'timeframe: "{t.remediation_window}"'))
 
     def trigger(self, image: str) -> str:
-        from reconciler.cli.trigger import commit_values
         from reconciler.engine.events import context_uuid
+        from reconciler.gitstore.values import commit_values
         result = commit_values(self.service.writer, "dev", SERVICE, {"image": image},
                                author=("Demo Developer", "developer@example.com"))
         self.expect(result.created, f"the push of {image}")

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reconciler.quality.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 from reconciler.quality.history import (
     PreviousEvaluation,
     baseline,
@@ -23,6 +22,7 @@ from reconciler.quality.history import (
 )
 from reconciler.quality.slo import Objective, Slo, SloError, TotalScore, decode_slo
 from reconciler.quality.values import SliValue, value_from_json
+from reconciler.spec.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 
 Result = Literal["pass", "warning", "fail"]
 Status = Literal["pass", "warning", "fail", "info"]

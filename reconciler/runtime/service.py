@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from reconciler.controller.apitoken import load_or_create_token
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.index import Index
 from reconciler.controller.journal import Journal
@@ -28,7 +29,6 @@ from reconciler.controller.taskenv import ControllerTaskEnv, Targets
 from reconciler.controller.workdir_lock import WorkdirLock
 from reconciler.gitstore import GitCredentials, LocalWatch, Mirror, Poller, Writer
 from reconciler.server.app import make_app
-from reconciler.server.auth import load_or_create_token
 
 log = logging.getLogger("reconciler.serve")
 

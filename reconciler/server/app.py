@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reconciler.controller.api import Admission, ControllerHandle
 from reconciler.controller.index import Index
+from reconciler.controller.status import status_view
 from reconciler.engine.events import CloudEvent, iso_time, parse_type
 from reconciler.engine.problems import problems_from_alertmanager
 from reconciler.server import jsonbody, signatures
@@ -216,24 +217,6 @@ async def control_sequence(request: web.Request) -> web.Response:
 @_authorised
 async def get_status(request: web.Request) -> web.Response:
     return _json(status_view(request.app[INDEX]))
-
-
-def status_view(index: Index) -> dict[str, Any]:
-    """What `reconciler status` and `/api/v1/status` show (from the index alone)."""
-    config = index.document("config/status.json") or {}
-    tips = (index.document("state/tips.json") or {}).get("tips", {})
-    active = index.runs(states=("triggered", "started", "waitingForApproval", "waiting", "paused"), limit=1000)
-    recent = index.runs(limit=20)
-    return {
-        "resultsCommit": index.results_tip,
-        "branches": tips,
-        "config": {"valid": config.get("valid", True), "defaultBranch": config.get("defaultBranch"),
-                   "findings": config.get("findings", []), "rejectedTriggers": config.get("rejectedTriggers", [])},
-        "active": active,
-        "recent": recent,
-        "evaluations": index.evaluations(limit=10),
-        "escalations": list(index.documents("escalations/").values()),
-    }
 
 
 def _limit(q: Any) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.quality.criteria import CriteriaError, parse_criterion
+from reconciler.spec.criteria import CriteriaError, parse_criterion
 from reconciler.spec.findings import Issue, error, warning
 from reconciler.spec.lint.access import as_dict, as_list, entries
 
