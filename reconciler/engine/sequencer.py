@@ -191,11 +191,11 @@ def _on_sequence_triggered(s: _Step, event: CloudEvent, stage: str, sequence: st
     shipyard = w.shipyard
     if shipyard is None or shipyard.stage(stage) is None or not NAME.match(stage):
         # Not a lane we can keep a file for: answer with the finished event only.
-        problem = ("there is no valid shipyard.yaml on the default branch; fix it and trigger again"
+        reason = ("there is no valid shipyard.yaml on the default branch; fix it and trigger again"
                    if shipyard is None else
                    f"stage {stage!r} is not in shipyard.yaml (stages: {', '.join(shipyard.stage_names) or 'none'})")
         w.applied.add(event.id)
-        _emit_unstored_finished(s, event, stage, sequence, service, problem)
+        _emit_unstored_finished(s, event, stage, sequence, service, reason)
         return
     definition = shipyard.sequence(stage, sequence)
     problem = None
@@ -378,8 +378,10 @@ def _finish(s: _Step, run: SequenceRun) -> None:
     """Normal completion (also a failed one): `.finished`, follow-ups, maybe an escalation."""
     w = s.world
     last = run.tasks[run.last_task] if run.last_task is not None else None
-    _end(s, run, FINISHED, last.result if last else FAIL, last.status if last else ERRORED,
-         last.message if last else None)
+    if last is not None and last.result is not None and last.status is not None:
+        _end(s, run, FINISHED, last.result, last.status, last.message)
+    else:   # no task completed (or a lane file without its outcome)
+        _end(s, run, FINISHED, FAIL, ERRORED, last.message if last else None)
     if w.shipyard is not None:
         for stage, sequence in followups(w.shipyard, run.stage, run.sequence, run.result or FAIL,
                                          run.last_task_name):
@@ -422,7 +424,9 @@ def _plan_promotion(parent: SequenceRun, stage: str, sequence: Sequence,
     if stage == parent.stage:
         return None
     change = data.get("configurationChange")
-    commit = change.get("commit") if isinstance(change, dict) else None
+    if not isinstance(change, dict):
+        return None
+    commit = change.get("commit")
     if not isinstance(commit, str) or not commit:
         return None
     base = change.get("base")

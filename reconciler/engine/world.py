@@ -34,7 +34,7 @@ class World:
         self.timeouts = timeouts or TimeoutSettings()
         self.project = project
         self.runs: dict[str, SequenceRun] = {}                      # run id → run
-        self.lanes: dict[tuple[str, str], Lane] = {}                 # active runs per lane
+        self.lanes: dict[tuple[str, str], Lane[SequenceRun]] = {}                 # active runs per lane
         self.contexts: dict[str, list[SequenceRun]] = {}             # creation order
         self.task_triggers: dict[str, tuple[SequenceRun, int]] = {}  # task .triggered id → (run, task)
         self.sequence_triggers: dict[str, SequenceRun] = {}          # sequence .triggered id → run
@@ -67,7 +67,7 @@ class World:
 
     def is_paused(self, context: str, stage: str) -> bool:
         stages = self.paused.get(context)
-        return bool(stages) and (ALL_STAGES in stages or stage in stages)
+        return stages is not None and (ALL_STAGES in stages or stage in stages)
 
     # -- changes (used by the sequencer) ---------------------------------------------------
 

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler.contract import evaluation_path
 from reconciler.quality.history import PreviousEvaluation
-from reconciler.quality.scoring import Evaluation
+from reconciler.quality.scoring import Evaluation, ObjectiveResult
 from reconciler.quality.values import SliValue
 
 API_VERSION = "reconciler/v1"
@@ -95,8 +95,8 @@ def build(
     }
 
 
-def _objective(o) -> dict[str, Any]:
-    out = o.to_json()
+def _objective(o: ObjectiveResult) -> dict[str, Any]:
+    out: dict[str, Any] = o.to_json()
     out["success"] = o.value is not None and o.value.success
     out.setdefault("error", None)
     out.setdefault("query", None)

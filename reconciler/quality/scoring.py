@@ -85,12 +85,11 @@ class ObjectiveResult:
 
     def to_json(self) -> dict[str, Any]:
         """The objective entry of `reconciler evaluate --output json` (DESIGN §6)."""
-        usable = self.value is not None and self.value.success
         out: dict[str, Any] = {
             "sli": self.sli,
             "status": self.status,
             "score": self.score,
-            "value": self.value.value if usable else None,
+            "value": self.value.value if self.value is not None and self.value.success else None,
             "pass_targets": [t.to_json() for t in self.pass_targets],
             "warning_targets": [t.to_json() for t in self.warning_targets],
             "display_name": self.objective.display_name,
@@ -219,15 +218,14 @@ def evaluate(
         return _rejected(thresholds, "invalid_total_score", "errored", slo=decoded, slo_text=text,
                          sli_values=values)
     pass_at, warn_at = thresholds
-    common = dict(compared_count=len(selected), compared=tuple(p.id for p in selected),
-                  pass_threshold=pass_at, warning_threshold=warn_at, slo=decoded, slo_text=text,
-                  sli_values=values)
+    verdict = functools.partial(Evaluation, compared_count=len(selected), compared=tuple(p.id for p in selected),
+                                pass_threshold=pass_at, warning_threshold=warn_at, slo=decoded, slo_text=text,
+                                sli_values=values)
 
     if not decoded.objectives:
         # Keptn computes 0 against the pass threshold here, so a `0%` threshold "passes";
         # an SLO without objectives checks nothing and fails (docs/compatibility.md).
-        return Evaluation("fail", 0.0, "fail", "succeeded",
-                          "lighthouse failed because no SLO objective was provided", **common)
+        return verdict("fail", 0.0, "fail", "succeeded", "lighthouse failed because no SLO objective was provided")
 
     if maximum == 0:                     # only informational objectives
         score = 100.0
@@ -242,8 +240,7 @@ def evaluate(
     if unused:
         message += f". SLIs without an objective (not scored): {', '.join(unused)}"
     event_result: Result = "fail" if sli_event_result == "fail" else result
-    return Evaluation(result, score, event_result, "succeeded", message,
-                      objectives=tuple(results), **common)
+    return verdict(result, score, event_result, "succeeded", message, objectives=tuple(results))
 
 
 def _usable_or_failed(value: SliValue) -> SliValue:
@@ -308,6 +305,7 @@ def _score_objective(objective: Objective, pass_sets: CriteriaSets, warning_sets
     measured = value.value
     passed, pass_targets = _check(pass_sets, measured, base)
     warned, warning_targets = _check(warning_sets, measured, base)
+    status: Status
     if passed:
         status, points = "pass", float(objective.weight)
     elif warned:
