@@ -19,6 +19,7 @@ test: deps $(STAMP) lint
 # Style, types and the import contract (docs/ARCHITECTURE.md, "Layers"); `make test` runs it first.
 lint: $(STAMP)
 	$(BIN)/ruff check
+	$(BIN)/mypy
 	$(BIN)/python -m tests.support.import_contract
 
 bench: deps $(STAMP)

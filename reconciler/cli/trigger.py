@@ -68,6 +68,7 @@ def delivery(stage: str, service: str, sets: tuple[str, ...], sequence: str, mes
             fail(f"cannot push to {stage}: {exc}")
     if not result.created:
         fail(f"{path} on {stage} already has {summary}; nothing to commit (nothing will start)", 1)
+    assert result.oid is not None   # created: the new tip
     context = context_uuid(f"{stage}:{service}:{result.oid}")
     if output == "json":
         emit_json({"stage": stage, "service": service, "commit": result.oid, "sequence": sequence,

@@ -24,7 +24,7 @@ import pygit2
 from reconciler import contract
 from reconciler.engine.config_gate import blocking_errors, place_of
 from reconciler.forked import map_forked
-from reconciler.gitstore import Mirror
+from reconciler.gitstore import Mirror, objects
 from reconciler.spec.findings import Finding
 from reconciler.spec.project import ProjectReport, ProjectValidator, ServiceConfig
 from reconciler.spec.settings import Settings
@@ -45,7 +45,7 @@ class _Blob:
 
     @property
     def data(self) -> bytes:
-        return self._repo[self.id].data
+        return objects.blob_data(self._repo, self.id)
 
 
 @dataclass(frozen=True)

@@ -225,6 +225,7 @@ class Demo:
         evaluation = self.last_evaluation("production")
         self.expect(evaluation is not None and evaluation["result"] in ("pass", "warning"),
                     "the re-evaluation after scaling passed", {"run": done, "evaluation": evaluation})
+        assert evaluation is not None   # expect() raised otherwise
         self.say(f"re-evaluation: {evaluation['result']} (score {evaluation['score']:.1f}) with "
                  f"{self.replicas()} replicas; remediation {done['result']}")
         self.load.terminate()
@@ -267,7 +268,7 @@ class Demo:
         logger = logging.getLogger("reconciler")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        self._log_handler = handler
+        self._log_handler: logging.FileHandler | None = handler
 
     def stop(self) -> None:
         handler = getattr(self, "_log_handler", None)

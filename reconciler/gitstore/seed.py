@@ -14,6 +14,7 @@ from pathlib import Path
 import pygit2
 
 from reconciler.contract import BOT_EMAIL, BOT_NAME, DEFAULT_BRANCHES
+from reconciler.gitstore import objects
 
 
 class SeedError(ValueError):
@@ -60,7 +61,7 @@ def _tree(repo: pygit2.Repository, folder: Path) -> pygit2.Oid:
             continue
         if entry.is_dir():
             sub = _tree(repo, Path(entry.path))
-            if len(repo[sub]) > 0:
+            if len(objects.tree(repo, sub)) > 0:
                 builder.insert(entry.name, sub, pygit2.enums.FileMode.TREE)
         elif entry.is_file():
             mode = entry.stat().st_mode

@@ -223,8 +223,8 @@ class Service:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)
             loop.run_until_complete(site.start())
-            sockets = site._server.sockets if site._server else []  # noqa: SLF001 - the only way to learn port 0
-            self.port = sockets[0].getsockname()[1] if sockets else self.options.port
+            addresses = runner.addresses            # (host, port, …) of each listening socket: learns port 0
+            self.port = addresses[0][1] if addresses else self.options.port
         except OSError as exc:
             log.error("cannot listen on %s:%s: %s", self.options.host, self.options.port, exc)
             started.set()

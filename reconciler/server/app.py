@@ -50,8 +50,8 @@ _NOT_FOUND = {"unknown-triggeredid", "unknown-context", "unknown-run"}
 _BAD_REQUEST = {"invalid-type", "unsupported-type", "missing-triggeredid", "invalid-context", "invalid-service",
                 "stage-mismatch", "invalid-control", "invalid-commit"}
 
-CONTROLLER = web.AppKey("controller", object)
-INDEX = web.AppKey("index", object)
+CONTROLLER = web.AppKey("controller", ControllerHandle)
+INDEX = web.AppKey("index", Index)
 SETTINGS = web.AppKey("settings", dict)
 
 

@@ -25,6 +25,7 @@ from reconciler.targets.base import (
     DeploymentFailed,
     DeployRequest,
     DeployResult,
+    FailureKind,
     ReplicaStatus,
     ServiceStatus,
     TargetBase,
@@ -179,7 +180,7 @@ class KubernetesTarget(TargetBase):
         try:
             return call()
         except KubeError as exc:
-            kind = "manifest-invalid" if exc.status in (400, 422) else "api-error"
+            kind: FailureKind = "manifest-invalid" if exc.status in (400, 422) else "api-error"
             raise DeploymentFailed(kind, f"{what}: {exc}") from None
 
 

@@ -236,10 +236,10 @@ class LocalTarget(TargetBase):
             return ServiceStatus(stage, service, deployed=False, message="not deployed")
         out = []
         for r in replicas:
-            running = r.proc is not None and r.proc.poll() is None
-            ok = running and processes.check_health(r.port, release.spec.healthPath, timeout=0.5)[0]
+            pid = r.proc.pid if r.proc is not None and r.proc.poll() is None else None
+            ok = pid is not None and processes.check_health(r.port, release.spec.healthPath, timeout=0.5)[0]
             out.append(ReplicaStatus(name=f"{service}-{r.index}", ready=ok, address=r.address,
-                                     pid=r.proc.pid if running else None, restarts=r.restarts))
+                                     pid=pid, restarts=r.restarts))
         ready = sum(1 for r in out if r.ready)
         image = release.values.get("image")
         return ServiceStatus(stage, service, deployed=True, commit=release.commit,
@@ -280,11 +280,6 @@ class LocalTarget(TargetBase):
         with self._lock:
             return [r.proc.pid for (st, sv), g in self._groups.items() for r in g.replicas
                     if r.proc is not None and (stage in (None, st)) and (service in (None, sv))]
-
-    def log_paths(self, stage: str, service: str) -> list[Path]:
-        with self._lock:
-            group = self._groups.get((stage, service))
-            return [r.log_path for r in group.replicas] if group else []
 
     # ---- internals -------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class Change:
         """(base tree, change tree) in `repo`; UnknownRevision when a commit is missing."""
         try:
             commit = repo[self.commit].peel(pygit2.Commit)
+            base_tree: pygit2.Tree | None
             if self.base:
                 base_tree = repo[self.base].peel(pygit2.Commit).tree
             else:

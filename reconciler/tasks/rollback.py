@@ -23,7 +23,7 @@ import pygit2
 from reconciler import layout
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT
 from reconciler.engine.events import task_type
-from reconciler.gitstore import threeway
+from reconciler.gitstore import objects, threeway
 from reconciler.gitstore.errors import MergeConflict, UnknownRevision
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.targets.base import DeploymentFailed
@@ -95,7 +95,8 @@ def revert_builder(reverts: list[Revert], service: str, stage: str):
             result = threeway.merge_into(repo, changed, tree, original, layout.service_prefix(service), yaml_resolver)
             if not result.ok:
                 raise MergeConflict("revert", revert.commit, stage, result.conflicts)
-            tree = repo[result.tree]  # type: ignore[index]
+            assert result.tree is not None     # ok: merged, so there is a tree
+            tree = objects.tree(repo, result.tree)
         assert tree is not None
         return TreeChange(tree.id)
     return build
