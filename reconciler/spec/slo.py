@@ -81,7 +81,3 @@ class ServiceLevelObjectives(_Model):
             "objectives": data.get("objectives") or [],
             "total_score": data.get("total_score") or {},
         })
-
-    @property
-    def sli_names(self) -> list[str]:
-        return [o.sli for o in self.objectives]

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.spec import lint as _lint
-from reconciler.spec.findings import DataPath, Finding, Issue, error, place, sort_key, warning
+from reconciler.spec.findings import DataPath, Finding, Issue, error, place, warning
 from reconciler.spec.jobconfig import JobConfig
 from reconciler.spec.kinds import Kind, detect_kind
 from reconciler.spec.lint import remediation as remediation_lint
@@ -163,7 +163,3 @@ def build_model(kind: Kind, data: dict[str, Any]) -> tuple[Any, list[Issue]]:
             issues.append(error("invalid-value", f"`{dotted(loc)}`: {err.get('msg', 'invalid value')}", loc))
         return None, issues
     return None, []
-
-
-def sort_findings(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=sort_key)

@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 APPROVAL = layout.TASK_APPROVAL
 APPROVAL_TRIGGERED = task_type(APPROVAL, "triggered")
 APPROVAL_FINISHED = task_type(APPROVAL, "finished")
-AUTOMATIC, MANUAL = "automatic", "manual"
+AUTOMATIC = "automatic"   # otherwise "manual", the default: wait for a merge (or a decline)
 SQUASH_SCAN_LIMIT = 500
 FF_ATTEMPTS = 5
 

@@ -14,7 +14,7 @@ earlier commit instead of making a second one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -144,6 +144,3 @@ class Executor(Protocol):
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool: ...
 
     def run(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome | Pending: ...
-
-
-ExecutorFactory = Callable[[], Executor]
