@@ -54,4 +54,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) $(WORKDIR) build dist *.egg-info .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) $(WORKDIR) build dist *.egg-info .pytest_cache .hypothesis .benchmarks .mypy_cache .ruff_cache
