@@ -3,8 +3,9 @@ environments) lives in tests/support/; the fixtures live here so that every test
 gets them by name, without importing them."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 

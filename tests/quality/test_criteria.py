@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.spec.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 
