@@ -23,12 +23,14 @@ _.api_key                       # kubernetes Configuration (kube/client.py)
 _.api_key_prefix
 _.ssl_ca_cert
 __getattr__                     # module __getattr__: lazy exports of reconciler/gitstore
+_.converter                     # logging.Formatter.converter (logs.py: UTC timestamps)
 
 # pydantic: validators run by the decorator, fields parsed from job/config.yaml (spec/)
 _._duration
 _._none_is_empty
 _._null_properties
 _._null_list
+_._one_url
 localhostProfile
 capabilities
 privileged

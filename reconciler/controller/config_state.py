@@ -26,7 +26,7 @@ from reconciler.engine.config_gate import blocking_errors, place_of
 from reconciler.forked import map_forked
 from reconciler.gitstore import Mirror, objects
 from reconciler.spec.findings import Finding
-from reconciler.spec.project import ProjectReport, ProjectValidator, ServiceConfig
+from reconciler.spec.project import ProjectReport, ProjectValidator
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.validate import check_document
@@ -155,9 +155,6 @@ class ConfigState:
 
     def project_errors(self) -> list[Finding]:
         return [f for f in self.findings if f.is_error and self._is_project(f)]
-
-    def service_config(self, stage: str, service: str) -> ServiceConfig | None:
-        return self.report.services.get((stage, service)) if self.report else None
 
     def config_ref(self, stage: str, service: str, commit: str | None) -> str | None:
         if self.service_errors(stage, service):

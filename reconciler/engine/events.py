@@ -51,11 +51,6 @@ def parse_type(event_type: str) -> ParsedType | None:
     return None
 
 
-def short_type(event_type: str) -> str:
-    """`dev.delivery.finished` for `sh.keptn.event.dev.delivery.finished` (the triggeredOn form)."""
-    return event_type[len(PREFIX):] if event_type.startswith(PREFIX) else event_type
-
-
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
     """A structured-mode CloudEvent with Keptn's extensions (`shkeptncontext`, `triggeredid`, `gitcommitid`).

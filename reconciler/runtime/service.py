@@ -117,7 +117,6 @@ class Service:
         self.elector: Any = None
         self.lost_leadership = threading.Event()
         self._stopped = False
-        self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
@@ -218,7 +217,6 @@ class Service:
                        operator=operator,
                        ui_access=AccessSettings.from_env(self.api_token, self._env, self.options.host))
         runner = web.AppRunner(app, access_log=None)
-        self._runner = runner
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)

@@ -17,7 +17,6 @@ from reconciler.server.ui.html import (
     e,
     link,
     path_part,
-    query,
     result_badge,
     short,
     state_class,
@@ -137,7 +136,3 @@ def render_timeline(context: str, runs: Sequence[Mapping[str, Any]], stage_order
     out.append("<h2>Commits this context wrote</h2>" + table(("branch", "commit", "subject"), rows,
                                                              "no commits on stage branches"))
     return "".join(out)
-
-
-def list_query(values: Mapping[str, str]) -> str:
-    return query("/sequences", **{k: values.get(k) for k in FILTERS})
