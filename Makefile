@@ -13,7 +13,7 @@ demo: deps $(STAMP)
 	rm -rf $(WORKDIR)
 	$(BIN)/reconciler demo --workdir $(WORKDIR) $(DEMO_ARGS)
 
-test: shared-check deps $(STAMP)
+test: shared-check deps $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # The shared test material (Keptn corpus, evaluation conformance cases) lives beside the
@@ -30,6 +30,12 @@ shared-check:
 	  fi; \
 	  echo "note: the shared test material is missing:$$missing (expected at $$where; set RECONCILER_SHARED_DIR to use another place); the tests that need it will be skipped" >&2; \
 	fi
+
+# Style, types and the import contract (docs/ARCHITECTURE.md, "Layers"); `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/mypy
+	$(BIN)/python -m tests.support.import_contract
 
 bench: deps $(STAMP)
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
@@ -63,4 +69,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) $(WORKDIR) build dist *.egg-info .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) $(WORKDIR) build dist *.egg-info .pytest_cache .hypothesis .benchmarks .mypy_cache .ruff_cache

@@ -25,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from reconciler.runtime.service import ServeOptions, Service
 from reconciler.engine import sequencer
+from reconciler.engine.commands import DispatchTask
 from reconciler.engine.events import CloudEvent, sequence_type, task_type
 from reconciler.engine.inputs import EventReceived
-from reconciler.engine.commands import DispatchTask
 from reconciler.engine.world import World
 from reconciler.gitstore.seed import seed_bare_repo
+from reconciler.runtime.service import ServeOptions, Service
 from reconciler.spec.shipyard import Shipyard
 from reconciler.tasks.base import TaskOutcome
 

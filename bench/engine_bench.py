@@ -140,7 +140,7 @@ def build_big_world(services: int) -> World:
     Stages are not chained here, so each lane holds exactly what is described."""
     world = World(shipyard(chained=False), None, "bench")
     now = NOW
-    for s, stage in enumerate(STAGES):
+    for stage in STAGES:
         for i in range(services):
             service = f"svc-{i:04d}"
             inbox: deque = deque([EventReceived(trigger(stage, service, 0))])
@@ -197,7 +197,7 @@ def memory(quick: bool) -> None:
     gc.collect()
     tracemalloc.reset_peak()
     base, _ = tracemalloc.get_traced_memory()
-    world = World.load([json.loads(t) for t in texts], shipyard=shipyard_)
+    world = World.load([json.loads(t) for t in texts], shipyard=shipyard_)  # noqa: F841 - alive while measured
     gc.collect()
     loaded, _ = tracemalloc.get_traced_memory()
     loaded -= base

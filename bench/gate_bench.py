@@ -28,12 +28,13 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
+from reconciler.demo.stack import stop_process
 from reconciler.quality import slo as slo_module
 from reconciler.quality.history import PreviousEvaluation
 from reconciler.quality.providers.prometheus.batching import batch_query
@@ -42,7 +43,6 @@ from reconciler.quality.scoring import evaluate
 from reconciler.quality.slo import decode_slo
 from reconciler.quality.values import SliValue
 from reconciler.spec import yamltext
-from reconciler.demo.stack import stop_process
 from tests.support.prometheus import Series, running_prometheus, steady
 
 SERVICES = 10
@@ -94,7 +94,8 @@ def queries() -> dict[str, str]:
             f"svc{s}_fast_share": (f'sum(rate(http_request_duration_seconds_bucket{{{sel},le="0.1"}}{d})) / '
                                    f'sum(rate(http_request_duration_seconds_bucket{{{sel},le="+Inf"}}{d}))'),
             f"svc{s}_max_instance_rate": f"max(sum by (instance) (rate(http_requests_total{{{sel}}}{d})))",
-            f"svc{s}_errors_per_instance": f"avg(sum by (instance) (rate(http_requests_total{{{sel},code=\"500\"}}{d})))",
+            f"svc{s}_errors_per_instance":
+                f"avg(sum by (instance) (rate(http_requests_total{{{sel},code=\"500\"}}{d})))",
         })
     return out
 
@@ -284,7 +285,8 @@ def scoring(repeat: int) -> None:
              "             include_result_with_score: pass_or_warn, aggregate_function: p90}",
              "objectives:"]
     for i in range(100):
-        lines += [f"  - sli: sli_{i}", f"    displayName: SLI {i}", f"    key_sli: {'true' if i % 10 == 0 else 'false'}",
+        lines += [f"  - sli: sli_{i}", f"    displayName: SLI {i}",
+                  f"    key_sli: {'true' if i % 10 == 0 else 'false'}",
                   '    pass: [{criteria: ["<=+10%", "<600"]}, {criteria: ["<=100"]}]',
                   '    warning: [{criteria: ["<=+25%"]}]', "    weight: 2"]
     lines.append('total_score: {pass: "90%", warning: "75%"}')

@@ -21,15 +21,14 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-
-from reconciler.gitstore import LocalWatch, Mirror, Poller, Writer
-from reconciler.gitstore import treeedit
-from reconciler.contract import BOT_EMAIL, BOT_NAME
-from tests.support.remotes import GitDaemon, GitHttpServer, Human, git
 
 import pygit2
+
+from reconciler.contract import BOT_EMAIL, BOT_NAME
+from reconciler.gitstore import LocalWatch, Mirror, Poller, Writer, treeedit
+from tests.support.remotes import GitDaemon, GitHttpServer, Human, git
 
 STAGES = ("dev", "staging", "production")
 
@@ -59,7 +58,8 @@ def make_repo(path: Path, services: int, history: int = 20) -> Path:
         for h in range(history):
             out += b"commit refs/heads/%s\n" % stage.encode() + who + data(b"bump %d" % h)
             name = f"svc-{h % services:04d}".encode()
-            out += b"M 100644 inline %s/values.yaml\n" % name + data(b"image: %s:1.%d\nreplicas: %d\n" % (name, h, s + 1))
+            out += (b"M 100644 inline %s/values.yaml\n" % name
+                    + data(b"image: %s:1.%d\nreplicas: %d\n" % (name, h, s + 1)))
             out += b"\n"
     git("fast-import", "--quiet", cwd=path, input=bytes(out))
     git("gc", "-q", cwd=path)
@@ -155,9 +155,10 @@ def idle_poll(base: Path, big: Path, quick: bool) -> None:
             poller = Poller.for_mirror(mirror, lambda: None, 1.0)
             ours = timed(poller.poll_once, n)
             assert poller.changes == 0
-            cli = timed(lambda: git("-c", "protocol.version=0", "ls-remote", url), max(10, n // 5))
+            cli = timed(lambda: git("-c", "protocol.version=0", "ls-remote", url), max(10, n // 5))  # noqa: B023 - timed() calls it now
             print(f"  {kind:<7} Poller.poll_once: {stats(ours)}")
-            print(f"  {'':<7} git ls-remote (CLI, v0) baseline: {stats(cli)}   ratio ours/CLI {med(ours) / med(cli):.2f}")
+            print(f"  {'':<7} git ls-remote (CLI, v0) baseline: {stats(cli)}   "
+                  f"ratio ours/CLI {med(ours) / med(cli):.2f}")
     finally:
         daemon.stop()
         http.stop()
@@ -237,7 +238,7 @@ def change_processing(base: Path, big: Path, quick: bool) -> None:
                 pusher.mirror.fetch()
                 setups[label] = (mirror, pusher, [])
             for i in range(n + 2):
-                for label, (mirror, pusher, samples) in setups.items():
+                for mirror, pusher, samples in setups.values():
                     pusher.write("production", lambda tip, i=i: {"svc-0003/values.yaml": b"image: p:%d\n" % i},
                                  f"push {i}")
                     old = mirror.tip("production")

@@ -17,13 +17,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.sampling import interleaved
+from bench.sampling import interleaved  # noqa: E402
 from reconciler.engine.events import CloudEvent  # noqa: E402
 from reconciler.kube.client import Kube, KubeAccess  # noqa: E402
 from reconciler.spec.jobconfig import load_jobconfig  # noqa: E402

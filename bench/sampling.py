@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def interleaved(cases: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:

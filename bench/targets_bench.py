@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.sampling import interleaved
+from bench.sampling import interleaved  # noqa: E402
 from reconciler.kube.client import Kube, KubeAccess  # noqa: E402
 from reconciler.spec.settings import Settings  # noqa: E402
 from reconciler.targets.base import DeployRequest  # noqa: E402

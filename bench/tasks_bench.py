@@ -23,14 +23,14 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from reconciler.engine.commands import Promote
 from reconciler.quality import evidence
+from reconciler.quality.provider import evaluate_window
 from reconciler.quality.providers.prometheus import PrometheusProvider
 from reconciler.quality.providers.prometheus.client import PrometheusConfig
-from reconciler.quality.provider import evaluate_window
 from reconciler.quality.sli import SliContext, merge_indicators, parse_sli
 from reconciler.spec.settings import Settings
 from reconciler.tasks.action import ScalingExecutor

@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 
 from reconciler.controller.executors import NoExecutors
-from reconciler.runtime.service import ServeOptions, Service
 from reconciler.gitstore.seed import seed_bare_repo
+from reconciler.runtime.service import ServeOptions, Service
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "example-config-repo"

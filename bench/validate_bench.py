@@ -28,15 +28,14 @@ import time
 from pathlib import Path
 
 import pygit2
-
-from reconciler.gitstore import treeedit
 import yaml
 
+from reconciler import forked
+from reconciler.forked import map_forked
+from reconciler.gitstore import treeedit
 from reconciler.gitstore.snapshot import BlobRef, open_repository, read_branches
 from reconciler.layout import split_service
 from reconciler.spec.kinds import kind_of_repo_path
-from reconciler import forked
-from reconciler.forked import map_forked
 from reconciler.spec.project import ProjectValidator
 from reconciler.spec.schemas import reset_shape_caches
 from reconciler.spec.yamltext import Loader
@@ -177,7 +176,7 @@ def main(argv: list[str]) -> int:
 
         base = [baseline(repo) for _ in range(cold_runs)]
         base_w, base_c = _median([t for t, _ in base])
-        print(f"{'baseline: read all blobs + libyaml parse of %d config files' % base[0][1]:58} "
+        print(f"{f'baseline: read all blobs + libyaml parse of {base[0][1]} config files':58} "
               f"{base_w * 1000:8.1f} ms wall {base_c * 1000:8.1f} ms cpu")
 
         cold = [whole_cold(repo) for _ in range(cold_runs)]
@@ -189,7 +188,7 @@ def main(argv: list[str]) -> int:
         multi = [whole_cold_forked(repo) for _ in range(cold_runs)]
         multi_w, multi_c = _median([t for t, _, _ in multi])
         assert multi[-1][1] == findings
-        print(f"{'whole repo, cold, on %d cores (the CLI): validate everything' % multi[-1][2]:58} "
+        print(f"{f'whole repo, cold, on {multi[-1][2]} cores (the CLI): validate everything':58} "
               f"{multi_w * 1000:8.1f} ms wall {multi_c * 1000:8.1f} ms cpu (all processes)"
               f"  = {multi_w / base_w:.2f}x baseline (wall), {cold_w / multi_w:.2f}x faster than one core  "
               f"[target <= {TARGET_WHOLE:.0f} s]")

@@ -1,10 +1,8 @@
 """reconciler: a Git-native successor to Keptn v1.
 
-Layers (imports point downwards only, checked by tests/test_layers.py):
-
-* pure core: ``contract``, ``spec``, ``quality`` (minus its HTTP provider), ``engine``
-* adapters:  ``gitstore``, ``quality.providers``, ``targets``, ``tasks``
-* shell:     ``controller``, ``server``, ``cli``
+Imports point downwards only, from the entry points (``cli``, ``demo``, the ``serve`` wiring)
+through ``server``, ``controller``, ``tasks`` and the domain adapters to the pure core and the
+leaves; ``make lint`` enforces it (docs/ARCHITECTURE.md, "Layers").
 """
 
 __version__ = "0.1.0"

@@ -15,7 +15,8 @@ import gc
 import os
 import pickle
 import threading
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,7 +62,7 @@ def map_forked(fn: Callable[[T], R], items: Sequence[T], workers: int | None = N
             results[i] = fn(items[i])
         while children:
             pid, read_end, share = children.pop(0)
-            for i, value in zip(share, _collect(fn, items, share, pid, read_end)):
+            for i, value in zip(share, _collect(fn, items, share, pid, read_end), strict=True):
                 results[i] = value
         return results  # type: ignore[return-value]
     finally:

@@ -29,7 +29,6 @@ KINDS: tuple[Kind, ...] = ("shipyard", "slo", "sli", "remediation", "jobconfig",
 # test: test material (load-test scripts); read by test tasks, a change never delivers.
 # project: the project's own files on the default branch.
 Role = Literal["deploy", "quality-gate", "integration", "test", "project"]
-ROLES: tuple[Role, ...] = ("deploy", "quality-gate", "integration", "test", "project")
 Level = Literal["project", "stage", "service"]
 
 PROJECT: frozenset[Level] = frozenset({"project"})

@@ -3,16 +3,16 @@ environments) lives in tests/support/; the fixtures live here so that every test
 gets them by name, without importing them."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import pytest
 
+from tests.support import shared
 from tests.support.fake_kube import FakeKube
 from tests.support.remotes import Human, Origin, Remotes
 from tests.support.taskenv import FakeTaskEnv
-
-from tests.support import shared
 
 ROOT = Path(__file__).resolve().parents[1]
 

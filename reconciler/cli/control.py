@@ -33,8 +33,8 @@ def _context(given: str, workdir: Path) -> tuple[str, list[dict[str, Any]] | Non
 def _send(action: str, given: str, stage: str | None, workdir: Path, api: str | None, output: str) -> None:
     import httpx
 
+    from reconciler.controller.apitoken import read_token
     from reconciler.runtime.service import read_serve_file
-    from reconciler.server.auth import read_token
     context, runs = _context(given, workdir)
     if runs is not None:
         mine = [r for r in runs if not stage or r["stage"] == stage]

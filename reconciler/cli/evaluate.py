@@ -166,7 +166,7 @@ def _time(text: str, option: str) -> float:
     except ValueError:
         _usage(f"{option}: expected ISO 8601 (2024-05-01T10:00:00Z) or Unix seconds, got {text!r}")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
+        moment = moment.replace(tzinfo=_dt.UTC)
     return moment.timestamp()
 
 
@@ -222,7 +222,7 @@ def render_text(evaluation: Evaluation) -> str:
                          _targets(o.pass_targets), _targets(o.warning_targets), o.status, points))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip())
         reasons = [f"  {o.sli}: {o.error}" for o in evaluation.objectives if o.error]
         if reasons:
             lines += ["", "No usable value:", *reasons]

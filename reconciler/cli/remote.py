@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.cli.common import fail
+
+if TYPE_CHECKING:
+    from reconciler.gitstore.mirror import Mirror
+    from reconciler.gitstore.writer import Writer
 
 repo_option = click.option("--repo", metavar="URL", help="The config repository (default: the one the "
                            "controller of --workdir serves).")
@@ -31,7 +36,7 @@ def resolve_repo(repo: str | None, workdir: Path | None) -> str:
 
 
 @contextlib.contextmanager
-def remote(url: str) -> Iterator[tuple["object", "object"]]:
+def remote(url: str) -> Iterator[tuple[Mirror, Writer]]:
     """(mirror, writer) on a temporary bare mirror of `url`, fetched."""
     from reconciler.gitstore import GitCredentials, GitStoreError, Mirror, Writer
     with tempfile.TemporaryDirectory(prefix="reconciler-cli-") as tmp:

@@ -40,7 +40,7 @@ def status_data(index: Any, workdir: Path) -> dict[str, Any]:
     """The API's status view, with the branch tips of the work dir's mirror (current, the
     controller's own commits included) instead of the last tips that triggered something."""
     from reconciler.cli.workdir import branch_tips
-    from reconciler.server.app import status_view
+    from reconciler.controller.status import status_view
 
     view = status_view(index)
     tips = branch_tips(workdir)

@@ -48,6 +48,7 @@ def delivery(stage: str, service: str, sets: tuple[str, ...], sequence: str, mes
     from reconciler import contract
     from reconciler.engine.events import context_uuid
     from reconciler.gitstore import GitStoreError
+    from reconciler.gitstore.values import commit_values
     from reconciler.spec.valuesfile import ValuesEditError, parse_assignment
 
     try:
@@ -82,6 +83,7 @@ def delivery(stage: str, service: str, sets: tuple[str, ...], sequence: str, mes
             fail(f"cannot push to {stage}: {exc}")
     if not result.created:
         fail(f"{path} on {stage} already has {summary}; nothing to commit (nothing will start)", EXIT_FAILED)
+    assert result.oid is not None   # created: the new tip
     context = context_uuid(f"{stage}:{service}:{result.oid}")
     pushed = {"stage": stage, "service": service, "commit": result.oid, "sequence": sequence, "keptnContext": context}
     if output != "text":

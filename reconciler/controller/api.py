@@ -29,13 +29,13 @@ class ControllerHandle(Protocol):
     def notify_tips_changed(self, source: str) -> None:
         """A push may have happened (poll, watch or webhook). Never blocks; coalesced."""
 
-    def submit_event(self, event: CloudEvent) -> "Future[Admission]":
+    def submit_event(self, event: CloudEvent) -> Future[Admission]:
         """A CloudEvent from the API: a sequence `.triggered`, or a task `.started`/`.finished`."""
 
     def submit_control(self, context: str, action: Literal["abort", "pause", "resume"],
-                       stage: str | None = None) -> "Future[Admission]": ...
+                       stage: str | None = None) -> Future[Admission]: ...
 
-    def submit_problems(self, problems: list[Problem]) -> "Future[list[Admission]]":
+    def submit_problems(self, problems: list[Problem]) -> Future[list[Admission]]:
         """Firing alerts open remediations (one per fingerprint), resolved ones close them."""
 
     def health(self) -> dict[str, Any]:

@@ -15,17 +15,18 @@ knows the last valid commits.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pygit2
 
 from reconciler import contract
 from reconciler.engine.config_gate import blocking_errors, place_of
 from reconciler.forked import map_forked
-from reconciler.gitstore import Mirror
+from reconciler.gitstore import Mirror, objects
 from reconciler.spec.findings import Finding
-from reconciler.spec.project import ProjectReport, ProjectValidator, ServiceConfig
+from reconciler.spec.project import ProjectReport, ProjectValidator
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.validate import check_document
@@ -44,7 +45,7 @@ class _Blob:
 
     @property
     def data(self) -> bytes:
-        return self._repo[self.id].data
+        return objects.blob_data(self._repo, self.id)
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,6 @@ class ConfigState:
 
     def project_errors(self) -> list[Finding]:
         return [f for f in self.findings if f.is_error and self._is_project(f)]
-
-    def service_config(self, stage: str, service: str) -> ServiceConfig | None:
-        return self.report.services.get((stage, service)) if self.report else None
 
     def config_ref(self, stage: str, service: str, commit: str | None) -> str | None:
         if self.service_errors(stage, service):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from reconciler.engine.inputs import Input
 from reconciler.engine.problems import Problem
@@ -69,7 +69,7 @@ class Decided:
     outcome: TaskOutcome | None
 
 
-Item = Union[Submit, Problems, Started, Done, Answer, Decided]
+Item = Submit | Problems | Started | Done | Answer | Decided
 
 _WAKE = object()
 _STOP = object()

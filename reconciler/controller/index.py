@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from reconciler.controller import journal as J
 
@@ -106,7 +107,7 @@ class Index:
     def results_tip(self) -> str | None:
         return self.meta("results_tip")
 
-    def sync(self, journal: "J.Journal") -> int:
+    def sync(self, journal: J.Journal) -> int:
         """Bring the index to the journal's tip; returns how many files were (re)indexed."""
         tip = journal.tip()
         have = self.results_tip
@@ -120,7 +121,7 @@ class Index:
         self.apply(tip, files)
         return len(files)
 
-    def _rebuild(self, journal: "J.Journal", tip: str | None) -> int:
+    def _rebuild(self, journal: J.Journal, tip: str | None) -> int:
         """Index every file of the tip tree, streaming: blobs come from one `git cat-file`
         stream and every REBUILD_BATCH of them is one transaction, so memory is one batch
         whatever the record's size; secondary indexes are built once at the end. The tip is

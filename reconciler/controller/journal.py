@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pygit2
 
@@ -104,7 +105,7 @@ def controller_identity(workdir: str, started: str | None = None) -> str:
     import datetime
     import os
     import socket
-    started = started or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    started = started or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return f"{started} {socket.gethostname()}/{os.getpid()} {workdir}"
 
 
@@ -193,15 +194,6 @@ class Journal:
         rev = rev or self.tip()
         return {} if rev is None else self.mirror.list_tree(rev, prefix)
 
-    def lane_documents(self, rev: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        rev = rev or self.tip()
-        if rev is None:
-            return
-        for path in sorted(self.files(SEQUENCES, rev)):
-            doc = self.read_json(path, rev)
-            if isinstance(doc, dict):
-                yield path, doc
-
     def evaluations(self, stage: str, service: str, limit: int = HISTORY_WINDOW) -> list[dict[str, Any]]:
         """Evidence documents of a lane, newest first (names start with a UTC timestamp)."""
         tip = self.tip()
@@ -280,14 +272,6 @@ def lane_path(stage: str, service: str, context: str) -> str:
 
 def escalation_path(stage: str, service: str, context: str) -> str:
     return f"{ESCALATIONS}{stage}/{service}/{context}.json"
-
-
-def parse_lane_path(path: str) -> tuple[str, str, str] | None:
-    """(stage, service, context) of `sequences/<stage>/<service>/<context>.json`."""
-    parts = path.split("/")
-    if len(parts) != 4 or parts[0] != "sequences" or not parts[3].endswith(".json"):
-        return None
-    return parts[1], parts[2], parts[3][:-5]
 
 
 def tips_document(tips: Mapping[str, str]) -> dict[str, Any]:

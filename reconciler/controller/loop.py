@@ -26,16 +26,17 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from reconciler import contract
+from reconciler.controller import intake
 from reconciler.controller import journal as J
 from reconciler.controller.api import Admission
 from reconciler.controller.approvals import Approvals
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.effects import Effects, ExecutorSet, Notifier
-from reconciler.controller import intake
 from reconciler.controller.inbox import Inbox, Item, Problems, Submit
 from reconciler.controller.index import Index
 from reconciler.controller.maintenance import MirrorMaintenance
@@ -43,8 +44,17 @@ from reconciler.controller.metrics import Metrics
 from reconciler.controller.observe import observe
 from reconciler.controller.pushes import config_branches, process_tips
 from reconciler.engine import sequencer
-from reconciler.engine.commands import (Command, ControlsChanged, DispatchTask, EmitEvent, Escalate, Promote,
-                                        Rejected, ResolveCommit, RunsChanged)
+from reconciler.engine.commands import (
+    Command,
+    ControlsChanged,
+    DispatchTask,
+    EmitEvent,
+    Escalate,
+    Promote,
+    Rejected,
+    ResolveCommit,
+    RunsChanged,
+)
 from reconciler.engine.events import CloudEvent, parse_type
 from reconciler.engine.inputs import CommitResolved, Control, EventReceived, Input, Tick
 from reconciler.engine.problems import Problem
@@ -131,7 +141,7 @@ class Controller:
 
     # == lifecycle ===========================================================================
 
-    def start(self) -> "Controller":
+    def start(self) -> Controller:
         self._thread = threading.Thread(target=self.run, name="controller", daemon=True)
         self._thread.start()
         return self
@@ -430,7 +440,7 @@ class Controller:
         if self.batch:
             return
         for context in self._touched:
-            if context in self.world.contexts and all(r.terminal for r in self.world.runs_of(context)):
-                if not self.approvals.holds(context):
-                    self.world.forget(context)
+            if (context in self.world.contexts and all(r.terminal for r in self.world.runs_of(context))
+                    and not self.approvals.holds(context)):
+                self.world.forget(context)
         self._touched.clear()

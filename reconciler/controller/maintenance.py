@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Callable, Protocol
+from typing import Protocol
 
 log = logging.getLogger("reconciler.controller")
 

@@ -10,8 +10,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from reconciler.controller.journal import Journal
 from reconciler.gitstore import Mirror, Writer
@@ -29,7 +30,7 @@ class Targets:
     never pays for it). `factories` replace the registry for some kinds (tests)."""
 
     def __init__(self, workdir: Path, settings: Callable[[], Settings],
-                 factories: dict[str, Callable[[], "DeploymentTarget"]] | None = None,
+                 factories: dict[str, Callable[[], DeploymentTarget]] | None = None,
                  environ: Mapping[str, str] | None = None):
         self.workdir = workdir
         self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
@@ -42,7 +43,7 @@ class Targets:
     def file_sd_dir(self) -> Path:
         return self.workdir / "prometheus" / "targets"
 
-    def _create(self, kind: str) -> "DeploymentTarget | None":
+    def _create(self, kind: str) -> DeploymentTarget | None:
         factory = self._factories.get(kind)
         if factory is not None:
             return factory()
@@ -50,7 +51,7 @@ class Targets:
         from reconciler.targets.base import TargetContext
         return registry.create(kind, TargetContext(self.workdir, self._settings, self.environ, self.file_sd_dir))
 
-    def local(self) -> "DeploymentTarget":
+    def local(self) -> DeploymentTarget:
         """The local target, created now if it does not exist yet."""
         with self._lock:
             target = self._targets.get("local")
@@ -59,7 +60,7 @@ class Targets:
             assert target is not None
             return target
 
-    def for_stage(self, stage: str) -> "DeploymentTarget | None":
+    def for_stage(self, stage: str) -> DeploymentTarget | None:
         kind = self._settings().stage(stage).target
         with self._lock:
             if kind not in self._targets:
@@ -69,7 +70,7 @@ class Targets:
                 target.configure(self._settings())
             return target
 
-    def existing(self) -> dict[str, "DeploymentTarget"]:
+    def existing(self) -> dict[str, DeploymentTarget]:
         with self._lock:
             return {kind: t for kind, t in self._targets.items() if t is not None}
 
@@ -87,7 +88,7 @@ class ControllerTaskEnv:
     """`TaskEnv` for executors started by the controller."""
 
     def __init__(self, workdir: Path, mirror: Mirror, writer: Writer, journal: Journal,
-                 config: "ConfigState", targets: Targets, clock: Callable[[], float] = time.time,
+                 config: ConfigState, targets: Targets, clock: Callable[[], float] = time.time,
                  log: logging.Logger | None = None, environ: Mapping[str, str] | None = None):
         self.workdir = workdir
         self.environ: Mapping[str, str] = dict(os.environ if environ is None else environ)
@@ -113,7 +114,7 @@ class ControllerTaskEnv:
     def default_branch(self) -> str:
         return self._config.default_branch or "main"
 
-    def target(self, stage: str) -> "DeploymentTarget | None":
+    def target(self, stage: str) -> DeploymentTarget | None:
         return self.targets.for_stage(stage)
 
     def previous_evaluations(self, stage: str, service: str, limit: int) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ class WorkdirLock:
         self.path = Path(workdir) / LOCK_FILE
         self._fd: int | None = None
 
-    def acquire(self) -> "WorkdirLock":
+    def acquire(self) -> WorkdirLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

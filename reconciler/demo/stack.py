@@ -11,9 +11,9 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 _LISTENING = re.compile(rb'msg="Listening on" address=127\.0\.0\.1:(\d+)')
 

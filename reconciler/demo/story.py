@@ -25,9 +25,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from reconciler import contract
 from reconciler.demo import stack
@@ -111,9 +112,11 @@ class Demo:
                 self.stop()
 
     def setup(self) -> None:
-        from reconciler.runtime.service import ServeOptions, Service
+        from reconciler.gitstore import snapshot
         from reconciler.gitstore.seed import seed_bare_repo
-        from reconciler.cli.alerts import rules_text
+        from reconciler.quality.alerts import rules_file
+        from reconciler.runtime.service import ServeOptions, Service
+        from reconciler.spec.project import validate_project
         from reconciler.spec.settings import parse_duration
 
         if self.workdir.exists() and any(self.workdir.iterdir()):
@@ -131,7 +134,8 @@ class Demo:
 
         rules = self.workdir / "stack" / "rules.yml"
         rules.parent.mkdir(parents=True, exist_ok=True)
-        text, count, _ = rules_text(origin, [], int(parse_duration(self.timings.alert_window)), self.timings.alert_for)
+        project = validate_project(snapshot.read_branches(snapshot.open_repository(origin), lazy=True))
+        text, count, _ = rules_file(project, [], int(parse_duration(self.timings.alert_window)), self.timings.alert_for)
         rules.write_text(text)
         work = self.workdir / "reconciler"
         file_sd = work / "prometheus" / "targets"
@@ -197,10 +201,11 @@ class Demo:
     def remediation(self) -> None:
         targets = self.service.targets.file_sd_dir / f"production-{SERVICE}.json"
         self.say(f"putting production under load ({self.timings.production_clients} clients) …")
-        self.load = subprocess.Popen(
-            [sys.executable, "-m", "reconciler.demo.loadgen", "--targets-file", str(targets), "--concurrency",
-             str(self.timings.production_clients), "--duration", "600s"],
-            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "load.log", "wb"))
+        with open(self.workdir / "load.log", "wb") as log:  # the child keeps its own copy of the fd
+            self.load = subprocess.Popen(
+                [sys.executable, "-m", "reconciler.demo.loadgen", "--targets-file", str(targets), "--concurrency",
+                 str(self.timings.production_clients), "--duration", "600s"],
+                stdout=subprocess.DEVNULL, stderr=log)
         before = self.replicas()
         run = self.wait(lambda: self.runs("production", sequence="remediation"),
                         "the response-time alert to open a remediation", timeout=self.timings.step_timeout)[0]
@@ -220,6 +225,7 @@ class Demo:
         evaluation = self.last_evaluation("production")
         self.expect(evaluation is not None and evaluation["result"] in ("pass", "warning"),
                     "the re-evaluation after scaling passed", {"run": done, "evaluation": evaluation})
+        assert evaluation is not None   # expect() raised otherwise
         self.say(f"re-evaluation: {evaluation['result']} (score {evaluation['score']:.1f}) with "
                  f"{self.replicas()} replicas; remediation {done['result']}")
         self.load.terminate()
@@ -262,7 +268,7 @@ class Demo:
         logger = logging.getLogger("reconciler")
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        self._log_handler = handler
+        self._log_handler: logging.FileHandler | None = handler
 
     def stop(self) -> None:
         handler = getattr(self, "_log_handler", None)
@@ -296,8 +302,8 @@ class Demo:
         shipyard.write_text(text.replace('timeframe: "15s"', f'timeframe: "{t.remediation_window}"'))
 
     def trigger(self, image: str) -> str:
-        from reconciler.cli.trigger import commit_values
         from reconciler.engine.events import context_uuid
+        from reconciler.gitstore.values import commit_values
         result = commit_values(self.service.writer, "dev", SERVICE, {"image": image},
                                author=("Demo Developer", "developer@example.com"))
         self.expect(result.created, f"the push of {image}")

@@ -51,11 +51,6 @@ def parse_type(event_type: str) -> ParsedType | None:
     return None
 
 
-def short_type(event_type: str) -> str:
-    """`dev.delivery.finished` for `sh.keptn.event.dev.delivery.finished` (the triggeredOn form)."""
-    return event_type[len(PREFIX):] if event_type.startswith(PREFIX) else event_type
-
-
 @dataclass(frozen=True, slots=True)
 class CloudEvent:
     """A structured-mode CloudEvent with Keptn's extensions (`shkeptncontext`, `triggeredid`, `gitcommitid`).
@@ -92,7 +87,7 @@ class CloudEvent:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "CloudEvent":
+    def from_dict(cls, raw: dict[str, Any]) -> CloudEvent:
         """Parse a structured CloudEvent; raises ValueError naming the missing attribute.
 
         `id` and `time` are required here too: the HTTP API fills them in before parsing (it
@@ -117,7 +112,7 @@ class CloudEvent:
             kwargs["source"] = raw["source"]
         return cls(**kwargs)
 
-    def replace(self, **changes: Any) -> "CloudEvent":
+    def replace(self, **changes: Any) -> CloudEvent:
         return dataclasses.replace(self, **changes)
 
 
@@ -135,7 +130,7 @@ def derived_id(*parts: str) -> str:
 
 def iso_time(epoch: float) -> str:
     """RFC 3339 UTC with milliseconds for a UNIX time (the engine takes time as an input)."""
-    stamp = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+    stamp = _dt.datetime.fromtimestamp(epoch, _dt.UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -22,7 +22,8 @@ meanwhile; every other run gets a fresh sequence number (FIFO by trigger order).
 from __future__ import annotations
 
 import bisect
-from typing import Iterable, Protocol
+from collections.abc import Iterable, Iterator
+from typing import Generic, Protocol, TypeVar
 
 from reconciler.engine.state import PAUSED, STARTED, TRIGGERED, WAITING
 
@@ -36,16 +37,21 @@ class LaneRun(Protocol):
     queue: tuple[int, int, int]
 
 
+# The rules need only LaneRun's fields; generic so that callers get back the runs they put in
+# (the sequencer's SequenceRun), not the protocol.
+R = TypeVar("R", bound=LaneRun)
+
+
 def holds_lane(run: LaneRun) -> bool:
     return run.state == STARTED or (run.state == PAUSED and run.paused_from == STARTED)
 
 
-def startable(runs_in_order: Iterable[LaneRun]) -> list[LaneRun]:
+def startable(runs_in_order: Iterable[R]) -> list[R]:
     """The queued runs (state triggered or waiting) that may take the lane now, in order."""
     runs = list(runs_in_order)
     holders = {r.context for r in runs if holds_lane(r)}
     queued_ahead: set[str] = set()      # contexts with a run still queued ahead
-    ready: list[LaneRun] = []
+    ready: list[R] = []
     for run in runs:
         if run.state not in QUEUED_STATES:
             continue
@@ -58,7 +64,7 @@ def startable(runs_in_order: Iterable[LaneRun]) -> list[LaneRun]:
     return ready
 
 
-def position(runs_in_order: Iterable[LaneRun], run: LaneRun) -> int | None:
+def position(runs_in_order: Iterable[R], run: R) -> int | None:
     """1-based place of a queued run among the queued runs of its lane (None if not queued)."""
     if run.state not in QUEUED_STATES:
         return None
@@ -71,7 +77,7 @@ def position(runs_in_order: Iterable[LaneRun], run: LaneRun) -> int | None:
     return None
 
 
-class Lane:
+class Lane(Generic[R]):
     """The active runs of one (stage, service), kept sorted by queue place."""
 
     __slots__ = ("key", "_keys", "_runs")
@@ -79,20 +85,20 @@ class Lane:
     def __init__(self, key: tuple[str, str]):
         self.key = key
         self._keys: list[tuple[int, int, int]] = []
-        self._runs: list[LaneRun] = []
+        self._runs: list[R] = []
 
     def __len__(self) -> int:
         return len(self._runs)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[R]:
         return iter(self._runs)
 
-    def add(self, run: LaneRun) -> None:
+    def add(self, run: R) -> None:
         i = bisect.bisect_right(self._keys, run.queue)
         self._keys.insert(i, run.queue)
         self._runs.insert(i, run)
 
-    def remove(self, run: LaneRun) -> bool:
+    def remove(self, run: R) -> bool:
         for i, r in enumerate(self._runs):
             if r is run:
                 del self._keys[i]
@@ -100,11 +106,11 @@ class Lane:
                 return True
         return False
 
-    def startable(self) -> list[LaneRun]:
+    def startable(self) -> list[R]:
         return startable(self._runs)
 
-    def holders(self) -> list[LaneRun]:
+    def holders(self) -> list[R]:
         return [r for r in self._runs if holds_lane(r)]
 
-    def position(self, run: LaneRun) -> int | None:
+    def position(self, run: R) -> int | None:
         return position(self._runs, run)

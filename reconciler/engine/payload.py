@@ -6,7 +6,8 @@ memory of thousands of runs small).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 PASS, WARNING, FAIL = "pass", "warning", "fail"
 SUCCEEDED, ERRORED, ABORTED, UNKNOWN = "succeeded", "errored", "aborted", "unknown"

@@ -31,6 +31,10 @@ class Rejected:
     reason: str
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def problems_from_alertmanager(payload: Any) -> tuple[list[Problem], list[Rejected]]:
     """Every alert in a (version 4) Alertmanager payload, opened or resolved.
 
@@ -45,8 +49,8 @@ def problems_from_alertmanager(payload: Any) -> tuple[list[Problem], list[Reject
         if not isinstance(alert, dict):
             rejected.append(Rejected("", "alert entry is not an object"))
             continue
-        labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
-        annotations = alert.get("annotations") if isinstance(alert.get("annotations"), dict) else {}
+        labels = _object(alert.get("labels"))
+        annotations = _object(alert.get("annotations"))
         fingerprint = str(alert.get("fingerprint") or "")
         stage, service = labels.get("stage"), labels.get("service")
         if not fingerprint:
@@ -55,7 +59,7 @@ def problems_from_alertmanager(payload: Any) -> tuple[list[Problem], list[Reject
         if not stage or not service:
             rejected.append(Rejected(fingerprint, "alert needs the labels 'stage' and 'service' to pick a lane"))
             continue
-        state = "resolved" if alert.get("status") == "resolved" else "open"
+        state: Literal["open", "resolved"] = "resolved" if alert.get("status") == "resolved" else "open"
         alertname = str(labels.get("alertname") or "")
         title = str(annotations.get("summary") or alertname or "problem")
         details = {

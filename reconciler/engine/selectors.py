@@ -8,7 +8,7 @@ is read as `fail` (the validator warns about it).
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from reconciler.spec.shipyard import Sequence, Shipyard, Stage, TriggeredOn
 
@@ -33,9 +33,7 @@ def selector_matches(match: Mapping[str, str] | None, result: str, last_task: st
         return result in (PASS, WARNING)
     if normalize_result(match.get("result")) == result:
         return True
-    if last_task is not None and normalize_result(match.get(f"{last_task}.result")) == result:
-        return True
-    return False
+    return last_task is not None and normalize_result(match.get(f"{last_task}.result")) == result
 
 
 def fires(trigger: TriggeredOn, result: str, last_task: str | None) -> bool:

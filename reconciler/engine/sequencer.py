@@ -20,20 +20,54 @@ from typing import Any
 
 from reconciler import layout
 from reconciler.engine.answers import judge
-from reconciler.engine.commands import (Command, ControlsChanged, DispatchTask, EmitEvent,
-                                        Escalate, Promote, Rejected, ResolveCommit, RunsChanged)
-from reconciler.engine.events import (SOURCE, CloudEvent, derived_id, iso_time, parse_type,
-                                      sequence_type, task_type)
-from reconciler.engine.inputs import (CommitResolved, ConfigChanged, Control, EventReceived, Input,
-                                      PromotionFailed, PromotionFinished, Tick)
-from reconciler.engine.payload import (ABORTED as STATUS_ABORTED, ERRORED, FAIL, aggregate,
-                                       deep_merge, json_copy, stops_sequence, task_data)
+from reconciler.engine.commands import (
+    Command,
+    ControlsChanged,
+    DispatchTask,
+    EmitEvent,
+    Escalate,
+    Promote,
+    Rejected,
+    ResolveCommit,
+    RunsChanged,
+)
+from reconciler.engine.events import SOURCE, CloudEvent, derived_id, iso_time, parse_type, sequence_type, task_type
+from reconciler.engine.inputs import (
+    CommitResolved,
+    ConfigChanged,
+    Control,
+    EventReceived,
+    Input,
+    PromotionFailed,
+    PromotionFinished,
+    Tick,
+)
+from reconciler.engine.payload import ABORTED as STATUS_ABORTED
+from reconciler.engine.payload import ERRORED, FAIL, aggregate, deep_merge, json_copy, stops_sequence, task_data
 from reconciler.engine.selectors import followups
-from reconciler.engine.state import (ABORTED, AWAIT_COMMIT, AWAIT_PROMOTION, DONE, FINISHED, PAUSED,
-                                     PENDING, PROMOTE_AT_START, PROMOTE_BY_APPROVAL, SCHEDULED,
-                                     STARTED, TASK_STARTED, TASK_TRIGGERED, TIMED_OUT, TRIGGERED,
-                                     WAITING, WAITING_FOR_APPROVAL, Answer, Promotion, SequenceRun,
-                                     TaskRun)
+from reconciler.engine.state import (
+    ABORTED,
+    AWAIT_COMMIT,
+    AWAIT_PROMOTION,
+    DONE,
+    FINISHED,
+    PAUSED,
+    PENDING,
+    PROMOTE_AT_START,
+    PROMOTE_BY_APPROVAL,
+    SCHEDULED,
+    STARTED,
+    TASK_STARTED,
+    TASK_TRIGGERED,
+    TIMED_OUT,
+    TRIGGERED,
+    WAITING,
+    WAITING_FOR_APPROVAL,
+    Answer,
+    Promotion,
+    SequenceRun,
+    TaskRun,
+)
 from reconciler.engine.timeouts import APPROVAL, expired
 from reconciler.engine.world import ALL_STAGES, World
 from reconciler.spec.shipyard import Sequence
@@ -157,11 +191,11 @@ def _on_sequence_triggered(s: _Step, event: CloudEvent, stage: str, sequence: st
     shipyard = w.shipyard
     if shipyard is None or shipyard.stage(stage) is None or not NAME.match(stage):
         # Not a lane we can keep a file for: answer with the finished event only.
-        problem = ("there is no valid shipyard.yaml on the default branch; fix it and trigger again"
+        reason = ("there is no valid shipyard.yaml on the default branch; fix it and trigger again"
                    if shipyard is None else
                    f"stage {stage!r} is not in shipyard.yaml (stages: {', '.join(shipyard.stage_names) or 'none'})")
         w.applied.add(event.id)
-        _emit_unstored_finished(s, event, stage, sequence, service, problem)
+        _emit_unstored_finished(s, event, stage, sequence, service, reason)
         return
     definition = shipyard.sequence(stage, sequence)
     problem = None
@@ -344,8 +378,10 @@ def _finish(s: _Step, run: SequenceRun) -> None:
     """Normal completion (also a failed one): `.finished`, follow-ups, maybe an escalation."""
     w = s.world
     last = run.tasks[run.last_task] if run.last_task is not None else None
-    _end(s, run, FINISHED, last.result if last else FAIL, last.status if last else ERRORED,
-         last.message if last else None)
+    if last is not None and last.result is not None and last.status is not None:
+        _end(s, run, FINISHED, last.result, last.status, last.message)
+    else:   # no task completed (or a lane file without its outcome)
+        _end(s, run, FINISHED, FAIL, ERRORED, last.message if last else None)
     if w.shipyard is not None:
         for stage, sequence in followups(w.shipyard, run.stage, run.sequence, run.result or FAIL,
                                          run.last_task_name):
@@ -388,7 +424,9 @@ def _plan_promotion(parent: SequenceRun, stage: str, sequence: Sequence,
     if stage == parent.stage:
         return None
     change = data.get("configurationChange")
-    commit = change.get("commit") if isinstance(change, dict) else None
+    if not isinstance(change, dict):
+        return None
+    commit = change.get("commit")
     if not isinstance(commit, str) or not commit:
         return None
     base = change.get("base")

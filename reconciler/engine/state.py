@@ -75,7 +75,7 @@ class Answer:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Answer":
+    def from_dict(cls, raw: dict[str, Any]) -> Answer:
         return cls(id=raw["id"], at=float(raw["at"]), result=raw.get("result"),
                    status=raw.get("status"), message=raw.get("message"))
 
@@ -122,7 +122,7 @@ class TaskRun:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "TaskRun":
+    def from_dict(cls, raw: dict[str, Any]) -> TaskRun:
         state = raw.get("state", PENDING)
         if state not in TASK_STATES:
             raise StateFormatError(f"task {raw.get('name')!r}: unknown state {state!r}")
@@ -164,7 +164,7 @@ class Promotion:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Promotion":
+    def from_dict(cls, raw: dict[str, Any]) -> Promotion:
         mode = raw.get("mode")
         if mode not in (PROMOTE_AT_START, PROMOTE_BY_APPROVAL):
             raise StateFormatError(f"promotion: unknown mode {mode!r}")
@@ -259,7 +259,7 @@ class SequenceRun:
         return out
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "SequenceRun":
+    def from_dict(cls, raw: dict[str, Any]) -> SequenceRun:
         where = f"run {raw.get('id', '?')}"
         try:
             state = raw["state"]

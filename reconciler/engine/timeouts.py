@@ -10,8 +10,7 @@
 from __future__ import annotations
 
 from reconciler import layout
-from reconciler.engine.state import (SCHEDULED, STARTED, TASK_STARTED, TASK_TRIGGERED,
-                                     SequenceRun, TaskRun)
+from reconciler.engine.state import SCHEDULED, STARTED, TASK_STARTED, TASK_TRIGGERED, SequenceRun, TaskRun
 from reconciler.spec.settings import TimeoutSettings
 
 APPROVAL = layout.TASK_APPROVAL
@@ -53,10 +52,10 @@ def expired(run: SequenceRun, now: float, timeouts: TimeoutSettings) -> str | No
     if run.terminal or run.current >= len(run.tasks):
         return None
     task = run.tasks[run.current]
-    if task.state == TASK_TRIGGERED and task.triggered_at is not None:
-        if now >= task.triggered_at + timeouts.taskTriggered:
-            return (f"sequence timed out while waiting for task {task.name} to receive a "
-                    f"correlating .started or .finished event")
+    if (task.state == TASK_TRIGGERED and task.triggered_at is not None
+            and now >= task.triggered_at + timeouts.taskTriggered):
+        return (f"sequence timed out while waiting for task {task.name} to receive a "
+                f"correlating .started or .finished event")
     if task.state == TASK_STARTED:
         limit = started_timeout(run, task, timeouts)
         first = task.first_started_at

@@ -21,8 +21,9 @@ reads them). Rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from reconciler import contract, layout
 from reconciler.engine.events import SOURCE, CloudEvent, context_uuid, derived_id, iso_time, sequence_type

@@ -7,11 +7,18 @@ persisted (`World.load`), which is the whole of its durable state besides the pa
 from __future__ import annotations
 
 import heapq
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from reconciler.engine.lanes import Lane
-from reconciler.engine.state import (PAUSED, SequenceRun, StateFormatError, lane_document,
-                                     lane_document_json, runs_from_document)
+from reconciler.engine.state import (
+    PAUSED,
+    SequenceRun,
+    StateFormatError,
+    lane_document,
+    lane_document_json,
+    runs_from_document,
+)
 from reconciler.engine.timeouts import next_deadline
 from reconciler.spec.settings import TimeoutSettings
 from reconciler.spec.shipyard import Shipyard
@@ -27,7 +34,7 @@ class World:
         self.timeouts = timeouts or TimeoutSettings()
         self.project = project
         self.runs: dict[str, SequenceRun] = {}                      # run id → run
-        self.lanes: dict[tuple[str, str], Lane] = {}                 # active runs per lane
+        self.lanes: dict[tuple[str, str], Lane[SequenceRun]] = {}                 # active runs per lane
         self.contexts: dict[str, list[SequenceRun]] = {}             # creation order
         self.task_triggers: dict[str, tuple[SequenceRun, int]] = {}  # task .triggered id → (run, task)
         self.sequence_triggers: dict[str, SequenceRun] = {}          # sequence .triggered id → run
@@ -60,7 +67,7 @@ class World:
 
     def is_paused(self, context: str, stage: str) -> bool:
         stages = self.paused.get(context)
-        return bool(stages) and (ALL_STAGES in stages or stage in stages)
+        return stages is not None and (ALL_STAGES in stages or stage in stages)
 
     # -- changes (used by the sequencer) ---------------------------------------------------
 
@@ -189,7 +196,7 @@ class World:
     @classmethod
     def load(cls, documents: Iterable[Any], *, shipyard: Shipyard | None = None,
              timeouts: TimeoutSettings | None = None, project: str = "",
-             controls: Any = None) -> "World":
+             controls: Any = None) -> World:
         """Rebuild from lane documents (and the controls document); StateFormatError otherwise."""
         world = cls(shipyard, timeouts, project)
         for run in sorted(_runs_of(documents), key=lambda r: r.queue[2]):   # creation order

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import pygit2
 from pygit2.enums import CredentialType
@@ -73,7 +73,7 @@ class GitCredentials:
     max_attempts: int = 2
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "GitCredentials":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GitCredentials:
         """Read `RECONCILER_GIT_TOKEN`, `RECONCILER_GIT_USERNAME`, `RECONCILER_GIT_SSH_KEY`
         and `RECONCILER_GIT_SSH_PASSPHRASE` (all optional)."""
         env = os.environ if env is None else env
@@ -90,7 +90,7 @@ class GitCredentials:
         """Strings that must never be printed (for `redact`)."""
         return tuple(s for s in (self.token, self.ssh_passphrase) if s)
 
-    def callbacks(self) -> "TransportCallbacks":
+    def callbacks(self) -> TransportCallbacks:
         """Fresh callbacks for one network operation (attempts are counted per operation)."""
         return TransportCallbacks(self)
 

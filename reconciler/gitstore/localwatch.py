@@ -15,12 +15,21 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent,
-                             FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent,
-                             FileSystemEvent, FileSystemEventHandler)
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from reconciler.gitstore.mirror import local_path
@@ -50,7 +59,7 @@ def is_ref_change(event: FileSystemEvent, root: Path) -> bool:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, watch: "LocalWatch") -> None:
+    def __init__(self, watch: LocalWatch) -> None:
         self.watch = watch
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -89,14 +98,14 @@ class LocalWatch:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_url(cls, url: str, on_change: Callable[[], None], **kwargs) -> "LocalWatch | None":
+    def for_url(cls, url: str, on_change: Callable[[], None], **kwargs) -> LocalWatch | None:
         """A watch for a `file://` or plain-path remote; None for network remotes."""
         path = local_path(url)
         if path is None or not (path / "refs").is_dir():
             return None
         return cls(path, on_change, **kwargs)
 
-    def start(self) -> "LocalWatch":
+    def start(self) -> LocalWatch:
         if self._observer is not None:
             raise RuntimeError("watch already started")
         self._stop.clear()
@@ -140,7 +149,7 @@ class LocalWatch:
             self._thread.join(timeout)
             self._thread = None
 
-    def __enter__(self) -> "LocalWatch":
+    def __enter__(self) -> LocalWatch:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

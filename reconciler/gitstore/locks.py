@@ -9,8 +9,8 @@ lock that stays for seconds belongs to a dead one: we wait that long, then remov
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 STALE_AFTER = 5.0          # seconds; git itself waits 100 ms (core.filesRefLockTimeout)
 POLL = 0.05

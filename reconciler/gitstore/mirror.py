@@ -22,15 +22,15 @@ import re
 import subprocess
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import unquote
 
 import pygit2
 from pygit2.enums import FetchPrune, ObjectType, SortMode
 
 from reconciler.contract import BOT_NAME, DEFAULT_BRANCHES
-from reconciler.gitstore import locks
+from reconciler.gitstore import locks, objects
 from reconciler.gitstore.credentials import GitCredentials, StaleRef, TransportCallbacks, configure_timeouts, redact
 from reconciler.gitstore.errors import AuthenticationError, GitStoreError, PushRejected, RemoteError, UnknownRevision
 from reconciler.gitstore.models import CommitInfo, Person
@@ -229,7 +229,7 @@ class Mirror:
         the trees on the changed paths, the new blobs. Objects are written children first,
         so a tree or commit in our store always has everything below it.
         """
-        remote = {}
+        remote: dict[str, pygit2.Oid] = {}
         try:
             names = list(source.references)
         except pygit2.GitError as exc:      # the origin moved or broke since we opened it
@@ -238,9 +238,11 @@ class Mirror:
         for name in names:
             if name.startswith(HEADS):
                 try:
-                    remote[name[len(HEADS):]] = source.references[name].resolve().target
+                    target = source.references[name].resolve().target
                 except (KeyError, pygit2.GitError):
                     continue   # a dangling symbolic ref is not a branch we can mirror
+                if isinstance(target, pygit2.Oid):     # always, for a resolved (direct) reference
+                    remote[name[len(HEADS):]] = target
         head = source.references.get("HEAD")
         if head is not None and head.type == pygit2.enums.ReferenceType.SYMBOLIC:
             target = head.target
@@ -473,16 +475,15 @@ class Mirror:
         """The commit `rev` names; raises UnknownRevision."""
         repo = self.repo
         try:
-            if isinstance(rev, pygit2.Oid):
+            if isinstance(rev, pygit2.Oid) or _HEX.match(rev):
                 obj = repo.get(rev)
-            elif _HEX.match(rev):
-                obj = repo.get(rev)
-            else:
-                ref = repo.references.get(rev if rev.startswith("refs/") else HEADS + rev)
-                obj = ref.peel(pygit2.Commit) if ref is not None else repo.revparse_single(rev)
-            if obj is None:
-                raise KeyError(rev)
-            return obj.peel(pygit2.Commit)
+                if obj is None:
+                    raise KeyError(rev)
+                return obj.peel(pygit2.Commit)
+            ref = repo.references.get(rev if rev.startswith("refs/") else HEADS + rev)
+            if ref is not None:
+                return ref.peel(pygit2.Commit)
+            return repo.revparse_single(rev).peel(pygit2.Commit)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             raise UnknownRevision(f"{rev} is not a branch or commit in the mirror of {self.display_url}") from None
 
@@ -499,7 +500,7 @@ class Mirror:
     def read(self, rev: Rev, path: str) -> bytes | None:
         """The content of file `path` at `rev`, or None when there is no such file."""
         obj = self._entry(rev, path)
-        return obj.data if obj is not None and obj.type == ObjectType.BLOB else None  # type: ignore[union-attr]
+        return obj.data if isinstance(obj, pygit2.Blob) else None
 
     def blob_id(self, rev: Rev, path: str) -> str | None:
         """The blob id of file `path` at `rev` (compare two versions without reading them)."""
@@ -632,15 +633,15 @@ class Mirror:
                 target = folder / name
                 if entry.filemode == pygit2.enums.FileMode.TREE:
                     target.mkdir()
-                    stack.append((repo[entry.id], target, f"{rel}{name}/"))  # type: ignore[arg-type]
+                    stack.append((objects.tree(repo, entry.id), target, f"{rel}{name}/"))
                 elif entry.filemode == pygit2.enums.FileMode.LINK:
-                    link = repo[entry.id].data.decode()  # type: ignore[union-attr]
+                    link = objects.blob_data(repo, entry.id).decode()
                     if os.path.isabs(link) or not (folder / link).resolve().is_relative_to(root):
                         raise GitStoreError(f"symlink {rel}{name} -> {link} points outside the export")
                     target.symlink_to(link)
                     written.append(rel + name)
                 elif entry.filemode in (pygit2.enums.FileMode.BLOB, pygit2.enums.FileMode.BLOB_EXECUTABLE):
-                    target.write_bytes(repo[entry.id].data)  # type: ignore[union-attr]
+                    target.write_bytes(objects.blob_data(repo, entry.id))
                     if entry.filemode == pygit2.enums.FileMode.BLOB_EXECUTABLE:
                         target.chmod(0o755)
                     written.append(rel + name)
@@ -695,7 +696,7 @@ def _copy_changes(source: pygit2.Repository, have: pygit2.Odb, old: pygit2.Tree,
     (from a tree diff done in C) and the trees on their paths. A write-back into a wide
     folder (`sequences/dev/` with a thousand services) then costs its depth, not its width."""
     trees: dict[str, None] = {"": None}
-    for delta in source.diff(old, new).deltas:
+    for delta in old.diff_to_tree(new).deltas:
         if delta.status == pygit2.enums.DeltaStatus.DELETED:
             continue                                    # nothing to copy
         target = delta.new_file
@@ -722,7 +723,7 @@ def _copy_tree(source: pygit2.Repository, have: pygit2.Odb, oid: pygit2.Oid) -> 
     """Copy tree `oid` and whatever below it `have` lacks, children first."""
     if oid in have:
         return
-    for entry in source[oid]:  # type: ignore[union-attr]
+    for entry in objects.tree(source, oid):
         eid = entry.id
         if eid in have:          # checked first: most entries are unchanged folders
             continue
@@ -738,14 +739,14 @@ _TREE = pygit2.enums.FileMode.TREE
 _GITLINK = pygit2.enums.FileMode.COMMIT
 
 
-def iter_files(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = ""):
+def iter_files(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str = "") -> Iterator[tuple[str, str]]:
     """Yield `(path, blob id)` for every file in `tree`, depth first."""
     stack = [(tree, prefix)]
     while stack:
         t, base = stack.pop()
         for entry in t:
             if entry.filemode == pygit2.enums.FileMode.TREE:
-                stack.append((repo[entry.id], f"{base}{entry.name}/"))
+                stack.append((objects.tree(repo, entry.id), f"{base}{entry.name}/"))
             elif entry.filemode != pygit2.enums.FileMode.COMMIT:
                 yield f"{base}{entry.name}", str(entry.id)
 
@@ -759,7 +760,7 @@ def tree_changes(repo: pygit2.Repository, old: pygit2.Tree | None, new: pygit2.T
     if new is None:
         return tuple(sorted(p for p, _ in iter_files(repo, old)))
     paths: set[str] = set()
-    for delta in repo.diff(old, new).deltas:
+    for delta in old.diff_to_tree(new).deltas:
         paths.add(delta.old_file.path)
         paths.add(delta.new_file.path)
     return tuple(sorted(paths))

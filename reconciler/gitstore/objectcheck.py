@@ -40,7 +40,8 @@ def verify_loose(path: Path) -> None:
         nul = head.find(b"\0")
         if nul < 0:
             ended = inflater.eof or len(head) >= 64
-            raise CorruptObject(path, "no object header" if ended else "is truncated (the compressed stream ends early)")
+            raise CorruptObject(path, "no object header" if ended
+                                else "is truncated (the compressed stream ends early)")
         kind, _, size_text = head[:nul].partition(b" ")
         if kind not in _TYPES or not size_text.isdigit():
             raise CorruptObject(path, "malformed object header")

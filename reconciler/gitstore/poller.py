@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from reconciler.gitstore.mirror import Mirror
 
@@ -50,7 +50,7 @@ class Poller:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def for_mirror(cls, mirror: Mirror, on_change: Callable[[], None], interval: float, **kwargs) -> "Poller":
+    def for_mirror(cls, mirror: Mirror, on_change: Callable[[], None], interval: float, **kwargs) -> Poller:
         """Poll `mirror`'s remote and compare with the mirror's own branches."""
         return cls(mirror.ls_remote, on_change, interval, known_tips=mirror.tips, **kwargs)
 
@@ -87,7 +87,7 @@ class Poller:
                     self.on_error(exc)
             self._stop.wait(self.next_delay())
 
-    def start(self) -> "Poller":
+    def start(self) -> Poller:
         if self._thread is not None:
             raise RuntimeError("poller already started")
         self._stop.clear()
@@ -102,7 +102,7 @@ class Poller:
             self._thread.join(timeout)
             self._thread = None
 
-    def __enter__(self) -> "Poller":
+    def __enter__(self) -> Poller:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

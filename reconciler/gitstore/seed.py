@@ -14,6 +14,7 @@ from pathlib import Path
 import pygit2
 
 from reconciler.contract import BOT_EMAIL, BOT_NAME, DEFAULT_BRANCHES
+from reconciler.gitstore import objects
 
 
 class SeedError(ValueError):
@@ -42,7 +43,8 @@ def seed_bare_repo(dest: Path, layout: Path) -> dict[str, str]:
     repo = pygit2.init_repository(str(dest), bare=True, initial_head=default)
     who = pygit2.Signature(BOT_NAME, BOT_EMAIL)
     root = repo.create_commit(f"refs/heads/{default}", who, who,
-                              f"Create project from {layout.resolve().name}/{default}\n", _tree(repo, layout / default), [])
+                              f"Create project from {layout.resolve().name}/{default}\n",
+                              _tree(repo, layout / default), [])
     commits = {default: str(root)}
     for branch in others:
         oid = repo.create_commit(f"refs/heads/{branch}", who, who,
@@ -59,7 +61,7 @@ def _tree(repo: pygit2.Repository, folder: Path) -> pygit2.Oid:
             continue
         if entry.is_dir():
             sub = _tree(repo, Path(entry.path))
-            if len(repo[sub]) > 0:
+            if len(objects.tree(repo, sub)) > 0:
                 builder.insert(entry.name, sub, pygit2.enums.FileMode.TREE)
         elif entry.is_file():
             mode = entry.stat().st_mode

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pygit2
 
+from reconciler.gitstore import objects
+
 _LINK = pygit2.enums.FileMode.LINK if hasattr(pygit2, "enums") else 0o120000
 _COMMIT = pygit2.enums.FileMode.COMMIT if hasattr(pygit2, "enums") else 0o160000
 
@@ -63,7 +65,7 @@ class BlobRef:
 
     @property
     def data(self) -> bytes:
-        return self.repo[self.id].data
+        return objects.blob_data(self.repo, self.id)
 
 
 def read_tree(repo: pygit2.Repository, commit: str, *, lazy: bool = False) -> dict[str, bytes | BlobRef]:
@@ -74,11 +76,11 @@ def read_tree(repo: pygit2.Repository, commit: str, *, lazy: bool = False) -> di
     while stack:
         prefix, tree = stack.pop()
         for entry in tree:
-            path = prefix + entry.name
+            path = prefix + (entry.name or "")
             if entry.type_str == "tree":
-                stack.append((path + "/", repo[entry.id]))
+                stack.append((path + "/", objects.tree(repo, entry.id)))
             elif entry.type_str == "blob" and entry.filemode not in (_LINK, _COMMIT):
-                out[path] = BlobRef(repo, str(entry.id)) if lazy else repo[entry.id].data
+                out[path] = BlobRef(repo, str(entry.id)) if lazy else objects.blob_data(repo, entry.id)
     return out
 
 

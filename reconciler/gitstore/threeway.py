@@ -13,11 +13,12 @@ so the sequence can end as errored and name them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pygit2
 
+from reconciler.gitstore import objects
 from reconciler.gitstore.treeedit import SubtreeId, apply, subtree
 
 
@@ -44,12 +45,12 @@ Resolver = Callable[[str, "bytes | None", "bytes | None", "bytes | None"], "byte
 def _resolve(repo: pygit2.Repository, index: pygit2.Index, clean: str, resolver: Resolver | None) -> set[str]:
     """Settle the index's conflicts the resolver can merge; the paths left in conflict."""
     left: set[str] = set()
-    settled: list[tuple[str, pygit2.Oid, int]] = []
+    settled: list[tuple[str, pygit2.Oid, pygit2.enums.FileMode]] = []
     for entries in list(index.conflicts):
         present = [e for e in entries if e is not None]
         path = present[0].path
         full = f"{clean}/{path}" if clean else path
-        blobs = [repo[e.id].data if e is not None else None for e in entries]
+        blobs = [objects.blob_data(repo, e.id) if e is not None else None for e in entries]
         merged = resolver(full, *blobs) if resolver is not None and entries[1] is not None else None
         if merged is None:
             left.add(full)

@@ -14,8 +14,8 @@ Pure: no Git access, so the engine can reason about trailers in tests without a 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*?)\s*$")

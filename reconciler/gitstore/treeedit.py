@@ -7,8 +7,8 @@ instead of an index of 3,000 entries.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pygit2
 from pygit2.enums import FileMode

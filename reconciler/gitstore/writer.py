@@ -20,16 +20,22 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
 
 import pygit2
 from pygit2.enums import ObjectType, SortMode
 
 from reconciler.contract import BOT_EMAIL, BOT_NAME, TRAILER_STEP
 from reconciler.gitstore import threeway, treeedit
-from reconciler.gitstore.errors import (AuthenticationError, BranchExists, MergeConflict, PushRejected,
-                                        RemoteError, WriteConflict)
+from reconciler.gitstore.errors import (
+    AuthenticationError,
+    BranchExists,
+    MergeConflict,
+    PushRejected,
+    RemoteError,
+    WriteConflict,
+)
 from reconciler.gitstore.mirror import HEADS, Mirror, Rev, iter_files
 from reconciler.gitstore.models import WriteResult
 from reconciler.gitstore.trailers import Trailers, format_message

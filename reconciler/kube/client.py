@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
@@ -73,7 +74,7 @@ class KubeAccess:
     context: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "KubeAccess":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> KubeAccess:
         return cls(url=environ.get("RECONCILER_KUBE_URL") or None,
                    token=environ.get("RECONCILER_KUBE_TOKEN") or None,
                    ca_file=environ.get("RECONCILER_KUBE_CA_FILE") or None,
@@ -116,7 +117,7 @@ class Kube:
         self.request_timeout = request_timeout
 
     @classmethod
-    def connect(cls, access: KubeAccess | None = None, **kwargs) -> "Kube":
+    def connect(cls, access: KubeAccess | None = None, **kwargs) -> Kube:
         return cls(connect(access), **kwargs)
 
     def close(self) -> None:

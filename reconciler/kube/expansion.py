@@ -12,8 +12,8 @@ local process (`expand`) or re-escape it for a kubelet that will expand again
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ The outcome is read from the Job's conditions (`Complete` / `Failed`, with the r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from reconciler.kube import resources
 from reconciler.kube.client import Kube, NotFound
@@ -66,7 +66,8 @@ def job_logs(kube: Kube, namespace: str, name: str, *, tail_lines: int | None = 
     for pod in pods:
         pod_name = pod["metadata"]["name"]
         try:
-            out.append(with_retries(lambda: kube.text(resources.POD.path(namespace, pod_name, "log"),
+            # B023: with_retries calls the lambda at once, inside this iteration
+            out.append(with_retries(lambda: kube.text(resources.POD.path(namespace, pod_name, "log"),  # noqa: B023
                                                       {"tailLines": tail_lines})))
         except NotFound:
             continue

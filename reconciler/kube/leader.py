@@ -20,8 +20,8 @@ import math
 import random
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from reconciler.kube import resources
 from reconciler.kube.client import AlreadyExists, Conflict, Kube, KubeError, NotFound
@@ -30,7 +30,7 @@ log = logging.getLogger("reconciler.kube.leader")
 
 
 def _micro_time() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:
@@ -152,7 +152,7 @@ class LeaderElector:
         log.info("%s stopped leading %s/%s", self.identity, self.namespace, self.name)
         self.on_stopped_leading()
 
-    def start(self) -> "LeaderElector":
+    def start(self) -> LeaderElector:
         self._thread = threading.Thread(target=self.run, name=f"leader-{self.identity}", daemon=True)
         self._thread.start()
         return self

@@ -8,8 +8,8 @@ desired), no old replicas are left (replicas == desired) and all are available. 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from reconciler.kube import resources
 from reconciler.kube.client import Kube

@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from reconciler.contract import evaluation_path
 from reconciler.quality.history import PreviousEvaluation
-from reconciler.quality.scoring import Evaluation
+from reconciler.quality.scoring import Evaluation, ObjectiveResult
 from reconciler.quality.values import SliValue
 
 API_VERSION = "reconciler/v1"
@@ -32,14 +33,14 @@ class EvidenceError(ValueError):
 
 def timestamp(moment: _dt.datetime) -> str:
     """`20261121T224824.123Z`: UTC, sortable, safe in file names (no colons)."""
-    utc = moment.astimezone(_dt.timezone.utc)
+    utc = moment.astimezone(_dt.UTC)
     return utc.strftime("%Y%m%dT%H%M%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def iso(moment: _dt.datetime | float) -> str:
     if not isinstance(moment, _dt.datetime):
-        moment = _dt.datetime.fromtimestamp(moment, _dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        moment = _dt.datetime.fromtimestamp(moment, _dt.UTC)
+    return moment.astimezone(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def path_for(stage: str, service: str, evaluated_at: _dt.datetime, context: str) -> str:
@@ -94,8 +95,8 @@ def build(
     }
 
 
-def _objective(o) -> dict[str, Any]:
-    out = o.to_json()
+def _objective(o: ObjectiveResult) -> dict[str, Any]:
+    out: dict[str, Any] = o.to_json()
     out["success"] = o.value is not None and o.value.success
     out.setdefault("error", None)
     out.setdefault("query", None)

@@ -8,8 +8,9 @@ up a slot; a failed earlier value is ignored rather than counted as 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from reconciler.quality.slo import Comparison
 from reconciler.quality.values import SliValue, ValuesError, value_from_json

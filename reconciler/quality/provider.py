@@ -7,7 +7,8 @@ Keptn's "get-sli errored" input, which `evaluate` fails closed. Pure apart from 
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from reconciler.quality.history import PreviousEvaluation
 from reconciler.quality.providers.base import ProviderUnavailable, SliProvider, SliRequest

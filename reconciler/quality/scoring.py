@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
-from reconciler.quality.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 from reconciler.quality.history import (
     PreviousEvaluation,
     baseline,
@@ -22,6 +22,7 @@ from reconciler.quality.history import (
 )
 from reconciler.quality.slo import Objective, Slo, SloError, TotalScore, decode_slo
 from reconciler.quality.values import SliValue, value_from_json
+from reconciler.spec.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 
 Result = Literal["pass", "warning", "fail"]
 Status = Literal["pass", "warning", "fail", "info"]
@@ -84,12 +85,11 @@ class ObjectiveResult:
 
     def to_json(self) -> dict[str, Any]:
         """The objective entry of `reconciler evaluate --output json` (DESIGN §6)."""
-        usable = self.value is not None and self.value.success
         out: dict[str, Any] = {
             "sli": self.sli,
             "status": self.status,
             "score": self.score,
-            "value": self.value.value if usable else None,
+            "value": self.value.value if self.value is not None and self.value.success else None,
             "pass_targets": [t.to_json() for t in self.pass_targets],
             "warning_targets": [t.to_json() for t in self.warning_targets],
             "display_name": self.objective.display_name,
@@ -203,7 +203,7 @@ def evaluate(
     maximum = 0
     achieved = 0.0
     key_failure: ObjectiveResult | None = None
-    for objective, (pass_sets, warning_sets) in zip(decoded.objectives, parsed):
+    for objective, (pass_sets, warning_sets) in zip(decoded.objectives, parsed, strict=True):
         if pass_sets:
             maximum += objective.weight
         base = baseline(earlier, objective.sli, aggregate)
@@ -218,15 +218,14 @@ def evaluate(
         return _rejected(thresholds, "invalid_total_score", "errored", slo=decoded, slo_text=text,
                          sli_values=values)
     pass_at, warn_at = thresholds
-    common = dict(compared_count=len(selected), compared=tuple(p.id for p in selected),
-                  pass_threshold=pass_at, warning_threshold=warn_at, slo=decoded, slo_text=text,
-                  sli_values=values)
+    verdict = functools.partial(Evaluation, compared_count=len(selected), compared=tuple(p.id for p in selected),
+                                pass_threshold=pass_at, warning_threshold=warn_at, slo=decoded, slo_text=text,
+                                sli_values=values)
 
     if not decoded.objectives:
         # Keptn computes 0 against the pass threshold here, so a `0%` threshold "passes";
         # an SLO without objectives checks nothing and fails (docs/compatibility.md).
-        return Evaluation("fail", 0.0, "fail", "succeeded",
-                          "lighthouse failed because no SLO objective was provided", **common)
+        return verdict("fail", 0.0, "fail", "succeeded", "lighthouse failed because no SLO objective was provided")
 
     if maximum == 0:                     # only informational objectives
         score = 100.0
@@ -241,8 +240,7 @@ def evaluate(
     if unused:
         message += f". SLIs without an objective (not scored): {', '.join(unused)}"
     event_result: Result = "fail" if sli_event_result == "fail" else result
-    return Evaluation(result, score, event_result, "succeeded", message,
-                      objectives=tuple(results), **common)
+    return verdict(result, score, event_result, "succeeded", message, objectives=tuple(results))
 
 
 def _usable_or_failed(value: SliValue) -> SliValue:
@@ -307,6 +305,7 @@ def _score_objective(objective: Objective, pass_sets: CriteriaSets, warning_sets
     measured = value.value
     passed, pass_targets = _check(pass_sets, measured, base)
     warned, warning_targets = _check(warning_sets, measured, base)
+    status: Status
     if passed:
         status, points = "pass", float(objective.weight)
     elif warned:
@@ -378,7 +377,8 @@ def _verdict(score: float, pass_at: float, warn_at: float | None,
                                f"is close to the warning target value of {go_float(warn_at)}")
         return "fail", (f"Evaluation failed since the calculated score of {s} "
                         f"is below the warning value of {go_float(warn_at)}")
-    return "fail", f"Evaluation failed since the calculated score of {s} is below the target value of {go_float(pass_at)}"
+    return "fail", (f"Evaluation failed since the calculated score of {s} "
+                    f"is below the target value of {go_float(pass_at)}")
 
 
 def go_float(x: float) -> str:

@@ -11,8 +11,8 @@ for its position in the query (`render`), so a hostile alert label cannot rewrit
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from reconciler.spec import yamltext
 from reconciler.spec.sli import SliFile

@@ -18,8 +18,9 @@ import functools
 import math
 import re
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

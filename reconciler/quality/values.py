@@ -7,8 +7,9 @@ the evidence say *why* an objective failed (no sample, NaN, a query error).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +21,11 @@ class SliValue:
     query: str | None = None       # the query that produced it, for the evidence
 
     @classmethod
-    def ok(cls, metric: str, value: float, query: str | None = None) -> "SliValue":
+    def ok(cls, metric: str, value: float, query: str | None = None) -> SliValue:
         return cls(metric, float(value), True, "", query)
 
     @classmethod
-    def failed(cls, metric: str, message: str, query: str | None = None) -> "SliValue":
+    def failed(cls, metric: str, message: str, query: str | None = None) -> SliValue:
         return cls(metric, 0.0, False, message, query)
 
     @property

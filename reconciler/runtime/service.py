@@ -11,12 +11,14 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
+from reconciler.controller.apitoken import load_or_create_token
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.index import Index
 from reconciler.controller.journal import Journal
@@ -27,7 +29,6 @@ from reconciler.controller.taskenv import ControllerTaskEnv, Targets
 from reconciler.controller.workdir_lock import WorkdirLock
 from reconciler.gitstore import GitCredentials, LocalWatch, Mirror, Poller, Writer
 from reconciler.server.app import make_app
-from reconciler.server.auth import load_or_create_token
 
 log = logging.getLogger("reconciler.serve")
 
@@ -116,7 +117,6 @@ class Service:
         self.elector: Any = None
         self.lost_leadership = threading.Event()
         self._stopped = False
-        self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
@@ -127,7 +127,7 @@ class Service:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self, ready_timeout: float = 60.0) -> "Service":
+    def start(self, ready_timeout: float = 60.0) -> Service:
         """Start the HTTP server, then (now, or once this replica holds the Lease) the
         controller and its trigger sources."""
         started = threading.Event()
@@ -180,6 +180,7 @@ class Service:
         a leader that loses it stops and sets `lost_leadership` (the CLI then exits, and the
         orchestrator restarts it as a standby — state comes back from Git)."""
         import socket as _socket
+
         from reconciler.kube.client import Kube, KubeAccess
         from reconciler.kube.leader import LeaderElector
         namespace, name = self.options.lease  # type: ignore[misc]
@@ -216,13 +217,12 @@ class Service:
                        operator=operator,
                        ui_access=AccessSettings.from_env(self.api_token, self._env, self.options.host))
         runner = web.AppRunner(app, access_log=None)
-        self._runner = runner
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.options.host, self.options.port, reuse_address=True)
             loop.run_until_complete(site.start())
-            sockets = site._server.sockets if site._server else []  # noqa: SLF001 - the only way to learn port 0
-            self.port = sockets[0].getsockname()[1] if sockets else self.options.port
+            addresses = runner.addresses            # (host, port, …) of each listening socket: learns port 0
+            self.port = addresses[0][1] if addresses else self.options.port
         except OSError as exc:
             log.error("cannot listen on %s:%s: %s", self.options.host, self.options.port, exc)
             started.set()

@@ -12,9 +12,9 @@ import json
 import os
 import pwd
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 RUN_AS_ENV = "RECONCILER_RUN_AS"
@@ -112,7 +112,7 @@ class Supervised:
     error: str | None
 
     @classmethod
-    def parse(cls, text: str) -> "Supervised":
+    def parse(cls, text: str) -> Supervised:
         line = text.strip().splitlines()[-1] if text.strip() else ""
         try:
             raw = json.loads(line)

@@ -7,8 +7,8 @@ A trailing newline is dropped, as `kubectl create secret --from-file` leaves one
 """
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping
 
 SUFFIX = "_FILE"
 

@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import time
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -139,7 +140,7 @@ def main(args: list[str] | None = None) -> int:
     opts = parser.parse_args(args)
     argv = opts.argv[1:] if opts.argv[:1] == ["--"] else opts.argv
     status = os.fdopen(opts.status_fd, "w")
-    result: dict[str, object] = {"exit": None, "signal": None, "timed_out": False, "leftover": 0, "error": None}
+    result: dict[str, Any] = {"exit": None, "signal": None, "timed_out": False, "leftover": 0, "error": None}
 
     def report() -> None:
         status.write(json.dumps(result) + "\n")

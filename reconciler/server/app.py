@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reconciler.controller.api import Admission, ControllerHandle
 from reconciler.controller.index import Index
+from reconciler.controller.status import status_view
 from reconciler.engine.events import CloudEvent, iso_time, parse_type
 from reconciler.engine.problems import problems_from_alertmanager
 from reconciler.server import jsonbody, signatures
@@ -49,8 +50,8 @@ _NOT_FOUND = {"unknown-triggeredid", "unknown-context", "unknown-run"}
 _BAD_REQUEST = {"invalid-type", "unsupported-type", "missing-triggeredid", "invalid-context", "invalid-service",
                 "stage-mismatch", "invalid-control", "invalid-commit"}
 
-CONTROLLER = web.AppKey("controller", object)
-INDEX = web.AppKey("index", object)
+CONTROLLER = web.AppKey("controller", ControllerHandle)
+INDEX = web.AppKey("index", Index)
 SETTINGS = web.AppKey("settings", dict)
 
 
@@ -123,7 +124,8 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     except ValueError as exc:
         return _problem(400, "invalid-payload", str(exc))
     answers = await _await(request.app[CONTROLLER].submit_problems(problems)) if problems else []
-    return _json({"alerts": [dict(asdict(a), fingerprint=p.fingerprint) for p, a in zip(problems, answers)],
+    alerts = [dict(asdict(a), fingerprint=p.fingerprint) for p, a in zip(problems, answers, strict=True)]
+    return _json({"alerts": alerts,
                   "rejected": [asdict(r) for r in rejected]}, 202 if problems else 200)
 
 
@@ -215,24 +217,6 @@ async def control_sequence(request: web.Request) -> web.Response:
 @_authorised
 async def get_status(request: web.Request) -> web.Response:
     return _json(status_view(request.app[INDEX]))
-
-
-def status_view(index: Index) -> dict[str, Any]:
-    """What `reconciler status` and `/api/v1/status` show (from the index alone)."""
-    config = index.document("config/status.json") or {}
-    tips = (index.document("state/tips.json") or {}).get("tips", {})
-    active = index.runs(states=("triggered", "started", "waitingForApproval", "waiting", "paused"), limit=1000)
-    recent = index.runs(limit=20)
-    return {
-        "resultsCommit": index.results_tip,
-        "branches": tips,
-        "config": {"valid": config.get("valid", True), "defaultBranch": config.get("defaultBranch"),
-                   "findings": config.get("findings", []), "rejectedTriggers": config.get("rejectedTriggers", [])},
-        "active": active,
-        "recent": recent,
-        "evaluations": index.evaluations(limit=10),
-        "escalations": list(index.documents("escalations/").values()),
-    }
 
 
 def _limit(q: Any) -> int:

@@ -8,6 +8,7 @@ than MAX_DEPTH, so anything deeper is a 400 with a message.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 64
@@ -34,6 +35,7 @@ def depth_exceeds(data: Any, limit: int) -> bool:
     stack = [(data, 1)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -61,7 +61,8 @@ def render_body(view: dict[str, Any]) -> str:
     parts.append(f"<p>Config: <b class=\"{'pass' if config.get('valid', True) else 'fail'}\">{state}</b>; "
                  f"results commit <code>{escape(str(view.get('resultsCommit') or '-'))[:12]}</code></p>")
     if findings:
-        parts.append("<h2>Config findings</h2><table><tr><th>where</th><th>severity</th><th>code</th><th>message</th></tr>")
+        parts.append("<h2>Config findings</h2>"
+                     "<table><tr><th>where</th><th>severity</th><th>code</th><th>message</th></tr>")
         for f in findings[:200]:
             where = f"{f.get('file')}:{f.get('line') or ''}"
             parts.append(f"<tr><td><code>{escape(where)}</code></td><td class=\"{escape(str(f.get('severity')))}\">"

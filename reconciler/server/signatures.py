@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Forge = Literal["github", "gitea", "gitlab", "generic"]
 FORGES: tuple[Forge, ...] = ("github", "gitea", "gitlab", "generic")

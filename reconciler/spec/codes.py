@@ -84,5 +84,6 @@ CODES: dict[str, str] = {
     "missing-slo": "a service in a stage with evaluations has no slo.yaml",
     "missing-remediation": "a service in a stage with a remediation sequence has no remediation.yaml",
     "remediation-unused": "a remediation.yaml in a stage without a remediation sequence",
-    "missing-local-yaml": "a service with deployable files in a stage that deploys to the local target has no local.yaml",
+    "missing-local-yaml":
+        "a service with deployable files in a stage that deploys to the local target has no local.yaml",
 }

@@ -1,10 +1,15 @@
 """A finding is one thing `reconciler validate` tells a person: where, how bad, what."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from reconciler.spec.yamltext import Positions
 
 Severity = Literal["error", "warning"]
+DataPath = tuple[str | int, ...]   # keys and list indexes from a document's root to a value
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +21,7 @@ class Finding:
     code: str
     message: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def human(self) -> str:
@@ -33,7 +38,7 @@ class Finding:
         return self.severity == "error"
 
 
-def has_errors(findings) -> bool:
+def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == "error" for f in findings)
 
 
@@ -49,23 +54,23 @@ class Issue:
     severity: Severity
     code: str
     message: str
-    path: tuple = ()
+    path: DataPath = ()
     key: bool = False               # point at the last key of `path` rather than its value
     line: int | None = None         # known already (YAML errors, duplicate keys)
     column: int | None = None
 
 
-def error(code: str, message: str, path=(), *, key: bool = False) -> Issue:
+def error(code: str, message: str, path: Iterable[str | int] = (), *, key: bool = False) -> Issue:
     return Issue("error", code, message, tuple(path), key)
 
 
-def warning(code: str, message: str, path=(), *, key: bool = False) -> Issue:
+def warning(code: str, message: str, path: Iterable[str | int] = (), *, key: bool = False) -> Issue:
     return Issue("warning", code, message, tuple(path), key)
 
 
-def place(issues, file: str, text: str | bytes | None) -> list[Finding]:
+def place(issues: Iterable[Issue], file: str, text: str | bytes | None) -> list[Finding]:
     """Findings for `issues` in `file`, positions looked up in `text` (once, lazily)."""
-    positions = None
+    positions: Positions | None = None
     out: list[Finding] = []
     for issue in issues:
         line, column = issue.line, issue.column
@@ -78,6 +83,6 @@ def place(issues, file: str, text: str | bytes | None) -> list[Finding]:
     return out
 
 
-def sort_key(finding: Finding) -> tuple:
+def sort_key(finding: Finding) -> tuple[int, int, bool, str]:
     """Order within one file: by position, unknown positions first."""
     return (finding.line or 0, finding.column or 0, finding.severity != "error", finding.code)

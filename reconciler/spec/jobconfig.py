@@ -155,7 +155,7 @@ class JobConfig(_Strict):
     actions: Annotated[list[Action], BeforeValidator(_nil_list)] = Field(default_factory=list)
 
     @classmethod
-    def from_data(cls, data: Any) -> "JobConfig":
+    def from_data(cls, data: Any) -> JobConfig:
         """From a loaded mapping; raises pydantic's ValidationError (used by `reconciler validate`)."""
         config = cls.model_validate(data)
         if config.apiVersion != SUPPORTED_API_VERSION:

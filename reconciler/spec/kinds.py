@@ -64,7 +64,7 @@ def _by_name(path: str | None) -> Kind | None:
         return "local"
     for prefix in ("shipyard", "slo", "sli", "remediation"):
         if base.startswith(prefix):
-            return prefix  # type: ignore[return-value]
+            return prefix
     return None
 
 

@@ -88,7 +88,7 @@ class LocalSpec(BaseModel):
         return parse_duration(v)
 
     @classmethod
-    def from_data(cls, data: Any) -> "LocalSpec":
+    def from_data(cls, data: Any) -> LocalSpec:
         """Build from an already schema-validated mapping."""
         return cls.model_validate(data)
 

@@ -14,13 +14,14 @@ Blob fits as it is.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from reconciler import layout
 from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
 from reconciler.layout import LOCAL_FILE, split_service
-from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
+from reconciler.spec.findings import DataPath, Finding, Issue, error, place, sort_key, warning
 from reconciler.spec.kinds import Kind, kind_of_repo_path
 from reconciler.spec.lint.access import ENTITY_NAME, ENTITY_RULE
 from reconciler.spec.localspec import LocalSpec
@@ -30,10 +31,10 @@ from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.sli import unknown_placeholders
 from reconciler.spec.slo import ServiceLevelObjectives
 from reconciler.spec.validate import DocumentResult, check_document
-from reconciler.spec.yamltext import Positions
 
 Source = Any
 NameFn = Callable[[str, str], str]
+Fingerprint = tuple[Hashable, ...]   # what a cached result was computed from, compared with ==
 Mapper = Callable[[Callable[[Any], Any], list[Any]], list[Any]]    # map(fn, items), in order
 
 _PROJECT_FILES: dict[str, Kind] = layout.root_files("project")
@@ -93,7 +94,7 @@ class _Service:
     files: dict[str, Source] = field(default_factory=dict)      # config files (they have a kind)
     other: set[str] = field(default_factory=set)                # deployable files: only their presence counts
     version: int = 0
-    memo: tuple | None = None                                    # (inputs, findings, config)
+    memo: tuple[Fingerprint, list[Finding], ServiceConfig] | None = None   # (inputs, findings, config)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class _Branch:
 
 @dataclass(frozen=True)
 class _Project:
-    fingerprint: tuple
+    fingerprint: Fingerprint
     findings: list[Finding]
     shipyard: Shipyard | None
     settings: Settings | None
@@ -146,7 +147,7 @@ class _Project:
 
 @dataclass(frozen=True)
 class _Stage:
-    fingerprint: tuple
+    fingerprint: Fingerprint
     findings: list[Finding]
     indicators: dict[str, tuple[str, str]]
     has_evaluation: bool
@@ -169,21 +170,21 @@ class ProjectValidator:
         self._branches: dict[str, _Branch] = {}
         self._docs: dict[tuple[Any, str], DocumentResult] = {}
         self._project: _Project | None = None
-        self._project_key: tuple | None = None
-        self._stages: dict[str, tuple[tuple, _Stage]] = {}
+        self._project_key: tuple[str, int] | None = None
+        self._stages: dict[str, tuple[Fingerprint, _Stage]] = {}
         self._reserved = tuple(reserved_prefixes) + (RESULTS_BRANCH, APPROVAL_PREFIX)
         self._clock = 0
 
     # -- input ------------------------------------------------------------------------
 
-    def set_tree(self, tree: Mapping[str, Mapping[str, Source]]) -> "ProjectValidator":
+    def set_tree(self, tree: Mapping[str, Mapping[str, Source]]) -> ProjectValidator:
         """Replace every branch (caches stay: unchanged blobs are not parsed again)."""
         self._branches = {}
         for branch, files in tree.items():
             self.update(branch, files)
         return self
 
-    def update(self, branch: str, changes: Mapping[str, Source | None]) -> "ProjectValidator":
+    def update(self, branch: str, changes: Mapping[str, Source | None]) -> ProjectValidator:
         """Apply changed files of one branch; a None source deletes the path."""
         b = self._branches.setdefault(branch, _Branch())
         for path, source in changes.items():
@@ -191,7 +192,7 @@ class ProjectValidator:
             b.put(path, source, self._clock)
         return self
 
-    def remove_branch(self, branch: str) -> "ProjectValidator":
+    def remove_branch(self, branch: str) -> ProjectValidator:
         self._branches.pop(branch, None)
         return self
 
@@ -207,8 +208,10 @@ class ProjectValidator:
             for svc in b.services.values():
                 for rel, src in svc.files.items():
                     kind = kind_of_repo_path(rel)
+                    if kind is None:
+                        continue
                     key = (content_key(src), kind)
-                    if kind is None or key in self._docs or key in todo:
+                    if key in self._docs or key in todo:
                         continue
                     try:
                         todo[key] = (content(src), rel)
@@ -217,7 +220,7 @@ class ProjectValidator:
         keys = list(todo)
         jobs = [(todo[key][0], key[1], todo[key][1]) for key in keys]
         results = (mapper or _serial)(_check_job, jobs)
-        for key, result in zip(keys, results):
+        for key, result in zip(keys, results, strict=True):
             self._docs[key] = result
         return len(jobs)
 
@@ -239,7 +242,7 @@ class ProjectValidator:
         for stage in stage_names:
             if stage not in self._branches:
                 if project.shipyard is not None:
-                    findings.append(self._stage_without_branch(default, project, stage))
+                    findings.append(self._stage_without_branch(default, project.shipyard, stage))
                 continue
             branch = self._branches[stage]
             state = self._stage_state(stage, branch, project)
@@ -275,7 +278,7 @@ class ProjectValidator:
             return
         keep = set()
         for b in self._branches.values():
-            for path, src in b.root.items():
+            for src in b.root.values():
                 keep.add(content_key(src))
             for svc in b.services.values():
                 for src in svc.files.values():
@@ -285,11 +288,11 @@ class ProjectValidator:
     # -- the default branch ---------------------------------------------------------------
 
     def _root_documents(self, name: str, branch: _Branch, files: Mapping[str, Kind]
-                        ) -> tuple[list[Finding], dict[str, Any], list]:
+                        ) -> tuple[list[Finding], dict[str, Any], list[Hashable]]:
         """Findings, models and a fingerprint of the known files at a branch's root."""
         findings: list[Finding] = []
         models: dict[str, Any] = {}
-        fp: list = [name]
+        fp: list[Hashable] = [name]
         for path, kind in files.items():
             src = branch.root.get(path)
             if src is None:
@@ -346,8 +349,8 @@ class ProjectValidator:
         # Without a usable shipyard every other branch may be a stage: still check its files.
         return sorted(b for b in self._branches if b != default and not b.startswith(self._reserved))
 
-    def _stage_without_branch(self, default: str, project: _Project, stage: str) -> Finding:
-        index = project.shipyard.stage_names.index(stage)
+    def _stage_without_branch(self, default: str, shipyard: Shipyard, stage: str) -> Finding:
+        index = shipyard.stage_names.index(stage)
         issue = warning("stage-without-branch", f"stage {stage!r} has no branch `{stage}`, so nothing can be "
                         f"delivered there; create it (e.g. `git branch {stage} {default}`, then add the service "
                         "folders)", ("spec", "stages", index, "name"))
@@ -367,7 +370,8 @@ class ProjectValidator:
                 findings.append(self._ignored(stage, path, f"{path} at the root of stage branch `{stage}` is not "
                                               f"read; move it to `<service>/{path}`"))
         indicators = self._indicators(dict(project.indicators), stage, models, "", sli_provider(project.settings))
-        seqs = project.shipyard.stage(stage).sequences if project.shipyard and project.shipyard.stage(stage) else []
+        defined = project.shipyard.stage(stage) if project.shipyard else None
+        seqs = defined.sequences if defined else []
         tasks = {t.name for seq in seqs for t in seq.tasks}
         settings = project.settings or (None if project.settings_unusable else Settings())
         state = _Stage((project.fingerprint, tuple(fp)), findings, indicators, layout.TASK_EVALUATION in tasks,
@@ -395,7 +399,9 @@ class ProjectValidator:
         models: dict[str, Any] = {}
         for rel in sorted(svc.files):
             kind = kind_of_repo_path(rel)
-            doc = self._doc(svc.files[rel], kind, rel)  # type: ignore[arg-type]
+            if kind is None:    # not a config file (files holds only those)
+                continue
+            doc = self._doc(svc.files[rel], kind, rel)
             findings += doc.findings(self._name(stage, f"{service}/{rel}"))
             models[rel] = doc.model
         indicators = self._indicators(dict(state.indicators), stage, models, f"{service}/",
@@ -414,7 +420,9 @@ class ProjectValidator:
         findings.sort(key=lambda f: (f.file, *sort_key(f)))
         return findings, config
 
-    def _service_cross_checks(self, stage, service, svc, project, state, slo, indicators, folder) -> list[Finding]:
+    def _service_cross_checks(self, stage: str, service: str, svc: _Service, project: _Project, state: _Stage,
+                              slo: ServiceLevelObjectives | None, indicators: Mapping[str, tuple[str, str]],
+                              folder: str) -> list[Finding]:
         out: list[Finding] = []
         generic, own = layout.sli_files(sli_provider(project.settings))
         if generic in svc.files and own in svc.files:
@@ -456,8 +464,8 @@ class ProjectValidator:
                 return rel, other
         return None
 
-    def _slo_queries(self, stage, service, svc, slo: ServiceLevelObjectives, indicators,
-                     provider: str) -> list[Finding]:
+    def _slo_queries(self, stage: str, service: str, svc: _Service, slo: ServiceLevelObjectives,
+                     indicators: Mapping[str, tuple[str, str]], provider: str) -> list[Finding]:
         slo_issues: list[Issue] = []
         sli_issues: dict[str, list[Issue]] = {}
         filter_keys = list(slo.filter)
@@ -496,8 +504,12 @@ class ProjectValidator:
         if slo_issues:
             out += place(slo_issues, self._name(stage, f"{service}/slo.yaml"), content(svc.files[layout.SLO_FILE]))
         for rel, issues in sli_issues.items():
-            seen: set[tuple] = set()
-            unique = [i for i in issues if not (i.path in seen or seen.add(i.path))]
+            unique: list[Issue] = []
+            seen: set[DataPath] = set()
+            for issue in issues:            # the first issue per path
+                if issue.path not in seen:
+                    seen.add(issue.path)
+                    unique.append(issue)
             out += place(unique, self._name(stage, f"{service}/{rel}"), content(svc.files[rel]))
         return out
 

@@ -41,7 +41,7 @@ class Remediation(_Model):
     remediations: list[ProblemRemediation] = Field(default_factory=list)
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "Remediation":
+    def from_data(cls, data: dict[str, Any]) -> Remediation:
         meta = data.get("metadata")
         return cls(
             apiVersion=str(data.get("apiVersion") or ""),

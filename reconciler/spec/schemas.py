@@ -9,13 +9,14 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from reconciler.spec.findings import Issue, error, warning
+from reconciler.spec.findings import DataPath, Issue, error, warning
 from reconciler.spec.kinds import Kind
 
 # Kinds whose readers ignore unknown keys (Keptn's lenient Go decoding): an unknown key
@@ -33,7 +34,8 @@ _TYPE_WORDS = {
 def schema(kind: Kind) -> dict[str, Any]:
     """The parsed JSON schema for `kind` (schemas/<kind>.json)."""
     text = resources.files("reconciler").joinpath("_schemas", f"{_file(kind)}.json").read_text("utf-8")
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def _file(kind: str) -> str:
@@ -45,7 +47,7 @@ def validator(kind: Kind) -> Draft202012Validator:
     return Draft202012Validator(schema(kind))
 
 
-def dotted(path) -> str:
+def dotted(path: Iterable[str | int]) -> str:
     """`spec.stages[1].sequences[0]` for a data path; keys with dots are quoted."""
     out = ""
     for step in path:
@@ -82,8 +84,9 @@ def describe(value: Any) -> str:
 # depends on the document's shape: its keys, list lengths, value types and numbers.
 _STRING_CONSTRAINTS = frozenset({"enum", "const", "pattern", "minLength", "maxLength", "format"})
 _SHAPE_CACHE_MAX = 4096
-_valid_shapes: dict[str, set] = {}
-_key_shapes: dict[str, dict] = {}
+UnknownKey = tuple[DataPath, str, list[str]]   # (path of the mapping, unknown key, known keys)
+_valid_shapes: dict[str, set[Hashable]] = {}
+_key_shapes: dict[str, dict[Hashable, list[UnknownKey]]] = {}
 
 
 class _NoShape(Exception):
@@ -169,7 +172,7 @@ def schema_issues(kind: Kind, data: Any, shape: Any = None) -> list[Issue]:
     if shape is not None and shape in valid:
         return []
     issues: list[Issue] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[str, DataPath, str]] = set()
     for err in validator(kind).iter_errors(data):
         for issue in _translate(kind, err):
             key = (issue.code, issue.path, issue.message)
@@ -181,7 +184,7 @@ def schema_issues(kind: Kind, data: Any, shape: Any = None) -> list[Issue]:
     return issues
 
 
-def _subschema(kind: Kind, node: Any) -> dict:
+def _subschema(kind: Kind, node: Any) -> dict[str, Any]:
     """Follow local `$ref`s (our schemas only use `#/$defs/...`)."""
     root = schema(kind)
     for _ in range(8):
@@ -192,7 +195,7 @@ def _subschema(kind: Kind, node: Any) -> dict:
     return node if isinstance(node, dict) else {}
 
 
-def _example(sub: dict) -> str:
+def _example(sub: dict[str, Any]) -> str:
     ex = sub.get("examples")
     if isinstance(ex, list) and ex:
         return json.dumps(ex[0]) if not isinstance(ex[0], str) else ex[0]
@@ -204,9 +207,13 @@ def _translate(kind: Kind, err: ValidationError) -> Iterator[Issue]:
     where = dotted(path)
     keyword = err.validator
     inst = err.instance
+    # jsonschema types these `Any | Unset` / `Mapping | bool | Unset`: set for every error
+    # iter_errors yields, and the schema of a keyword's error is a mapping in our schemas.
+    value: Any = err.validator_value
+    sch: Mapping[str, Any] = err.schema if isinstance(err.schema, Mapping) else {}
     if keyword == "required":
-        props = err.schema.get("properties", {}) if isinstance(err.schema, dict) else {}
-        for name in err.validator_value:
+        props = sch.get("properties", {})
+        for name in value:
             if isinstance(inst, dict) and name not in inst:
                 ex = _example(_subschema(kind, props.get(name, {})))
                 hint = f" (for example `{name}: {ex}`)" if ex else ""
@@ -214,8 +221,8 @@ def _translate(kind: Kind, err: ValidationError) -> Iterator[Issue]:
                 yield error("missing-key", f"{owner} has no `{name}`; add it{hint}", path, key=True)
         return
     if keyword == "type":
-        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted if t != "null")
+        wanted = value if isinstance(value, list) else [value]
+        words = " or ".join(_TYPE_WORDS.get(str(t), str(t)) for t in wanted if t != "null")
         if not path:
             what = _FILE_WORDS.get(kind, kind)
             msg = (f"the file is {describe(inst)}; a {what} file must be a mapping (`key: value` lines)"
@@ -225,25 +232,25 @@ def _translate(kind: Kind, err: ValidationError) -> Iterator[Issue]:
         yield error("wrong-type", msg, path)
         return
     if keyword in ("enum", "const"):
-        allowed = err.validator_value if keyword == "enum" else [err.validator_value]
+        allowed = value if keyword == "enum" else [value]
         choices = ", ".join(f"`{a}`" for a in allowed)
         many = "one of " if len(allowed) > 1 else ""
         yield error("bad-value", f"`{where}` must be {many}{choices}, not {describe(inst)}", path)
         return
     if keyword == "additionalProperties" and isinstance(inst, dict):
-        known = sorted(err.schema.get("properties", {}))
+        known = sorted(sch.get("properties", {}))
         for extra in inst:
-            if extra not in err.schema.get("properties", {}):
+            if extra not in sch.get("properties", {}):
                 yield error("unknown-key", _unknown_key_message(kind, path, str(extra), known, strict=True),
                             path + (extra,), key=True)
         return
     if keyword == "minItems":
-        yield error("empty-list", f"`{where}` must have at least {err.validator_value} "
-                    f"entr{'y' if err.validator_value == 1 else 'ies'}", path)
+        yield error("empty-list", f"`{where}` must have at least {value} "
+                    f"entr{'y' if value == 1 else 'ies'}", path)
         return
     if keyword == "pattern":
-        sub = err.schema if isinstance(err.schema, dict) else {}
-        hint = sub.get("description") or f"expected the pattern {err.validator_value}"
+        sub = sch
+        hint = sub.get("description") or f"expected the pattern {value}"
         if "propertyNames" in err.schema_path and isinstance(inst, str):   # the culprit is a key
             yield error("bad-value", f"key {inst!r} in `{where}` is not allowed: {hint}", path + (inst,), key=True)
             return
@@ -251,12 +258,12 @@ def _translate(kind: Kind, err: ValidationError) -> Iterator[Issue]:
         return
     if keyword in ("minimum", "maximum"):
         bound = "at least" if keyword == "minimum" else "at most"
-        yield error("bad-value", f"`{where}` must be {bound} {err.validator_value}, not {inst!r}", path)
+        yield error("bad-value", f"`{where}` must be {bound} {value}, not {inst!r}", path)
         return
     yield error("bad-value", f"`{where}`: {err.message}", path)
 
 
-def _unknown_key_message(kind: str, path: tuple, key: str, known: list[str], *, strict: bool) -> str:
+def _unknown_key_message(kind: str, path: DataPath, key: str, known: list[str], *, strict: bool) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`?" if close else (
         f"known keys here: {', '.join(known)}" if known else "nothing else is allowed here")
@@ -268,21 +275,21 @@ def _unknown_key_message(kind: str, path: tuple, key: str, known: list[str], *, 
     return f"unknown key `{key}`{where} is ignored by Keptn; {hint}"
 
 
-def unknown_keys(kind: Kind, data: Any, shape: Any = None) -> list[tuple[tuple, str, list[str]]]:
+def unknown_keys(kind: Kind, data: Any, shape: Any = None) -> list[UnknownKey]:
     """(path of the mapping, unknown key, known keys) for every key the schema does not
     name, in mappings whose schema lists `properties` without closing them. The answer
     depends on keys only, so it is reused for documents of the same shape."""
     store = _key_shapes.setdefault(kind, {})
     if shape is not None and shape in store:
         return store[shape]
-    out: list[tuple[tuple, str, list[str]]] = []
+    out: list[UnknownKey] = []
     _walk(kind, schema(kind), data, (), out)
     if shape is not None:
         _remember(store, shape, out)
     return out
 
 
-def _walk(kind: Kind, node: Any, data: Any, path: tuple, out: list) -> None:
+def _walk(kind: Kind, node: Any, data: Any, path: DataPath, out: list[UnknownKey]) -> None:
     node = _subschema(kind, node)
     if isinstance(data, dict):
         props = node.get("properties")
@@ -305,6 +312,6 @@ def _walk(kind: Kind, node: Any, data: Any, path: tuple, out: list) -> None:
                 _walk(kind, items, value, path + (i,), out)
 
 
-def unknown_key_issue(kind: Kind, path: tuple, key: str, known: list[str]) -> Issue:
+def unknown_key_issue(kind: Kind, path: DataPath, key: str, known: list[str]) -> Issue:
     return warning("unknown-key", _unknown_key_message(kind, path, key, known, strict=False),
                    path + (key,), key=True)

@@ -196,6 +196,6 @@ class Settings(_Model):
         return self.spec.stages.get(name) or StageSettings()
 
     @classmethod
-    def from_data(cls, data: Any) -> "Settings":
+    def from_data(cls, data: Any) -> Settings:
         """Build from an already schema-validated mapping (None → all defaults)."""
         return cls.model_validate(data or {})

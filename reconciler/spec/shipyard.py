@@ -103,7 +103,7 @@ class Shipyard(_Model):
     stages: list[Stage]
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "Shipyard":
+    def from_data(cls, data: dict[str, Any]) -> Shipyard:
         """From a schema-valid document (`{apiVersion, kind, metadata, spec: {stages}}`)."""
         meta = data.get("metadata") or {}
         return cls(

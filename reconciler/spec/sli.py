@@ -7,6 +7,7 @@ validator can point at ones nothing fills in (a typo there reaches Prometheus as
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,7 @@ class SliFile(BaseModel):
     indicators: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "SliFile":
+    def from_data(cls, data: Mapping[str, Any]) -> SliFile:
         """From a schema-valid mapping; an empty query stays empty (the SLI then fails)."""
         return cls(
             spec_version=str(data.get("spec_version") or "1.0"),
@@ -41,7 +42,7 @@ def placeholders(query: str) -> list[str]:
     return out
 
 
-def unknown_placeholders(query: str, filter_keys=()) -> list[str]:
+def unknown_placeholders(query: str, filter_keys: Iterable[str] = ()) -> list[str]:
     """Tokens in `query` that neither the provider nor the SLO filter fills in."""
     allowed = set(BUILTIN_PLACEHOLDERS)
     for key in filter_keys:

@@ -68,7 +68,7 @@ class ServiceLevelObjectives(_Model):
     total_score: TotalScore = TotalScore()
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "ServiceLevelObjectives":
+    def from_data(cls, data: dict[str, Any]) -> ServiceLevelObjectives:
         """From a schema-valid mapping, with Keptn's defaults: no `comparison` block means
         1 result to compare with, a block without `number_of_comparison_results` means 3."""
         comparison = data.get("comparison")
@@ -81,7 +81,3 @@ class ServiceLevelObjectives(_Model):
             "objectives": data.get("objectives") or [],
             "total_score": data.get("total_score") or {},
         })
-
-    @property
-    def sli_names(self) -> list[str]:
-        return [o.sli for o in self.objectives]

@@ -12,14 +12,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from reconciler.spec import lint as _lint
-from reconciler.spec.findings import Finding, Issue, error, place, sort_key, warning
+from reconciler.spec.findings import DataPath, Finding, Issue, error, place, warning
+from reconciler.spec.jobconfig import JobConfig
 from reconciler.spec.kinds import Kind, detect_kind
 from reconciler.spec.lint import remediation as remediation_lint
 from reconciler.spec.lint import shipyard as shipyard_lint
 from reconciler.spec.localspec import LocalSpec
 from reconciler.spec.remediation import Remediation
-from reconciler.spec.schemas import (LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys,
-                                     verdict_key)
+from reconciler.spec.schemas import LENIENT_KINDS, dotted, schema_issues, unknown_key_issue, unknown_keys, verdict_key
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
 from reconciler.spec.sli import SliFile
@@ -135,10 +135,10 @@ def _done(kind: Kind | None, issues: list[Issue], model: Any, text: str | bytes)
 
 # --- models --------------------------------------------------------------------------
 
-_MODEL_PREFIX: dict[str, tuple] = {"shipyard": ("spec",), "remediation": ("spec",)}
+_MODEL_PREFIX: dict[str, DataPath] = {"shipyard": ("spec",), "remediation": ("spec",)}
 
 
-def build_model(kind: Kind, data: dict) -> tuple[Any, list[Issue]]:
+def build_model(kind: Kind, data: dict[str, Any]) -> tuple[Any, list[Issue]]:
     """The pydantic model for schema-valid data; model errors become findings."""
     try:
         if kind == "shipyard":
@@ -152,32 +152,14 @@ def build_model(kind: Kind, data: dict) -> tuple[Any, list[Issue]]:
         if kind == "settings":
             return Settings.from_data(data), []
         if kind == "jobconfig":
-            return _jobconfig_model(data), []
+            return JobConfig.from_data(data), []
         if kind == "local":
             return LocalSpec.from_data(data), []
     except ValidationError as exc:
         prefix = _MODEL_PREFIX.get(kind, ())
-        issues = []
+        issues: list[Issue] = []
         for err in exc.errors():
             loc = prefix + tuple(err.get("loc", ()))
             issues.append(error("invalid-value", f"`{dotted(loc)}`: {err.get('msg', 'invalid value')}", loc))
         return None, issues
     return None, []
-
-
-def _jobconfig_model(data: dict) -> Any:
-    """The job-config model lives in reconciler.spec.jobconfig (owned by the job executor);
-    use it when it is there, otherwise the validated mapping is the model."""
-    try:
-        from reconciler.spec import jobconfig  # type: ignore[attr-defined]
-    except ImportError:
-        return data
-    cls = getattr(jobconfig, "JobConfig", None)
-    if cls is None:
-        return data
-    build = getattr(cls, "from_data", None) or getattr(cls, "model_validate")
-    return build(data)
-
-
-def sort_findings(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=sort_key)

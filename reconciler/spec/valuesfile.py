@@ -8,7 +8,8 @@ is appended. Values are YAML scalars (`3` is a number, `"3"` a string, `true` a 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 

@@ -10,8 +10,9 @@ would become a `date`) and the `=` value tag (a bare `=` would not load at all).
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, NoReturn
 
 import yaml
 
@@ -99,7 +100,7 @@ def load_all(text: str | bytes) -> list[Any]:
     return docs
 
 
-def _raise(msg: str, mark) -> Any:
+def _raise(msg: str, mark: yaml.Mark | None) -> NoReturn:
     if mark is None:
         raise YamlError(msg, None, None) from None
     raise YamlError(msg, mark.line + 1, mark.column + 1) from None
@@ -140,9 +141,8 @@ class Positions:
                     if isinstance(k, yaml.ScalarNode) and k.value == str(step):
                         found, found_key = v, k
                         break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                if 0 <= step < len(node.value):
-                    found = node.value[step]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+                found = node.value[step]
             if found is None:
                 break
             node, best, best_key = found, found, found_key
@@ -170,11 +170,11 @@ class Document:
 class _CheckingLoader(Loader):
     """Records duplicate keys (PyYAML and Keptn both keep the last one silently)."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str | bytes) -> None:
         super().__init__(stream)
         self.duplicate_keys: list[tuple[str, int, int]] = []
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         if not isinstance(node, yaml.MappingNode):
             return super().construct_mapping(node, deep=deep)
         seen: set[str] = set()
@@ -217,7 +217,7 @@ class _FastConstructor:
     complex keys, explicit or unusual tags). Aliases share one object, as in PyYAML.
     """
 
-    def __init__(self, loader: "_CheckingLoader"):
+    def __init__(self, loader: _CheckingLoader):
         self._loader = loader
         self._memo: dict[int, Any] = {}
         self._scalars = {
@@ -228,7 +228,7 @@ class _FastConstructor:
             _TAG + "null": loader.construct_yaml_null,
         }
 
-    def build(self, node) -> Any:
+    def build(self, node: yaml.Node) -> Any:
         cls = node.__class__
         if cls is yaml.ScalarNode:
             try:

@@ -14,9 +14,10 @@ defaults a target may not need (`configure`, `recovered`). A target kind is the 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from reconciler.spec.settings import Settings
 

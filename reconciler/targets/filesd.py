@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def file_sd_path(directory: Path, stage: str, service: str) -> Path:

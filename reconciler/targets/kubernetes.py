@@ -13,17 +13,24 @@ undeploy find them again without any state on our side. Scaling goes through the
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from reconciler.kube import resources
 from reconciler.kube.apply import apply_object, ensure_namespace
 from reconciler.kube.client import Kube, KubeAccess, KubeError, NotFound
 from reconciler.kube.conflict import with_retries
-from reconciler.kube.rollout import (RolloutFailed, RolloutTimeout, rollout_state, scale_deployment,
-                                     wait_for_rollout)
+from reconciler.kube.rollout import RolloutFailed, RolloutTimeout, rollout_state, scale_deployment, wait_for_rollout
 from reconciler.spec.settings import Settings
-from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, ReplicaStatus,
-                                     ServiceStatus, TargetBase, TargetContext)
+from reconciler.targets.base import (
+    DeploymentFailed,
+    DeployRequest,
+    DeployResult,
+    FailureKind,
+    ReplicaStatus,
+    ServiceStatus,
+    TargetBase,
+    TargetContext,
+)
 from reconciler.targets.manifests import LABEL_SERVICE, MANAGED_BY, load_manifests, prepare, service_urls
 
 UNDEPLOY_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "Ingress",
@@ -100,7 +107,8 @@ class KubernetesTarget(TargetBase):
                 if kind.kind not in UNDEPLOY_KINDS:
                     continue
                 try:
-                    items = with_retries(lambda: self.kube.list(kind.collection(namespace), selector))
+                    # B023 here and below: with_retries calls the lambda at once, inside this iteration
+                    items = with_retries(lambda: self.kube.list(kind.collection(namespace), selector))  # noqa: B023
                 except NotFound:
                     continue
                 except KubeError as exc:
@@ -108,7 +116,7 @@ class KubernetesTarget(TargetBase):
                 for item in items:
                     path = kind.path(namespace, item["metadata"]["name"])
                     try:
-                        with_retries(lambda: self.kube.delete(path))
+                        with_retries(lambda: self.kube.delete(path))  # noqa: B023
                     except NotFound:
                         pass
                     except KubeError as exc:
@@ -172,7 +180,7 @@ class KubernetesTarget(TargetBase):
         try:
             return call()
         except KubeError as exc:
-            kind = "manifest-invalid" if exc.status in (400, 422) else "api-error"
+            kind: FailureKind = "manifest-invalid" if exc.status in (400, 422) else "api-error"
             raise DeploymentFailed(kind, f"{what}: {exc}") from None
 
 

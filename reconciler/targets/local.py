@@ -34,15 +34,25 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.kube.expansion import expand
 from reconciler.sandbox.launch import give_to, host_exec_denied, run_as, run_dir
 from reconciler.targets import filesd, processes
-from reconciler.targets.base import (DeployRequest, DeployResult, DeploymentFailed, RecoveredService,
-                                     ReplicaStatus, ServiceStatus, TargetBase, TargetContext, replica_count)
+from reconciler.targets.base import (
+    DeploymentFailed,
+    DeployRequest,
+    DeployResult,
+    RecoveredService,
+    ReplicaStatus,
+    ServiceStatus,
+    TargetBase,
+    TargetContext,
+    replica_count,
+)
 from reconciler.targets.localspec import LocalSpec, load_local_spec
 
 log = logging.getLogger("reconciler.targets.local")
@@ -226,10 +236,10 @@ class LocalTarget(TargetBase):
             return ServiceStatus(stage, service, deployed=False, message="not deployed")
         out = []
         for r in replicas:
-            running = r.proc is not None and r.proc.poll() is None
-            ok = running and processes.check_health(r.port, release.spec.healthPath, timeout=0.5)[0]
+            pid = r.proc.pid if r.proc is not None and r.proc.poll() is None else None
+            ok = pid is not None and processes.check_health(r.port, release.spec.healthPath, timeout=0.5)[0]
             out.append(ReplicaStatus(name=f"{service}-{r.index}", ready=ok, address=r.address,
-                                     pid=r.proc.pid if running else None, restarts=r.restarts))
+                                     pid=pid, restarts=r.restarts))
         ready = sum(1 for r in out if r.ready)
         image = release.values.get("image")
         return ServiceStatus(stage, service, deployed=True, commit=release.commit,
@@ -258,7 +268,7 @@ class LocalTarget(TargetBase):
         with self._lock:
             self._save_state()
 
-    def __enter__(self) -> "LocalTarget":
+    def __enter__(self) -> LocalTarget:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -270,11 +280,6 @@ class LocalTarget(TargetBase):
         with self._lock:
             return [r.proc.pid for (st, sv), g in self._groups.items() for r in g.replicas
                     if r.proc is not None and (stage in (None, st)) and (service in (None, sv))]
-
-    def log_paths(self, stage: str, service: str) -> list[Path]:
-        with self._lock:
-            group = self._groups.get((stage, service))
-            return [r.log_path for r in group.replicas] if group else []
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -386,7 +391,8 @@ class LocalTarget(TargetBase):
             if not pending:
                 return
             if time.monotonic() >= deadline:
-                details = "; ".join(f"replica {i} port {r.port}: {last.get(i, 'no answer')}" for i, r in pending.items())
+                details = "; ".join(f"replica {i} port {r.port}: {last.get(i, 'no answer')}"
+                                    for i, r in pending.items())
                 first = next(iter(pending.values()))
                 raise DeploymentFailed(
                     "not-healthy",
@@ -488,7 +494,8 @@ class LocalTarget(TargetBase):
             delay = min(self.restart_backoff * (2 ** r.backoff_level), self.max_restart_backoff)
             r.next_restart = now + delay
             code = r.proc.returncode if r.proc else None
-            log.warning("%s/%s replica %s exited with code %s; restarting in %.1fs", stage, service, r.index, code, delay)
+            log.warning("%s/%s replica %s exited with code %s; restarting in %.1fs",
+                        stage, service, r.index, code, delay)
             return False
         if now < r.next_restart:
             return False

@@ -80,9 +80,9 @@ def load_manifests(service_dir: Path, service: str) -> list[Manifest]:
         for doc in docs:
             if doc is None:
                 continue
-            line = lines[number] if number < len(lines) else None
+            first_line = lines[number] if number < len(lines) else None
             number += 1
-            where = f"{shown}{f':{line}' if line else ''} (document {number})"
+            where = f"{shown}{f':{first_line}' if first_line else ''} (document {number})"
             if not isinstance(doc, dict):
                 raise DeploymentFailed("manifest-invalid", f"{where}: a manifest must be a mapping")
             for field in ("apiVersion", "kind"):
@@ -91,7 +91,7 @@ def load_manifests(service_dir: Path, service: str) -> list[Manifest]:
             meta = doc.get("metadata")
             if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
                 raise DeploymentFailed("manifest-invalid", f"{where}: field 'metadata.name' is required")
-            out.append(Manifest(shown, number, line, doc))
+            out.append(Manifest(shown, number, first_line, doc))
     return out
 
 

@@ -13,8 +13,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from reconciler.sandbox.launch import RunAs
 
@@ -33,12 +33,12 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log_path: P
     """Start `argv` (no shell) with exactly `env`, output appended to `log_path`; as `user`
     (an unprivileged account, no supplementary groups) when given."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    ids = {} if user is None else {"user": user.uid, "group": user.gid, "extra_groups": []}
     with open(log_path, "ab", buffering=0) as log:
         log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} start {list(argv)!r}\n".encode())
         return subprocess.Popen(list(argv), env=dict(env), cwd=str(cwd), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                close_fds=True, **ids)
+                                close_fds=True, user=user.uid if user else None,
+                                group=user.gid if user else None, extra_groups=[] if user else None)
 
 
 def alive(pid: int) -> bool:

@@ -96,7 +96,8 @@ class ScalingExecutor(BuiltinExecutor):
 
         def build(tip: TipView) -> dict[str, bytes] | None:
             if not tip.exists(service):
-                raise TaskFailed(TaskOutcome.errored(f"there is no folder {service}/ on branch {stage}; nothing to scale"))
+                raise TaskFailed(TaskOutcome.errored(
+                    f"there is no folder {service}/ on branch {stage}; nothing to scale"))
             old = tip.read(path)
             text = old.decode() if old is not None else None
             try:

@@ -18,14 +18,22 @@ decisions with plain Git, for `reconciler approve|decline CONTEXT`.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 import pygit2
 
 from reconciler import layout
-from reconciler.contract import (APPROVAL_PREFIX, BOT_EMAIL, BOT_NAME, TRAILER_CONTEXT, TRAILER_EVENT,
-                                 TRAILER_STEP, approval_branch)
+from reconciler.contract import (
+    APPROVAL_PREFIX,
+    BOT_EMAIL,
+    BOT_NAME,
+    TRAILER_CONTEXT,
+    TRAILER_EVENT,
+    TRAILER_STEP,
+    approval_branch,
+)
 from reconciler.engine.events import task_type
 from reconciler.gitstore import threeway
 from reconciler.gitstore.errors import GitStoreError, MergeConflict, PushRejected, UnknownRevision
@@ -33,8 +41,15 @@ from reconciler.gitstore.trailers import format_message
 from reconciler.gitstore.trailers import parse as parse_trailers
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.tasks.base import Pending, TaskEnv, TaskOutcome, TaskRequest
-from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
-                                     stage_commit, text)
+from reconciler.tasks.common import (
+    BuiltinExecutor,
+    carries,
+    commit_trailers,
+    commits_carrying,
+    mapping,
+    stage_commit,
+    text,
+)
 from reconciler.tasks.forges import registry as forges
 from reconciler.tasks.forges.base import ForgeError
 from reconciler.tasks.promotion import Change, change_tree_on, land, yaml_resolver
@@ -45,7 +60,7 @@ if TYPE_CHECKING:
 APPROVAL = layout.TASK_APPROVAL
 APPROVAL_TRIGGERED = task_type(APPROVAL, "triggered")
 APPROVAL_FINISHED = task_type(APPROVAL, "finished")
-AUTOMATIC, MANUAL = "automatic", "manual"
+AUTOMATIC = "automatic"   # otherwise "manual", the default: wait for a merge (or a decline)
 SQUASH_SCAN_LIMIT = 500
 FF_ATTEMPTS = 5
 
@@ -177,14 +192,15 @@ def _conflict_message(change: Change, stage: str, paths: tuple[str, ...]) -> str
             f"in: {', '.join(paths)}. Resolve them on {stage} and trigger the sequence again")
 
 
-def _approval_commit(mirror: "Mirror", stage: str, service: str, context: str, stage_tip: str, step: str,
+def _approval_commit(mirror: Mirror, stage: str, service: str, context: str, stage_tip: str, step: str,
                      change: Change | None) -> str:
     """One commit on top of the stage tip: the promotion, or nothing (an empty commit)."""
     repo = mirror.repo
     parent = mirror.commit(stage_tip)
     tree = change_tree_on(mirror, change, stage_tip, stage) if change is not None else parent.tree_id
     if change is not None:
-        subject = f"approve promotion of {service} to {stage}\n\nChange {change.describe()} of {service}/, waiting for approval."
+        subject = (f"approve promotion of {service} to {stage}\n\n"
+                   f"Change {change.describe()} of {service}/, waiting for approval.")
     else:
         subject = f"approve {stage} {service} {context}"
     message = format_message(subject, commit_trailers(context, APPROVAL_TRIGGERED) + [(TRAILER_STEP, step)])
@@ -201,8 +217,8 @@ def pr_body(request: TaskRequest, branch: str, change: Change | None) -> str:
     lines = [f"Merging this pull request approves the sequence `{request.context}` for **{request.service}** "
              f"in stage **{request.stage}**; closing it declines.", ""]
     if change is not None:
-        lines.append(f"Change: `{change.describe()}` of `{request.service}/`, promoted from "
-                     f"`{text(mapping(request.properties.get('promotion')).get('sourceStage')) or 'the previous stage'}`.")
+        source = text(mapping(request.properties.get("promotion")).get("sourceStage")) or "the previous stage"
+        lines.append(f"Change: `{change.describe()}` of `{request.service}/`, promoted from `{source}`.")
         lines.append("")
     evaluation = mapping(request.data.get("evaluation"))
     if evaluation:
@@ -254,21 +270,21 @@ def decide(pending_data: Mapping[str, Any], request: TaskRequest, env: TaskEnv) 
         if isinstance(pr.get("number"), int):
             state = _pull_request_state(env, int(pr["number"]))
             if state == "closed":
-                return TaskOutcome(result="fail", message=f"declined: pull request {text(pr.get('url')) or pr['number']} "
-                                                          f"was closed without merging")
+                which = text(pr.get("url")) or pr["number"]
+                return TaskOutcome(result="fail", message=f"declined: pull request {which} was closed without merging")
     except Exception as exc:   # noqa: BLE001 - the controller asks again on the next change
         env.log.warning("approval %s: could not decide yet: %s", branch, exc)
     return None
 
 
-def _reachable(mirror: "Mirror", commit: str, tip: str) -> bool:
+def _reachable(mirror: Mirror, commit: str, tip: str) -> bool:
     try:
         return mirror.is_ancestor(commit, tip)
     except UnknownRevision:
         return False
 
 
-def _squashed(mirror: "Mirror", base: str | None, tip: str, context: str) -> bool:
+def _squashed(mirror: Mirror, base: str | None, tip: str, context: str) -> bool:
     """A commit since `base` that carries the context and the approval event (a squash merge)."""
     return any(carries(c.message, TRAILER_EVENT, APPROVAL_TRIGGERED)
                for c in commits_carrying(mirror, tip, TRAILER_CONTEXT, context, since=base, limit=SQUASH_SCAN_LIMIT))
@@ -309,7 +325,7 @@ class ManualDecision:
     fast_forward: bool = False
 
 
-def find_approval_branches(mirror: "Mirror", context: str, *, stage: str | None = None,
+def find_approval_branches(mirror: Mirror, context: str, *, stage: str | None = None,
                            service: str | None = None) -> list[tuple[str, str, str]]:
     """(branch, stage, service) of every approval branch of `context` (full or short)."""
     short = context[:8]
@@ -325,7 +341,7 @@ def find_approval_branches(mirror: "Mirror", context: str, *, stage: str | None 
     return out
 
 
-def _one_branch(mirror: "Mirror", context: str, stage: str | None, service: str | None) -> tuple[str, str, str]:
+def _one_branch(mirror: Mirror, context: str, stage: str | None, service: str | None) -> tuple[str, str, str]:
     mirror.fetch()
     found = find_approval_branches(mirror, context, stage=stage, service=service)
     if not found:
@@ -338,7 +354,7 @@ def _one_branch(mirror: "Mirror", context: str, stage: str | None, service: str 
     return found[0]
 
 
-def approve(mirror: "Mirror", writer: "Writer", context: str, *, stage: str | None = None,
+def approve(mirror: Mirror, writer: Writer, context: str, *, stage: str | None = None,
             service: str | None = None) -> ManualDecision:
     """Merge the approval branch into its stage branch and delete it.
 
@@ -393,7 +409,7 @@ def _merge_builder(head: str, stage: str, branch: str):
     return build
 
 
-def decline(mirror: "Mirror", writer: "Writer", context: str, *, stage: str | None = None,
+def decline(mirror: Mirror, writer: Writer, context: str, *, stage: str | None = None,
             service: str | None = None) -> ManualDecision:
     """Delete the approval branch (the waiting sequence then finishes with result fail)."""
     branch, stage_name, service_name = _one_branch(mirror, context, stage, service)

@@ -14,9 +14,10 @@ earlier commit instead of making a second one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.engine.events import CloudEvent
 
@@ -78,7 +79,7 @@ class TaskOutcome:
     journal: Mapping[str, bytes] = field(default_factory=dict)   # files for reconciler/results
 
     @classmethod
-    def errored(cls, message: str, **data: Any) -> "TaskOutcome":
+    def errored(cls, message: str, **data: Any) -> TaskOutcome:
         return cls(result="fail", status="errored", message=message, data=data)
 
 
@@ -100,20 +101,20 @@ class TaskEnv(Protocol):
 
     workdir: Path
     environ: Mapping[str, str]        # secrets and endpoints come from here, never from the repo
-    mirror: "Mirror"
-    writer: "Writer"
+    mirror: Mirror
+    writer: Writer
     log: logging.Logger
 
     @property
-    def settings(self) -> "Settings": ...
+    def settings(self) -> Settings: ...
 
     @property
-    def shipyard(self) -> "Shipyard | None": ...
+    def shipyard(self) -> Shipyard | None: ...
 
     @property
     def default_branch(self) -> str: ...
 
-    def target(self, stage: str) -> "DeploymentTarget | None":
+    def target(self, stage: str) -> DeploymentTarget | None:
         """The deployment target of a stage (None: `target: none`)."""
 
     def previous_evaluations(self, stage: str, service: str, limit: int) -> list[dict[str, Any]]:
@@ -143,6 +144,3 @@ class Executor(Protocol):
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool: ...
 
     def run(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome | Pending: ...
-
-
-ExecutorFactory = Callable[[], Executor]

@@ -8,8 +8,9 @@ names the executor and the error (the traceback goes to the log).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 from pygit2.enums import SortMode
@@ -109,7 +110,7 @@ class MarkedCommit:
         return self.message.split("\n", 1)[0]
 
 
-def commits_carrying(mirror: "Mirror", tip: str, key: str, value: str, *, since: str | None = None,
+def commits_carrying(mirror: Mirror, tip: str, key: str, value: str, *, since: str | None = None,
                      limit: int = 1000) -> list[MarkedCommit]:
     """Commits reachable from `tip` (not from `since`), newest first, within the newest
     `limit`, whose message carries the trailer line `key: value`.
@@ -153,7 +154,7 @@ def config_commit(request: TaskRequest, env: TaskEnv) -> str:
     return env.config_ref(request.stage, request.service, commit) or commit
 
 
-def read_text(mirror: "Mirror", rev: str, path: str) -> str | None:
+def read_text(mirror: Mirror, rev: str, path: str) -> str | None:
     data = mirror.read(rev, path)
     return None if data is None else data.decode("utf-8", errors="replace")
 

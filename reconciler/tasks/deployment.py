@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler import layout
 from reconciler.targets.base import DeploymentFailed, DeploymentTarget, DeployRequest, DeployResult

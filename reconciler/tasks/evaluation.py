@@ -1,9 +1,9 @@
 """The `evaluation` task: Keptn's lighthouse + SLI provider in one step.
 
 Reads `<service>/slo.yaml` and the layered `sli.yaml` files at the config commit, asks
-the configured SLI provider (`quality.providers`) for the window the event names, scores the result against earlier evaluations of
-the same stage and service, and answers with Keptn's `evaluation.finished` payload. The
-evidence document goes into the journal (`evaluations/<stage>/<service>/…json` on
+the configured SLI provider (`quality.providers`) for the window the event names, scores the
+result against earlier evaluations of the same stage and service, and answers with Keptn's
+`evaluation.finished` payload. The evidence document goes into the journal (`evaluations/<stage>/<service>/…json` on
 `reconciler/results`), which is also where later evaluations find their history.
 
 Order of checks follows the lighthouse: a missing window fails first, then a missing SLO
@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler import layout
 from reconciler.contract import evaluation_path
@@ -47,7 +48,7 @@ def parse_time(value: str, field: str) -> float:
     except ValueError:
         raise WindowError(f"{field} {value!r} is not a time like 2024-05-01T10:00:00Z") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
+        moment = moment.replace(tzinfo=_dt.UTC)
     return moment.timestamp()
 
 
@@ -115,7 +116,8 @@ def read_indicators(env: TaskEnv, stage: str, service: str, ref: str, provider: 
         try:
             layers.append(parse_sli(content, f"{branch}:{path}"))
         except SliFileError as exc:
-            raise TaskFailed(TaskOutcome.errored(f"{exc}; fix the file (reconciler validate shows all problems)")) from None
+            raise TaskFailed(TaskOutcome.errored(
+                f"{exc}; fix the file (reconciler validate shows all problems)")) from None
     return merge_indicators(*layers)
 
 
@@ -201,7 +203,7 @@ class EvaluationExecutor(BuiltinExecutor):
         labels = string_labels(data)
         context = SliContext(window[0], window[1], project, stage, service, deployment_name(data), labels)
         result = evaluate_window(slo_text, indicators, context, provider, previous)
-        evaluated_at = _dt.datetime.fromtimestamp(now, _dt.timezone.utc)
+        evaluated_at = _dt.datetime.fromtimestamp(now, _dt.UTC)
         document = evidence.build(result, context=request.context, project=project, stage=stage,
                                   service=service, evaluated_at=evaluated_at, window=window,
                                   provider=described, slo_path=slo_path if slo_text is not None else None,

@@ -8,7 +8,8 @@ next one. When the list has run out (or nothing matches) the task succeeds with 
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

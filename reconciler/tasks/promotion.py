@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 import pygit2
 
 from reconciler import layout
-from reconciler.spec.valuesfile import merge_values
 from reconciler.engine.commands import Promote
 from reconciler.engine.events import sequence_type, task_type
 from reconciler.engine.inputs import PromotionFailed, PromotionFinished
 from reconciler.gitstore import threeway
 from reconciler.gitstore.errors import GitStoreError, MergeConflict, UnknownRevision
 from reconciler.gitstore.writer import TipView, TreeChange
+from reconciler.spec.valuesfile import merge_values
 from reconciler.tasks.common import commit_trailers
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class Change:
         """(base tree, change tree) in `repo`; UnknownRevision when a commit is missing."""
         try:
             commit = repo[self.commit].peel(pygit2.Commit)
+            base_tree: pygit2.Tree | None
             if self.base:
                 base_tree = repo[self.base].peel(pygit2.Commit).tree
             else:
@@ -105,7 +106,7 @@ def promotion_event(target_stage: str, sequence: str | None) -> str:
     return sequence_type(target_stage, sequence, "triggered") if sequence else task_type(PROMOTION_TASK, "triggered")
 
 
-def land(env: "TaskEnv", change: Change, *, context: str, source_stage: str, target_stage: str,
+def land(env: TaskEnv, change: Change, *, context: str, source_stage: str, target_stage: str,
          step: str, event_type: str) -> str:
     """Commit `change` on `target_stage` (idempotent by `step`); the commit that holds it.
 
@@ -124,7 +125,7 @@ def land(env: "TaskEnv", change: Change, *, context: str, source_stage: str, tar
     return result.oid
 
 
-def promote(cmd: Promote, env: "TaskEnv", *, sequence: str | None = None) -> PromotionFinished | PromotionFailed:
+def promote(cmd: Promote, env: TaskEnv, *, sequence: str | None = None) -> PromotionFinished | PromotionFailed:
     """Carry out a Promote command: PromotionFinished with the commit that holds the change
     (the current tip when it was already there), or PromotionFailed with conflicting paths or
     the reason. Never raises."""
@@ -143,7 +144,7 @@ def promote(cmd: Promote, env: "TaskEnv", *, sequence: str | None = None) -> Pro
     return PromotionFinished(cmd.run_id, commit)
 
 
-def change_tree_on(mirror: "Mirror", change: Change, onto_commit: str, branch: str) -> pygit2.Oid:
+def change_tree_on(mirror: Mirror, change: Change, onto_commit: str, branch: str) -> pygit2.Oid:
     """The tree of `onto_commit` with `change` applied (for a commit made outside the writer)."""
     repo = mirror.repo
     return apply_change(repo, change, mirror.commit(onto_commit).tree, branch)

@@ -9,7 +9,7 @@ controller's business, with the usual `.triggered` timeout).
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from reconciler.tasks.action import ScalingExecutor
 from reconciler.tasks.approval import ApprovalExecutor

@@ -23,13 +23,20 @@ import pygit2
 from reconciler import layout
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT
 from reconciler.engine.events import task_type
-from reconciler.gitstore import threeway
+from reconciler.gitstore import objects, threeway
 from reconciler.gitstore.errors import MergeConflict, UnknownRevision
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
-from reconciler.tasks.common import (BuiltinExecutor, carries, commit_trailers, commits_carrying, mapping,
-                                     task_event, text)
+from reconciler.tasks.common import (
+    BuiltinExecutor,
+    carries,
+    commit_trailers,
+    commits_carrying,
+    mapping,
+    task_event,
+    text,
+)
 from reconciler.tasks.deployment import deploy_commit, failure_outcome
 from reconciler.tasks.promotion import yaml_resolver
 
@@ -55,7 +62,7 @@ class Revert:
         return commit.tree, commit.parents[0].tree if commit.parents else None
 
 
-def context_changes(mirror: "Mirror", stage: str, service: str, context: str, data: dict[str, Any],
+def context_changes(mirror: Mirror, stage: str, service: str, context: str, data: dict[str, Any],
                     tip: str) -> list[Revert]:
     """What to revert, newest first (see the module docstring)."""
     prefix = layout.service_prefix(service)
@@ -88,7 +95,8 @@ def revert_builder(reverts: list[Revert], service: str, stage: str):
             result = threeway.merge_into(repo, changed, tree, original, layout.service_prefix(service), yaml_resolver)
             if not result.ok:
                 raise MergeConflict("revert", revert.commit, stage, result.conflicts)
-            tree = repo[result.tree]  # type: ignore[index]
+            assert result.tree is not None     # ok: merged, so there is a tree
+            tree = objects.tree(repo, result.tree)
         assert tree is not None
         return TreeChange(tree.id)
     return build

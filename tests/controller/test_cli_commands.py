@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from reconciler import contract
 from reconciler.cli import main
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 
 MANUAL_SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3
 kind: Shipyard

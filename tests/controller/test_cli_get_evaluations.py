@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from reconciler import contract
 from reconciler.cli import main
 from reconciler.controller.index import Index
-from reconciler.runtime.service import INDEX_FILE
 from reconciler.gitstore.mirror import MIRROR_DIRNAME
 from reconciler.quality import evidence
 from reconciler.quality.scoring import evaluate
+from reconciler.runtime.service import INDEX_FILE
 
 SLO = """\
 objectives:

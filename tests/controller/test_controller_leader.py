@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from reconciler.runtime.service import ServeOptions, Service
 from reconciler.controller.executors import NoExecutors
-from tests.support.waiting import wait_until
+from reconciler.runtime.service import ServeOptions, Service
 from tests.support.fake_kube import FakeKube
+from tests.support.waiting import wait_until
 
 
 def replica(origin, workdir, kube: FakeKube, identity: str) -> Service:

@@ -10,9 +10,8 @@ import pytest
 from reconciler import contract
 from reconciler.controller.index import Index
 from tests.support.controller import ServeProcess, processes_under
-from tests.support.waiting import poll, wait_until
 from tests.support.remotes import git_out
-
+from tests.support.waiting import poll, wait_until
 
 WAITING_SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3
 kind: Shipyard
@@ -97,7 +96,7 @@ def test_deleting_the_index_rebuilds_the_same_rows_from_git(origin, human_factor
         for count, image in enumerate(("2.0.1", "2.0.2"), start=1):
             dev.change("helloservice/values.yaml", f"image: helloservice:{image}\nreplicaCount: 1\n", image)
             # one push at a time: pushes seen together are one trigger (the newest commit)
-            wait_until(lambda: len(lane_runs(origin)) >= count, what=f"run {count}")
+            wait_until(lambda: len(lane_runs(origin)) >= count, what=f"run {count}")  # noqa: B023 - waited for here
         main.pull()
         main.change("shipyard.yaml", "not: [valid", "break it")       # a config finding in the index too
         wait_until(lambda: len(lane_runs(origin)) >= 2, what="two runs")

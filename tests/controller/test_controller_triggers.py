@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-
-import httpx
-import pytest
 
 from reconciler import contract
+from tests.support.remotes import every_transport, git_out
 from tests.support.waiting import wait_until
-from tests.support.remotes import git_out, every_transport
 
 
 def results_log(origin) -> list[str]:

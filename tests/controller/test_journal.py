@@ -5,8 +5,8 @@ import json
 
 from reconciler.controller.journal import lane_text
 from reconciler.engine import sequencer
-from reconciler.engine.events import CloudEvent, sequence_type
 from reconciler.engine.commands import ResolveCommit
+from reconciler.engine.events import CloudEvent, sequence_type
 from reconciler.engine.inputs import CommitResolved, EventReceived
 from reconciler.engine.state import lane_document, runs_from_document
 from reconciler.engine.world import World

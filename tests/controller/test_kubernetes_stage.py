@@ -3,11 +3,10 @@
 as a Kubernetes Job, remediation scales through the scale subresource."""
 from __future__ import annotations
 
-
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.waiting import wait_until
 from tests.support.fake_kube import FakeKube, JobOutcome
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 
 SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3
 kind: Shipyard

@@ -118,9 +118,8 @@ def test_a_json_line_at_each_sequence_end_with_result_and_message(json_log):
 def test_every_line_carries_context_stage_service_and_task(json_log):
     log = logging.getLogger("some.library")
     log.info("outside")
-    with log_context(context="c9", stage="dev", service="web"):
-        with log_context(task="test"):
-            log.info("inside a task")
+    with log_context(context="c9", stage="dev", service="web"), log_context(task="test"):
+        log.info("inside a task")
     outside, inside = json_log()
     assert {k: outside[k] for k in ("context", "stage", "service", "task")} == dict.fromkeys(
         ("context", "stage", "service", "task"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import subprocess
 
-
 from reconciler.controller.executors import BuiltinExecutors
 from tests.support.waiting import wait_until
 
@@ -33,7 +32,7 @@ actions:
         cmd: [python, -c, "import os, sys; print('token is', os.environ['API_TOKEN']); print(os.environ['API_TOKEN'], file=sys.stderr); sys.exit(1)"]
         env:
           - {name: deploy-credentials, valueFrom: secret}
-"""
+"""  # noqa: E501 - the job's one-line python command
 
 
 def test_a_secret_printed_by_a_job_is_in_no_commit_event_or_log(origin, service_factory, human_factory, caplog):

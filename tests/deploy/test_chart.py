@@ -36,7 +36,8 @@ SERVICE_MONITOR = {
             "endpoints": {"type": "array", "minItems": 1, "items": {
                 "type": "object", "additionalProperties": False, "properties": {
                     "port": {"type": "string"}, "path": {"type": "string"},
-                    "interval": {"type": "string", "pattern": "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}}}}}}}}
+                    "interval": {"type": "string", "pattern": "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?"
+                                                              "(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"}}}}}}}}
 
 EVERYTHING = {"repo": REPO, "replicaCount": 3, "ingress": {"enabled": True, "className": "nginx",
               "tlsSecretName": "reconciler-tls"}, "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},

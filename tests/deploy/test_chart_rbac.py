@@ -14,11 +14,11 @@ import pytest
 
 from reconciler.cli.serve import command as serve_command
 from reconciler.controller.executors import BuiltinExecutors
-from reconciler.runtime.service import ServeOptions, Service
 from reconciler.helm import render
-from tests.support.waiting import wait_until
+from reconciler.runtime.service import ServeOptions, Service
 from tests.support.fake_kube import FakeKube, JobOutcome
 from tests.support.rbac import Rbac, Request
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "reconciler"

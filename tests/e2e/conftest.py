@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -14,9 +13,9 @@ import pytest
 from reconciler.controller.executors import BuiltinExecutors
 from reconciler.gitstore.seed import seed_bare_repo
 from tests.support.controller import start_service
-from tests.support.waiting import wait_until
 from tests.support.metrics import GaugeExporter
 from tests.support.prometheus import running_prometheus
+from tests.support.waiting import wait_until
 
 METRIC = "e2e_response_ms"
 

@@ -10,8 +10,8 @@ import pytest
 
 from reconciler import contract
 from tests.support.controller import ServeProcess, processes_under
-from tests.support.waiting import poll, wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import poll, wait_until
 
 
 def results_commits(origin) -> int:

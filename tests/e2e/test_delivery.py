@@ -2,13 +2,11 @@
 automatic and manual approval (merge / delete), rollback by revert, lanes."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from reconciler import contract
-from tests.support.waiting import wait_until
 from tests.support.remotes import git, git_out
+from tests.support.waiting import wait_until
 
 
 def lane_runs(service, stage: str, service_name: str = "helloservice") -> list[dict]:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from reconciler import contract
-from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 from tests.support.webhooks import Receiver
 
 

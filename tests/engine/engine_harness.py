@@ -3,21 +3,28 @@ controller and executors would, from a script, with a simulated clock. No I/O.""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from reconciler.engine.commands import (Command, DispatchTask, EmitEvent, Escalate, Promote,
-                                        Rejected, ResolveCommit, RunsChanged)
+from reconciler.engine.commands import (
+    Command,
+    DispatchTask,
+    EmitEvent,
+    Escalate,
+    Promote,
+    Rejected,
+    ResolveCommit,
+    RunsChanged,
+)
 from reconciler.engine.events import CloudEvent, context_uuid
-from reconciler.engine.inputs import (CommitResolved, EventReceived, Input, PromotionFailed,
-                                      PromotionFinished, Tick)
+from reconciler.engine.inputs import CommitResolved, EventReceived, Input, PromotionFailed, PromotionFinished, Tick
 from reconciler.engine.sequencer import step
 from reconciler.engine.state import SequenceRun
 from reconciler.engine.world import World
 from reconciler.spec import yamltext
 from reconciler.spec.settings import TimeoutSettings
 from reconciler.spec.shipyard import Shipyard
-
 from tests.support.shared import shared_path
 
 BASE_TIME = 1_700_000_000.0
@@ -80,7 +87,7 @@ def scripted(results: dict[Any, Any] | Callable[[DispatchTask], Any] | None = No
     """
     silent = set(silent)
 
-    def execute(d: DispatchTask, sim: "Sim") -> list[CloudEvent]:
+    def execute(d: DispatchTask, sim: Sim) -> list[CloudEvent]:
         if d.task in silent or (d.stage, d.task) in silent:
             return []
         if callable(results):
@@ -128,7 +135,7 @@ class Sim:
     steps: int = 0
 
     @classmethod
-    def of(cls, sy: Shipyard | str | list, *, timeouts: TimeoutSettings | None = None, **kw: Any) -> "Sim":
+    def of(cls, sy: Shipyard | str | list, *, timeouts: TimeoutSettings | None = None, **kw: Any) -> Sim:
         if not isinstance(sy, Shipyard):
             sy = shipyard(sy)
         return cls(World(sy, timeouts, "sockshop"), **kw)

@@ -3,8 +3,18 @@ import pytest
 
 from reconciler.engine.answers import finished_data, judge, task_event
 from reconciler.engine.events import CloudEvent, derived_id
-from reconciler.engine.state import (ABORTED, DONE, FINISHED, STARTED, TASK_STARTED, TASK_TRIGGERED, TIMED_OUT,
-                                     Answer, SequenceRun, TaskRun)
+from reconciler.engine.state import (
+    ABORTED,
+    DONE,
+    FINISHED,
+    STARTED,
+    TASK_STARTED,
+    TASK_TRIGGERED,
+    TIMED_OUT,
+    Answer,
+    SequenceRun,
+    TaskRun,
+)
 
 CTX = "0b3a5f8e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
 OTHER = "11111111-2222-4333-8444-555555555555"

@@ -1,5 +1,6 @@
 """Approvals found again after a restart (engine.approvals), from a world the sequencer built."""
 from engine_harness import Sim, answer, ctx, trigger
+
 from reconciler.engine.approvals import waiting_approvals
 from reconciler.engine.world import World
 

@@ -7,8 +7,8 @@ rollback-style sequences fire; every run ends within a bounded number of steps.
 import csv
 
 import pytest
-
 from engine_harness import SHARED, Sim, ctx, scripted, trigger
+
 from reconciler.spec import yamltext
 from reconciler.spec.shipyard import Shipyard
 

@@ -13,10 +13,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from engine_harness import BASE_TIME, Sim, answer, ctx, scripted, shipyard, trigger
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from engine_harness import BASE_TIME, Sim, answer, ctx, scripted, shipyard, trigger
 from reconciler.engine.commands import DispatchTask
 from reconciler.engine.inputs import Tick
 from reconciler.engine.lanes import Lane, position, startable
@@ -119,7 +119,7 @@ def test_lanes_one_context_never_blocks_itself(runs):
 def test_lanes_queue_positions_count_queued_runs_in_order(runs):
     places = [position(runs, r) for r in runs]
     assert [p for p in places if p is not None] == list(range(1, len(_queued(runs)) + 1))
-    assert all((p is None) == (r.state not in QUEUED) for r, p in zip(runs, places))
+    assert all((p is None) == (r.state not in QUEUED) for r, p in zip(runs, places, strict=True))
 
 
 @PROPERTY

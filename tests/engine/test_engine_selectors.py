@@ -1,7 +1,7 @@
 """triggeredOn selectors (Keptn f.3 and quirk 2, with our `failed` fix)."""
 import pytest
-
 from engine_harness import shipyard
+
 from reconciler.engine.selectors import followups, normalize_result, selector_matches
 
 # (match, result, last task, fires)

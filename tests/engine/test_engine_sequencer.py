@@ -1,12 +1,18 @@
 """The sequencer, rule by rule (Keptn f.1–f.7 and our fixes), with a simulated controller."""
 import pytest
-
 from engine_harness import BASE_TIME, Sim, answer, ctx, scripted, shipyard, trigger
-from reconciler.engine.commands import (ControlsChanged, DispatchTask, EmitEvent, Promote,
-                                        Rejected, ResolveCommit, RunsChanged)
+
+from reconciler.engine.commands import (
+    ControlsChanged,
+    DispatchTask,
+    EmitEvent,
+    Promote,
+    Rejected,
+    ResolveCommit,
+    RunsChanged,
+)
 from reconciler.engine.events import CloudEvent
-from reconciler.engine.inputs import (CommitResolved, ConfigChanged, Control, EventReceived,
-                                      PromotionFinished, Tick)
+from reconciler.engine.inputs import CommitResolved, ConfigChanged, Control, EventReceived, PromotionFinished, Tick
 from reconciler.engine.sequencer import step
 from reconciler.engine.world import World
 from reconciler.spec.settings import TimeoutSettings
@@ -359,7 +365,7 @@ def test_promotion_failure_ends_the_run_errored_naming_the_paths_without_follow_
 def test_promotion_answers_are_idempotent():
     sim = manual()
     sim.feed(trigger("dev"))
-    for task in ("deployment", "test", "evaluation", "release"):
+    for _task in ("deployment", "test", "evaluation", "release"):
         finish(sim, last_dispatch(sim))
     (promote,) = [c for c in sim.commands if isinstance(c, Promote)]
     assert promote.key.endswith("/staging/0/-/promote")

@@ -2,14 +2,14 @@
 import json
 
 import pytest
-
 from engine_harness import BASE_TIME, Sim, answer, ctx, scripted, trigger
+from test_engine_sequencer import DELIVERY
+
 from reconciler.engine.commands import DispatchTask, Promote, ResolveCommit
 from reconciler.engine.inputs import Control, EventReceived
 from reconciler.engine.sequencer import resume_commands, step
 from reconciler.engine.state import StateFormatError
 from reconciler.engine.world import World
-from test_engine_sequencer import DELIVERY
 
 
 def busy_sim() -> Sim:

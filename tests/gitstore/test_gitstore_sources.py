@@ -6,12 +6,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from watchdog.events import (DirCreatedEvent, FileClosedNoWriteEvent, FileCreatedEvent, FileModifiedEvent,
-                             FileMovedEvent, FileOpenedEvent)
+from watchdog.events import (
+    DirCreatedEvent,
+    FileClosedNoWriteEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileOpenedEvent,
+)
 
 from reconciler.gitstore import LocalWatch, Mirror, Poller, Writer
 from reconciler.gitstore.localwatch import is_ref_change
-from tests.support.remotes import git, every_transport
+from tests.support.remotes import every_transport, git
 
 WAIT = 10.0   # upper bound for "eventually"; never a performance assertion
 

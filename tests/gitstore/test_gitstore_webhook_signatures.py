@@ -7,8 +7,16 @@ import json
 
 import pytest
 
-from reconciler.server.signatures import (DEFAULT_MAX_BODY, WebhookRefused, check_body, check_size, detect_forge,
-                                          is_push_event, pushed_branches, verify)
+from reconciler.server.signatures import (
+    DEFAULT_MAX_BODY,
+    WebhookRefused,
+    check_body,
+    check_size,
+    detect_forge,
+    is_push_event,
+    pushed_branches,
+    verify,
+)
 
 SECRET = "hook-secret"
 BODY = json.dumps({"ref": "refs/heads/dev", "after": "a" * 40, "commits": [{"id": "a" * 40}]}).encode()

@@ -6,10 +6,21 @@ import threading
 import pytest
 
 from reconciler.contract import BOT_EMAIL, BOT_NAME, TRAILER_CONTEXT, TRAILER_STEP
-from reconciler.gitstore import (BranchExists, Mirror, PushRejected, TreeChange, WriteConflict, Writer)
+from reconciler.gitstore import BranchExists, Mirror, PushRejected, TreeChange, WriteConflict, Writer
 from reconciler.gitstore.trailers import parse
-from tests.support.remotes import (REJECT_NON_FAST_FORWARD, Human, enable_reflog, every_transport, forced_updates,
-                                   git, git_out, install_hook, protect_branch_hook, ref_updates, rejected_updates)
+from tests.support.remotes import (
+    REJECT_NON_FAST_FORWARD,
+    Human,
+    enable_reflog,
+    every_transport,
+    forced_updates,
+    git,
+    git_out,
+    install_hook,
+    protect_branch_hook,
+    ref_updates,
+    rejected_updates,
+)
 
 
 def origin_log(origin, branch: str) -> list[str]:
@@ -232,7 +243,7 @@ def test_two_controllers_writing_one_branch_keep_every_commit(origin, tmp_path):
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(n, w)) for n, w in zip("ab", writers)]
+    threads = [threading.Thread(target=run, args=(n, w)) for n, w in zip("ab", writers, strict=True)]
     for t in threads:
         t.start()
     for t in threads:

@@ -8,8 +8,14 @@ from reconciler.kube.apply import apply_object, ensure_namespace
 from reconciler.kube.client import AlreadyExists, Conflict, Kube, KubeAccess, KubeError, NotFound, connect
 from reconciler.kube.conflict import with_retries
 from reconciler.kube.jobs import create_job, delete_job, job_logs, job_state, wait_for_job
-from reconciler.kube.rollout import (RolloutFailed, RolloutTimeout, read_scale, rollout_state, scale_deployment,
-                                     wait_for_rollout)
+from reconciler.kube.rollout import (
+    RolloutFailed,
+    RolloutTimeout,
+    read_scale,
+    rollout_state,
+    scale_deployment,
+    wait_for_rollout,
+)
 from tests.support.fake_kube import JobOutcome
 
 

@@ -9,8 +9,8 @@ import yaml
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from reconciler.quality.alerts import violation
 from reconciler.gitstore.seed import seed_bare_repo
+from reconciler.quality.alerts import violation
 from tests.support.controller import EXAMPLE
 
 

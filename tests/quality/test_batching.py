@@ -17,8 +17,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
@@ -65,7 +66,7 @@ def test_split_answer_judges_each_sli_as_if_asked_alone():
     assert not values["none"].success and values["none"].message.startswith("no data")
     assert values["two"].message.startswith("the query returned 2 series")
     assert "NaN" in values["nan"].message and "-Inf" in values["inf"].message
-    assert all(v.query == q for (name, q), v in zip(batch, values.values()))
+    assert all(v.query == q for (name, q), v in zip(batch, values.values(), strict=True))
 
 
 @pytest.mark.parametrize("status, body", [
@@ -270,9 +271,9 @@ def test_a_batch_is_retried_whole_after_a_5xx():
 
 
 def test_a_batch_that_stays_unavailable_fails_the_evaluation_closed():
-    with fake_prometheus({"a": Fake(), "b": Fake()}, unavailable=100) as prom:
-        with pytest.raises(ProviderUnavailable, match="HTTP 503 after 2 attempts"):
-            get_values(config(prom.url, retries=1), {"a": "a", "b": "b"}, AT)
+    with (fake_prometheus({"a": Fake(), "b": Fake()}, unavailable=100) as prom,
+          pytest.raises(ProviderUnavailable, match="HTTP 503 after 2 attempts")):
+        get_values(config(prom.url, retries=1), {"a": "a", "b": "b"}, AT)
 
 
 def test_the_concurrency_bound_holds_across_batches_and_their_parts():

@@ -88,7 +88,7 @@ def test_human_output_has_a_row_per_objective_and_the_total(files):
 
 def test_history_may_hold_evidence_documents(files):
     earlier = evidence.build(evaluate(SLO, {"response_time": 500, "error_rate": 0}), context="c1", project="p",
-                             stage="dev", service="s", evaluated_at=dt.datetime.now(dt.timezone.utc))
+                             stage="dev", service="s", evaluated_at=dt.datetime.now(dt.UTC))
     code, out, _ = run("--slo", files("slo.yaml", SLO),
                        "--values", files("v.json", {"response_time": 560, "error_rate": 0}),
                        "--history", files("h.json", [earlier]), "--output", "json")

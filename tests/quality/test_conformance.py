@@ -61,7 +61,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def test_conformance_cases_are_present(shared_dir):
-    assert CONFORMANCE == shared_dir / "conformance" / "evaluation"
+    assert shared_dir / "conformance" / "evaluation" == CONFORMANCE
     assert len(CASE_FILES) >= 70, f"expected the conformance cases in {CONFORMANCE}"
 
 
@@ -116,7 +116,7 @@ def test_case(shared_dir, path: Path):
         assert got is None
         return
     assert got is not None and len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         _assert_indicator(g, w)
 
 
@@ -137,5 +137,5 @@ def _assert_indicator(got: dict[str, Any], want: dict[str, Any]) -> None:
         g, w = got[key] or [], want[key] or []       # Keptn mixes null and [] for "none"
         assert [t["criteria"] for t in g] == [t["criteria"] for t in w], key
         assert [t["violated"] for t in g] == [t["violated"] for t in w], key
-        for gt, wt in zip(g, w):
+        for gt, wt in zip(g, w, strict=True):
             assert math.isclose(gt["targetValue"], wt["targetValue"], abs_tol=1e-9), (key, gt, wt)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reconciler.quality.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
+from reconciler.spec.criteria import CriteriaError, Criterion, go_parse_float, parse_criterion
 
 
 @pytest.mark.parametrize("text, op, value, relative, percent, decrease", [

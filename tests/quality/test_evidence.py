@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from reconciler.quality import evidence
 from reconciler.quality.scoring import evaluate
 
-NOW = dt.datetime(2026, 11, 21, 22, 48, 24, 123456, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 21, 22, 48, 24, 123456, tzinfo=dt.UTC)
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "evaluation.json"
 SLO = """\
 objectives:

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from reconciler.quality.provider import evaluate_window
 from reconciler.quality.providers.prometheus import PrometheusProvider
 from reconciler.quality.providers.prometheus.client import PrometheusConfig
-from reconciler.quality.provider import evaluate_window
 from reconciler.quality.scoring import evaluate
 from reconciler.quality.sli import SliContext
 from reconciler.quality.values import SliValue

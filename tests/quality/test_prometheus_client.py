@@ -68,9 +68,9 @@ def test_a_prometheus_side_timeout_is_a_failed_value_not_retried():
 
 
 def test_gateway_errors_on_every_retry_mean_the_provider_is_unavailable():
-    with misbehaving_server(Reply(status=502, body=b"bad gateway")) as server:
-        with pytest.raises(ProviderUnavailable, match="HTTP 502 after 3 attempts"):
-            get_values(config(server.url, retries=2), {"a": "up", "b": "up"}, AT)
+    with (misbehaving_server(Reply(status=502, body=b"bad gateway")) as server,
+          pytest.raises(ProviderUnavailable, match="HTTP 502 after 3 attempts")):
+        get_values(config(server.url, retries=2), {"a": "up", "b": "up"}, AT)
     assert 3 <= len(server.requests) <= 6
 
 
@@ -82,16 +82,14 @@ def test_a_500_after_retries_fails_only_that_sli():
 
 
 def test_refused_credentials_make_the_provider_unavailable_at_once():
-    with misbehaving_server(Reply(status=401, body=b"unauthorized")) as server:
-        with pytest.raises(ProviderUnavailable, match="HTTP 401"):
-            get_values(config(server.url), {"a": "up"}, AT)
+    with misbehaving_server(Reply(status=401, body=b"unauthorized")) as server, pytest.raises(ProviderUnavailable, match="HTTP 401"):
+        get_values(config(server.url), {"a": "up"}, AT)
     assert len(server.requests) == 1
 
 
 def test_connection_refused_is_retried_then_unavailable():
-    with refused_url() as url:
-        with pytest.raises(ProviderUnavailable, match="unreachable after 3 attempts"):
-            get_values(config(url, retries=2), {"a": "up"}, AT)
+    with refused_url() as url, pytest.raises(ProviderUnavailable, match="unreachable after 3 attempts"):
+        get_values(config(url, retries=2), {"a": "up"}, AT)
 
 
 def test_a_dropped_connection_is_retried():

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from reconciler.cli.evaluate import command as evaluate_command
 from reconciler.quality import evidence
+from reconciler.quality.provider import evaluate_window
 from reconciler.quality.providers.prometheus import PrometheusProvider
 from reconciler.quality.providers.prometheus.client import PrometheusConfig
-from reconciler.quality.provider import evaluate_window
 from reconciler.quality.sli import SliContext, merge_indicators, parse_sli
 from tests.support.prometheus import Reply, Series, misbehaving_server, refused_url, running_prometheus, steady
 
@@ -34,7 +34,7 @@ indicators:
   throughput: sum(rate(shop_requests_total{service="$SERVICE"}[$DURATION_SECONDS]))
   error_rate: sum(rate(shop_requests_total{service="$SERVICE",code="500"}[$DURATION_SECONDS])) / sum(rate(shop_requests_total{service="$SERVICE"}[$DURATION_SECONDS]))
   response_time_p95: histogram_quantile(0.95, sum by (le) (rate(shop_duration_seconds_bucket{service="$SERVICE"}[$DURATION_SECONDS])))
-"""
+"""  # noqa: E501 - PromQL, one query per line
 SERVICE_SLI = """\
 indicators:
   latency: shop_latency_ms{service="$SERVICE", stage="$STAGE", team="$LABEL.team"}

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.quality.provider import evaluate_window
 from reconciler.quality.providers.prometheus import PrometheusProvider
 from reconciler.quality.providers.prometheus.client import PrometheusConfig
-from reconciler.quality.provider import evaluate_window
 from reconciler.quality.sli import SliContext, escape_for, render, string_contexts
 from tests.support.prometheus import Series, running_prometheus, steady
 

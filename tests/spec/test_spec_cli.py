@@ -87,7 +87,7 @@ def test_init_from_a_custom_layout(tmp_path):
     assert run("init", str(tmp_path / "r.git"), "--from", str(layout)).exit_code == 0
     result = run("validate", str(tmp_path / "r.git"))
     assert result.exit_code == 1
-    assert [LINE.match(l).group("code", "file") for l in result.stdout.splitlines()] == [
+    assert [LINE.match(line).group("code", "file") for line in result.stdout.splitlines()] == [
         ("missing-total-score", "qg:svc/slo.yaml"), ("no-objectives", "qg:svc/slo.yaml")]
     (tmp_path / "bad").mkdir()
     result = run("init", str(tmp_path / "x.git"), "--from", str(tmp_path / "bad"))
@@ -149,7 +149,7 @@ def test_plain_folder_checks_config_files_and_skips_the_rest(tmp_path):
     (tmp_path / "svc/sli-extra.yaml").write_text("indicators: {a: up}\n")
     result = run("validate", str(tmp_path))
     assert result.exit_code == 1
-    assert [LINE.match(l).group("file", "code") for l in result.stdout.splitlines()] == [
+    assert [LINE.match(line).group("file", "code") for line in result.stdout.splitlines()] == [
         (str(tmp_path / "svc/slo.yaml"), "yaml-syntax")]
     assert result.stderr.strip().endswith("in 2 files")
 

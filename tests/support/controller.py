@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.runtime.service import ServeOptions, Service
 from reconciler.gitstore.seed import seed_bare_repo
+from reconciler.runtime.service import ServeOptions, Service
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ class ServeProcess:
     def __init__(self, url: str, workdir: Path, *, poll: float = 0.2, extra_env: dict[str, str] | None = None):
         self.workdir = workdir
         env = {**os.environ, "RECONCILER_API_TOKEN": "test-token", **(extra_env or {})}
-        self.log = open(workdir.parent / f"{workdir.name}-serve.log", "ab")
+        self.log = open(workdir.parent / f"{workdir.name}-serve.log", "ab")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "reconciler.cli", "serve", "--repo", url, "--workdir", str(workdir),
              "--listen", "127.0.0.1:0", "--poll-interval", str(poll), "--log-level", "debug"],

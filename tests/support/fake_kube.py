@@ -29,9 +29,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -109,7 +110,7 @@ class ApiError(Exception):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -283,7 +284,7 @@ class FakeKube:
         assert self._server is not None, "server not started"
         return self._server.base_url
 
-    def start(self) -> "FakeKube":
+    def start(self) -> FakeKube:
         self._server = LocalHTTPServer(_make_handler(self), name="fake-kube-http").start()
         ctrl = threading.Thread(target=self._controller_loop, name="fake-kube-controller", daemon=True)
         self._threads = [ctrl]
@@ -297,7 +298,7 @@ class FakeKube:
         for t in self._threads:
             t.join(timeout=5)
 
-    def __enter__(self) -> "FakeKube":
+    def __enter__(self) -> FakeKube:
         return self.start()
 
     def __exit__(self, *exc) -> None:

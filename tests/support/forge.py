@@ -16,8 +16,9 @@ import json
 import re
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from tests.support.httpserver import LocalHTTPServer, QuietHandler
 

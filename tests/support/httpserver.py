@@ -99,7 +99,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
-    def start(self) -> "LocalHTTPServer":
+    def start(self) -> LocalHTTPServer:
         if self._thread is not None:
             raise RuntimeError(f"{self.name} is already started")
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": self.poll_interval},
@@ -117,7 +117,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
                 raise AssertionError(f"{self.name} did not stop within {timeout:g}s")
         self.server_close()
 
-    def __enter__(self) -> "LocalHTTPServer":
+    def __enter__(self) -> LocalHTTPServer:
         return self if self._thread is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:

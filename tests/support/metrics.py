@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from tests.support.httpserver import LocalHTTPServer, QuietHandler
 

@@ -17,9 +17,9 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import pytest
 
@@ -85,12 +85,10 @@ def make_origin(path: Path, branches: Mapping[str, Mapping[str, str | bytes]],
     """
     git("init", "-q", "--bare", "-b", default, str(path))
     stream = bytearray()
-    mark = 0
     order = [default] + [b for b in branches if b != default] if default in branches else list(branches)
     default_mark = None
-    for branch in order:
+    for mark, branch in enumerate(order, start=1):
         files = branches[branch]
-        mark += 1
         stream += b"commit refs/heads/%s\nmark :%d\n" % (branch.encode(), mark)
         stream += b"author %s <%s> 1700000000 +0000\n" % (HUMAN_NAME.encode(), HUMAN_EMAIL.encode())
         stream += b"committer %s <%s> 1700000000 +0000\n" % (HUMAN_NAME.encode(), HUMAN_EMAIL.encode())
@@ -117,9 +115,9 @@ def install_hook(bare: Path, name: str, script: str) -> Path:
 
 # Rejects any update that is not a fast-forward and records it in `rejected-updates`
 # (hooks run in the bare repo): proof that nobody even tried to force-push.
-REJECT_NON_FAST_FORWARD = """#!/bin/sh
+REJECT_NON_FAST_FORWARD = f"""#!/bin/sh
 while read old new ref; do
-  if [ "$old" != "%(zero)s" ] && [ "$new" != "%(zero)s" ]; then
+  if [ "$old" != "{ZERO}" ] && [ "$new" != "{ZERO}" ]; then
     if ! git merge-base --is-ancestor "$old" "$new"; then
       echo "$old $new $ref" >> rejected-updates
       echo "rejected non-fast-forward update of $ref" >&2
@@ -128,7 +126,7 @@ while read old new ref; do
   fi
 done
 exit 0
-""" % {"zero": ZERO}
+"""
 
 
 def rejected_updates(bare: Path) -> list[str]:
@@ -192,9 +190,8 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float) -> bool:
     def listening() -> str | None:
         if proc.poll() is not None:
             return "exited"
-        with contextlib.suppress(OSError):
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return "listening"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return "listening"
         return None
     return poll(listening, timeout, 0.01)[1] == "listening"
 
@@ -207,7 +204,7 @@ class GitDaemon:
         self.port = 0
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "GitDaemon":
+    def start(self) -> GitDaemon:
         for _ in range(5):  # a picked port can be taken before the daemon binds it: retry
             port = _free_port()
             proc = subprocess.Popen(
@@ -245,7 +242,7 @@ class GitDaemon:
 
 class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"
-    server: "GitHttpServer"
+    server: GitHttpServer
 
     def do_GET(self) -> None:
         self._cgi()
@@ -340,7 +337,7 @@ class GitHttpServer(LocalHTTPServer):
         self.requests = 0
         self.auth_failures = 0
 
-    def start(self) -> "GitHttpServer":
+    def start(self) -> GitHttpServer:
         super().start()
         return self
 
@@ -421,19 +418,19 @@ class Human:
         git("config", "protocol.version", "0", cwd=path)
         self.branch = branch
 
-    def checkout(self, branch: str) -> "Human":
+    def checkout(self, branch: str) -> Human:
         git("fetch", "-q", "origin", cwd=self.path)
         git("checkout", "-q", "-B", branch, f"origin/{branch}", cwd=self.path)
         self.branch = branch
         return self
 
-    def write(self, rel: str, content: str | bytes) -> "Human":
+    def write(self, rel: str, content: str | bytes) -> Human:
         target = self.path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content.encode() if isinstance(content, str) else content)
         return self
 
-    def delete(self, rel: str) -> "Human":
+    def delete(self, rel: str) -> Human:
         (self.path / rel).unlink()
         return self
 

@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
-import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from reconciler.contract import RESULTS_BRANCH
 from reconciler.engine.events import CloudEvent, derived_id, iso_time, task_type
 from reconciler.gitstore import Mirror, Writer
 from reconciler.spec.settings import Settings
 from reconciler.spec.shipyard import Shipyard
-from reconciler.targets.base import (DeploymentFailed, DeployRequest, DeployResult, ReplicaStatus,
-                                     ServiceStatus, TargetBase, replica_count)
+from reconciler.targets.base import (
+    DeploymentFailed,
+    DeployRequest,
+    DeployResult,
+    ReplicaStatus,
+    ServiceStatus,
+    TargetBase,
+    replica_count,
+)
 from reconciler.tasks.base import TaskOutcome, TaskRequest
 
 CONTEXT = "0b7c3e52-1c7e-4d2a-9f55-7d0a4c1e2f3a"

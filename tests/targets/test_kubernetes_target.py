@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.spec.settings import Settings
-from reconciler.targets.base import DeployRequest, DeploymentFailed, DeploymentTarget
+from reconciler.targets.base import DeploymentFailed, DeploymentTarget, DeployRequest
 from reconciler.targets.kubernetes import KubernetesTarget
 
 DEPLOYMENT = """\

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.targets import filesd, processes
-from reconciler.targets.base import DeployRequest, DeploymentFailed, DeploymentTarget
+from reconciler.targets.base import DeploymentFailed, DeploymentTarget, DeployRequest
 from reconciler.targets.local import MARKER_KEY, LocalTarget, value_env
 from tests.support.waiting import wait_until
 
@@ -82,7 +82,7 @@ def test_deploy_runs_replica_count_processes_with_the_documented_environment(tar
     assert result.deployment_names == ["hello"]
     infos = [get(uri.removeprefix("http://")) for uri in result.deployment_uris_local]
     assert sorted(i["RECONCILER_REPLICA"] for i in infos) == ["0", "1"]
-    for uri, info in zip(result.deployment_uris_local, infos):
+    for uri, info in zip(result.deployment_uris_local, infos, strict=True):
         assert uri.endswith(":" + info["PORT"])
         assert info["RECONCILER_PROJECT"] == "shop" and info["RECONCILER_STAGE"] == "dev"
         assert info["RECONCILER_SERVICE"] == "hello"

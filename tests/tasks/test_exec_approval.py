@@ -9,11 +9,11 @@ from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP, ap
 from reconciler.engine.commands import Promote
 from reconciler.engine.inputs import PromotionFinished
 from reconciler.spec.settings import Settings
-from reconciler.tasks.approval import (ApprovalError, ApprovalExecutor, approve, decide, decline, judge)
+from reconciler.tasks.approval import ApprovalError, ApprovalExecutor, approve, decide, decline, judge
 from reconciler.tasks.base import Pending, TaskOutcome
 from reconciler.tasks.promotion import promote
 from tests.support.forge import TOKEN, fake_forge
-from tests.support.remotes import git, git_out, every_transport
+from tests.support.remotes import every_transport, git, git_out
 from tests.support.taskenv import CONTEXT, stage_branches, values_yaml
 
 BRANCH = approval_branch("staging", "carts", CONTEXT)

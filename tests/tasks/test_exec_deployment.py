@@ -1,10 +1,10 @@
 """Deployment and release: the service folder at the sequence's commit goes to the stage's target."""
 from __future__ import annotations
 
+from reconciler.spec.settings import Settings
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.deployment import DeploymentExecutor
 from reconciler.tasks.release import ReleaseExecutor
-from reconciler.spec.settings import Settings
 from tests.support.taskenv import stage_branches, values_yaml
 
 

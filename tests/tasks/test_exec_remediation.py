@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
+from reconciler.spec.settings import Settings
 from reconciler.tasks.action import ScalingExecutor, set_replica_count
 from reconciler.tasks.getaction import GetActionExecutor
-from reconciler.spec.settings import Settings
 from tests.support.remotes import git_out
 from tests.support.taskenv import CONTEXT, stage_branches
 

@@ -16,7 +16,7 @@ from reconciler.engine.world import World
 from reconciler.spec import yamltext
 from reconciler.spec.shipyard import Shipyard
 from reconciler.tasks.approval import decide
-from reconciler.tasks.base import Pending, TaskOutcome, TaskRequest
+from reconciler.tasks.base import Pending, TaskRequest
 from reconciler.tasks.common import safe_run
 from reconciler.tasks.promotion import promote
 from reconciler.tasks.registry import executors_for

@@ -7,8 +7,17 @@ from reconciler.spec.jobconfig import load_jobconfig
 from reconciler.tasks.jobs.jsonpath import JsonPathError, evaluate
 from reconciler.tasks.jobs.matching import matching_actions, type_matches
 from reconciler.tasks.jobs.output import TailBuffer, bounded_text, capture
-from reconciler.tasks.jobs.plan import (PlanError, check_injection, code_positions, environment, plan_task,
-                                        render_kubelet, render_local, resolve_env, rewrite_keptn_paths)
+from reconciler.tasks.jobs.plan import (
+    PlanError,
+    check_injection,
+    code_positions,
+    environment,
+    plan_task,
+    render_kubelet,
+    render_local,
+    resolve_env,
+    rewrite_keptn_paths,
+)
 from reconciler.tasks.jobs.redact import Redactor
 from reconciler.tasks.jobs.values import format_event_value, go_value
 

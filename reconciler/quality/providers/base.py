@@ -46,7 +46,10 @@ class SliRequest:
 class SliProvider(Protocol):
     """Where SLI values come from. Called from executor threads; must not keep per-call state."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The provider's name in `spec.sli.provider` (read-only: a frozen dataclass field will do)."""
+        ...
 
     def describe(self) -> dict[str, Any]:
         """What the evidence document records about the provider, e.g. `{"kind": "prometheus", "url": …}`."""

@@ -98,7 +98,7 @@ def render_cell(stage: str, service: str, cell: Cell, csrf: str | None) -> str:
     last = cell.last
     if last and not cell.active and (last.get("result") == "fail" or last.get("state") in ("aborted", "timedOut")):
         message = str(last.get("message") or "")[:140]
-        word = last.get("state") if last.get("state") != "finished" else "failed"
+        word = str(last.get("state")) if last.get("state") != "finished" else "failed"
         parts.append(f'<br><a href="/sequences/{e(last["context"])}">{badge(word, "fail")} '
                      f'{e(last.get("sequence"))}</a> <span class=small>{e(message)}</span>')
     cls = _cell_class(cell)

@@ -14,7 +14,8 @@ RAN_OUT = "remediation ran out of actions"
 
 def problem_of(trigger: Mapping[str, Any] | None) -> dict[str, Any]:
     data = (trigger or {}).get("data") or {}
-    problem = data.get("problem") if isinstance(data.get("problem"), Mapping) else {}
+    raw = data.get("problem")
+    problem: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     labels = problem.get("labels") or data.get("labels") or {}
     return {"title": problem.get("problemTitle") or data.get("problemTitle") or problem.get("ProblemTitle") or "",
             "fingerprint": problem.get("fingerprint") or problem.get("ProblemID") or data.get("fingerprint") or "",
@@ -42,7 +43,8 @@ def render_problems(remediations: Sequence[Mapping[str, Any]], escalations: Sequ
                   "opened (UTC)", "context"), rows, "no remediation has run")]
     esc = []
     for doc in escalations:
-        event = doc.get("event") if isinstance(doc.get("event"), Mapping) else {}
+        raw = doc.get("event")
+        event: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         data = event.get("data") or {}
         context = str(event.get("shkeptncontext") or "")
         esc.append(f"<tr><td>{e(data.get('stage'))} · {e(data.get('service'))}</td><td>{e(event.get('time'))}</td>"

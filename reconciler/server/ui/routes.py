@@ -55,7 +55,7 @@ SSE_POLL = 0.5           # seconds between checks for a change
 SSE_HEARTBEAT = 15.0     # a comment line keeps proxies from closing an idle stream
 SSE_MAX_SECONDS = 3600   # a stream ends after an hour; EventSource reconnects by itself
 
-Page = Callable[[web.Request, "Viewer"], str | tuple[str, str]]
+Page = Callable[[web.Request, "Viewer"], str | tuple[str, str] | tuple[str, str, str]]
 
 
 class Viewer:
@@ -106,9 +106,9 @@ def page(render: Page, active: str) -> Callable[[web.Request], Awaitable[web.Str
             if role is None:
                 raise web.HTTPFound("/login?" + urlencode({"next": request.path, "error": "wrong token"}))
             rest = {k: v for k, v in request.query.items() if k != "token"}
-            response = web.HTTPSeeOther(request.path + ("?" + urlencode(rest) if rest else ""))
-            _set_session(response, request, role)
-            raise response
+            redirect = web.HTTPSeeOther(request.path + ("?" + urlencode(rest) if rest else ""))
+            _set_session(redirect, request, role)
+            raise redirect
         viewer = _viewer(request)
         if viewer is None:
             if request.headers.get("X-Fragment"):
@@ -221,7 +221,7 @@ def timeline_page(request: web.Request, viewer: Viewer) -> tuple[str, str]:
     source: UiSource = request.app[SOURCE]  # type: ignore[assignment]
     context = request.match_info["context"]
     runs = source.context_runs(context)
-    stages = source.stage_names() or sorted({r.get("stage") for r in runs})
+    stages = source.stage_names() or sorted({r["stage"] for r in runs if r.get("stage")})
     commits = source.commits_of(context, stages)
     evaluations = source.index.evaluation_rows(context=context, limit=50)
     return "Sequence", render_timeline(context, runs, stages, commits, evaluations,

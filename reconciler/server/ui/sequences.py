@@ -7,7 +7,7 @@ message is the run's own words on why it failed, kept whole.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.server.ui.html import (
@@ -17,7 +17,6 @@ from reconciler.server.ui.html import (
     e,
     link,
     path_part,
-    query,
     result_badge,
     short,
     state_class,
@@ -91,12 +90,13 @@ def task_rows(run: Mapping[str, Any]) -> list[str]:
     return rows
 
 
-def render_timeline(context: str, runs: list[Mapping[str, Any]], stage_order: list[str],
-                    commits: list[Mapping[str, Any]], evaluations: list[Mapping[str, Any]],
+def render_timeline(context: str, runs: Sequence[Mapping[str, Any]], stage_order: list[str],
+                    commits: Sequence[Mapping[str, Any]], evaluations: Sequence[Mapping[str, Any]],
                     csrf: str | None, commit_url: Any = None) -> str:
     """`runs`: the lane documents' run dicts of this context (any stage)."""
     order = {s: i for i, s in enumerate(stage_order)}
-    runs = sorted(runs, key=lambda r: (order.get(r.get("stage"), 99), r.get("triggeredAt") or 0, r.get("index", 0)))
+    runs = sorted(runs, key=lambda r: (order.get(str(r.get("stage")), 99), r.get("triggeredAt") or 0,
+                                       r.get("index", 0)))
     out = [f"<h1>Sequence <code>{e(context)}</code></h1>"]
     if csrf and any(r.get("state") not in ("finished", "aborted", "timedOut") for r in runs):
         buttons = "".join(action("/ui/actions/control", label, csrf, {"context": context, "state": state},
@@ -136,7 +136,3 @@ def render_timeline(context: str, runs: list[Mapping[str, Any]], stage_order: li
     out.append("<h2>Commits this context wrote</h2>" + table(("branch", "commit", "subject"), rows,
                                                              "no commits on stage branches"))
     return "".join(out)
-
-
-def list_query(values: Mapping[str, str]) -> str:
-    return query("/sequences", **{k: values.get(k) for k in FILTERS})

@@ -6,7 +6,8 @@ check reads the data defensively (`reconciler.spec.lint.access`) and never assum
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from reconciler.spec.findings import Issue
 from reconciler.spec.lint import jobconfig, local, remediation, settings, shipyard, sli, slo

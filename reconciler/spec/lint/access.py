@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler.spec.findings import DataPath
 
 # Keptn entity names (stages, services, projects): they become branch names, Kubernetes
 # namespaces and Helm release names.
@@ -11,11 +14,11 @@ ENTITY_NAME_MAX = 43
 ENTITY_RULE = "a lowercase letter first, then lowercase letters, digits and '-', not ending in '-'"
 
 
-def as_dict(value: Any) -> dict:
+def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def as_list(value: Any) -> list:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
@@ -23,7 +26,7 @@ def as_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def entries(data: Any, key: str, path: tuple) -> Iterator[tuple[tuple, dict]]:
+def entries(data: Any, key: str, path: DataPath) -> Iterator[tuple[DataPath, dict[str, Any]]]:
     """(path, mapping) for each mapping in the list `data[key]`."""
     for i, item in enumerate(as_list(as_dict(data).get(key))):
         if isinstance(item, dict):

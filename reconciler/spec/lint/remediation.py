@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.spec.findings import Issue, error, warning
+from reconciler.spec.findings import DataPath, Issue, error, warning
 from reconciler.spec.lint.access import as_dict, as_list, entries
 from reconciler.spec.remediation import API_VERSION, LEGACY_DEFAULT_PROBLEM
 
@@ -16,7 +16,7 @@ def is_legacy(data: Any) -> bool:
     return isinstance(data, dict) and "apiVersion" not in data and isinstance(data.get("remediations"), list)
 
 
-def legacy_issue(data: dict) -> Issue:
+def legacy_issue(data: dict[str, Any]) -> Issue:
     return error(
         "legacy-remediation",
         "this is a pre-0.1.4 remediation file (Keptn 0.5/0.6: top-level `remediations` with `name`/`actions`), "
@@ -63,7 +63,7 @@ def lint(data: Any) -> list[Issue]:
     return out
 
 
-def _scaling(path: tuple, action: dict) -> list[Issue]:
+def _scaling(path: DataPath, action: dict[str, Any]) -> list[Issue]:
     value = action.get("value")
     if isinstance(value, str) and _INTEGER.match(value.strip()):
         return []

@@ -3,12 +3,21 @@ it rejects only when the project is created or a sequence is triggered."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from reconciler import layout
-from reconciler.spec.findings import Issue, error, warning
-from reconciler.spec.lint.access import (ENTITY_NAME, ENTITY_NAME_MAX, ENTITY_RULE, as_dict, as_list,
-                                         as_str, entries, suggest_entity_name)
+from reconciler.spec.findings import DataPath, Issue, error, warning
+from reconciler.spec.lint.access import (
+    ENTITY_NAME,
+    ENTITY_NAME_MAX,
+    ENTITY_RULE,
+    as_dict,
+    as_list,
+    as_str,
+    entries,
+    suggest_entity_name,
+)
 from reconciler.spec.settings import parse_duration
 from reconciler.spec.shipyard import IMPLICIT_EVALUATION
 
@@ -25,8 +34,9 @@ def is_legacy(data: Any) -> bool:
     return isinstance(data, dict) and "apiVersion" not in data and isinstance(data.get("stages"), list)
 
 
-def legacy_issue(data: dict) -> Issue:
-    stages = [s.get("name") for s in as_list(data.get("stages")) if isinstance(s, dict) and isinstance(s.get("name"), str)]
+def legacy_issue(data: dict[str, Any]) -> Issue:
+    stages = [s["name"] for s in as_list(data.get("stages"))
+              if isinstance(s, dict) and isinstance(s.get("name"), str)]
     chain = ", ".join(stages) if stages else "one per stage"
     return error(
         "legacy-shipyard",
@@ -37,7 +47,7 @@ def legacy_issue(data: dict) -> Issue:
         ("stages",), key=True)
 
 
-def unknown_key(path: tuple, key: str, known: list[str]) -> Issue | None:
+def unknown_key(path: DataPath, key: str, known: list[str]) -> Issue | None:
     """Special messages for the two unknown keys that change behaviour silently."""
     if key == "triggers" and "triggeredOn" in known:
         return warning(
@@ -77,7 +87,7 @@ def lint(data: Any) -> list[Issue]:
     return issues
 
 
-def _version(data: dict) -> list[Issue]:
+def _version(data: dict[str, Any]) -> list[Issue]:
     api = data.get("apiVersion")
     if not isinstance(api, str):
         return []
@@ -86,7 +96,8 @@ def _version(data: dict) -> list[Issue]:
         return [error("shipyard-version", f"apiVersion {api!r} is not a shipyard version; {fix}", ("apiVersion",))]
     m = _VERSION.match(api[len(_PREFIX):])
     if not m:
-        return [error("shipyard-version", f"Keptn cannot parse the shipyard version in {api!r}; {fix}", ("apiVersion",))]
+        return [error("shipyard-version", f"Keptn cannot parse the shipyard version in {api!r}; {fix}",
+                      ("apiVersion",))]
     major, minor = int(m.group(1)), int(m.group(2))
     if (major, minor) < (0, 2):
         return [error("shipyard-version", f"{api} is older than 0.2, which Keptn ≥ 0.8 rejects; {fix} "
@@ -97,7 +108,7 @@ def _version(data: dict) -> list[Issue]:
     return []
 
 
-def _stage_name(name: str, path: tuple, seen: set[str]) -> list[Issue]:
+def _stage_name(name: str, path: DataPath, seen: set[str]) -> list[Issue]:
     out: list[Issue] = []
     if name in seen:
         out.append(error("duplicate-stage", f"stage {name!r} is defined twice; stage names must be unique "
@@ -114,7 +125,7 @@ def _stage_name(name: str, path: tuple, seen: set[str]) -> list[Issue]:
     return out
 
 
-def _sequence_index(stage_items) -> dict[str, dict[str, list[str]]]:
+def _sequence_index(stage_items: Iterable[tuple[DataPath, dict[str, Any]]]) -> dict[str, dict[str, list[str]]]:
     """stage → sequence → task names (first definition wins, like Keptn's lookup)."""
     index: dict[str, dict[str, list[str]]] = {}
     for path, stage in stage_items:
@@ -125,14 +136,14 @@ def _sequence_index(stage_items) -> dict[str, dict[str, list[str]]]:
         for _, seq in entries(stage, "sequences", path):
             sname = as_str(seq.get("name"))
             if sname is not None and sname not in seqs:
-                seqs[sname] = [t.get("name") for t in as_list(seq.get("tasks"))
+                seqs[sname] = [t["name"] for t in as_list(seq.get("tasks"))
                                if isinstance(t, dict) and isinstance(t.get("name"), str)]
         seqs.setdefault(IMPLICIT_EVALUATION, [layout.TASK_EVALUATION])
         index[name] = seqs
     return index
 
 
-def _name_issues(what: str, name: str, path: tuple) -> list[Issue]:
+def _name_issues(what: str, name: str, path: DataPath) -> list[Issue]:
     if not name.strip():
         return [error("invalid-name", f"{what} name is empty; give it a name", path)]
     if "." in name:
@@ -141,7 +152,8 @@ def _name_issues(what: str, name: str, path: tuple) -> list[Issue]:
     return []
 
 
-def _sequence(path: tuple, seq: dict, seen: set[str], index) -> list[Issue]:
+def _sequence(path: DataPath, seq: dict[str, Any], seen: set[str],
+              index: dict[str, dict[str, list[str]]]) -> list[Issue]:
     out: list[Issue] = []
     name = as_str(seq.get("name"))
     if name is not None:
@@ -163,7 +175,7 @@ def _sequence(path: tuple, seq: dict, seen: set[str], index) -> list[Issue]:
     return out
 
 
-def _task(path: tuple, task: dict) -> list[Issue]:
+def _task(path: DataPath, task: dict[str, Any]) -> list[Issue]:
     out: list[Issue] = []
     name = as_str(task.get("name"))
     if name is not None:
@@ -215,7 +227,7 @@ def _duration_ok(value: Any) -> bool:
         return False
 
 
-def _trigger(path: tuple, trig: dict, index: dict[str, dict[str, list[str]]]) -> list[Issue]:
+def _trigger(path: DataPath, trig: dict[str, Any], index: dict[str, dict[str, list[str]]]) -> list[Issue]:
     out: list[Issue] = []
     event = as_str(trig.get("event"))
     source_tasks: list[str] | None = None
@@ -249,7 +261,8 @@ def _trigger(path: tuple, trig: dict, index: dict[str, dict[str, list[str]]]) ->
     return out
 
 
-def _selector(path: tuple, selector: dict, source_tasks: list[str] | None, event: str | None) -> list[Issue]:
+def _selector(path: DataPath, selector: dict[str, Any], source_tasks: list[str] | None,
+              event: str | None) -> list[Issue]:
     out: list[Issue] = []
     match = as_dict(selector.get("match"))
     mpath = path + ("match",)

@@ -10,8 +10,8 @@ from reconciler.spec.lint.access import as_dict
 def lint(data: Any) -> list[Issue]:
     if not isinstance(data, dict):
         return []
-    indicators = data.get("indicators")
-    if not as_dict(indicators):
+    indicators = as_dict(data.get("indicators"))
+    if not indicators:
         return [warning("no-indicators", "this SLI file defines no indicators; add `indicators: {<sli name>: "
                         "<query>}`", ("indicators",) if "indicators" in data else (), key=True)]
     out: list[Issue] = []

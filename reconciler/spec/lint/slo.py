@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.quality.criteria import CriteriaError, parse_criterion
+from reconciler.spec.criteria import CriteriaError, parse_criterion
 from reconciler.spec.findings import Issue, error, warning
 from reconciler.spec.lint.access import as_dict, as_list, entries
 
@@ -24,7 +24,7 @@ def lint(data: Any) -> list[Issue]:
         out.append(warning("no-objectives", "this SLO has no objectives, so every evaluation ends in fail; add "
                            "objectives or delete the file (no slo.yaml means no quality gate)",
                            ("objectives",) if "objectives" in data else (), key=True))
-    seen: dict[str, int] = {}
+    seen: dict[str, str | int] = {}
     for path, objective in entries(data, "objectives", ()):
         sli = objective.get("sli")
         if isinstance(sli, str):
@@ -54,7 +54,7 @@ def lint(data: Any) -> list[Issue]:
     return out
 
 
-def _total_score(data: dict) -> list[Issue]:
+def _total_score(data: dict[str, Any]) -> list[Issue]:
     total = data.get("total_score")
     if not isinstance(total, dict) or total.get("pass") is None:
         where = ("total_score",) if "total_score" in data else ()

@@ -33,8 +33,14 @@ from reconciler.kube.conflict import with_retries
 from reconciler.kube.jobs import delete_job, job_logs, wait_for_job
 from reconciler.tasks.jobs.files import FilesError, collect_files
 from reconciler.tasks.jobs.output import capture
-from reconciler.tasks.jobs.plan import (TAINTED_SOURCES, PlanError, TaskPlan, check_kubelet_injection,
-                                        kube_env_value, render_kubelet)
+from reconciler.tasks.jobs.plan import (
+    TAINTED_SOURCES,
+    PlanError,
+    TaskPlan,
+    check_kubelet_injection,
+    kube_env_value,
+    render_kubelet,
+)
 from reconciler.tasks.jobs.redact import Redactor
 from reconciler.tasks.jobs.result import TaskOutcome
 
@@ -113,7 +119,8 @@ class KubernetesJobRunner:
         timed_out = not state.finished or state.reason == "DeadlineExceeded"
         if not state.finished:
             delete_job(self.kube, namespace, name)
-            message = f"task {plan.task!r} (job {name}) timed out after {plan.timeout:g}s (maxPollDuration); job deleted"
+            message = (f"task {plan.task!r} (job {name}) timed out after {plan.timeout:g}s (maxPollDuration); "
+                       "job deleted")
         elif state.succeeded:
             message = f"task {plan.task!r} (job {name}) completed"
         else:

@@ -32,11 +32,20 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from reconciler.engine.events import iso_time
-from reconciler.sandbox.launch import RunAs, SandboxError, Supervised, give_to, host_exec_denied, run_as, run_dir, supervised
+from reconciler.sandbox.launch import (
+    RunAs,
+    SandboxError,
+    Supervised,
+    give_to,
+    host_exec_denied,
+    run_as,
+    run_dir,
+    supervised,
+)
 from reconciler.tasks.jobs.files import FilesError, copy_files
 from reconciler.tasks.jobs.output import TailBuffer, bounded_text
 from reconciler.tasks.jobs.plan import PlanError, TaskPlan, environment, render_local, rewrite_keptn_paths

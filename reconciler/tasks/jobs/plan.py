@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from reconciler.kube.expansion import Ref, escape, escape_for_kubelet, expand, tokens
 from reconciler.spec.jobconfig import Action, Task
@@ -113,11 +114,13 @@ def resolve_env(task: Task, event: Mapping[str, Any]) -> tuple[EnvEntry, ...]:
             out.append(EnvEntry(var.name, "", "secret"))
         else:
             raise PlanError(f"env {var.name!r}: unknown valueFrom {source!r} (use event, secret or string)")
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    raw_data = event.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     for name, key in (("KEPTN_PROJECT", "project"), ("KEPTN_STAGE", "stage"), ("KEPTN_SERVICE", "service")):
         out.append(EnvEntry(name, str(data.get(key) or ""), "auto"))
     out.append(EnvEntry("KEPTN_CONTEXT", str(event.get("shkeptncontext") or ""), "auto"))
-    labels = data.get("labels") if isinstance(data.get("labels"), dict) else {}
+    raw_labels = data.get("labels")
+    labels: dict[Any, Any] = raw_labels if isinstance(raw_labels, dict) else {}
     for key in sorted(labels, key=str):
         out.append(EnvEntry(label_env_name(str(key)), str(labels[key]), "label"))
     return tuple(out)

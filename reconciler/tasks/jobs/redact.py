@@ -7,7 +7,8 @@ wherever it appears, even when it is short (failing closed costs some readabilit
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 
@@ -40,7 +41,7 @@ class Redactor:
             return [self.data(v) for v in value]
         return value
 
-    def merged(self, other: "Redactor") -> "Redactor":
+    def merged(self, other: Redactor) -> Redactor:
         return Redactor((*self.values, *other.values))
 
 

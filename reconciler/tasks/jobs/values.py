@@ -57,7 +57,7 @@ def _shortest(value: float) -> tuple[str, int]:
     return digits, exp
 
 
-def go_value(value: Any, top: bool = True) -> str:
+def go_value(value: Any) -> str:
     if value is None:
         return "<nil>"
     if isinstance(value, bool):
@@ -67,9 +67,9 @@ def go_value(value: Any, top: bool = True) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return "[" + " ".join(go_value(v, False) for v in value) + "]"
+        return "[" + " ".join(go_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_value(value[k], False)}" for k in sorted(value, key=str)) + "]"
+        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value, key=str)) + "]"
     return str(value)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from reconciler.quality.values import SliValue
 
@@ -27,7 +28,7 @@ def chunks(items: Sequence[tuple[str, str]], size: int) -> list[Sequence[tuple[s
 def cut(items: Sequence[tuple[str, str]], count: int) -> list[Sequence[tuple[str, str]]]:
     """`items` in order, in `count` parts whose lengths differ by at most one."""
     cuts = [len(items) * k // count for k in range(count + 1)] if count else []
-    return [items[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [items[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
 _FAN_OUT = 4

@@ -33,14 +33,22 @@ import os
 import random
 import ssl
 import urllib.parse
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 
 from reconciler.quality.providers.base import ProviderUnavailable
-from reconciler.quality.providers.prometheus.batching import (batch_query, chunks, error_suffix, error_type, parts,
-                                                            split_answer, answer_value)
+from reconciler.quality.providers.prometheus.batching import (
+    answer_value,
+    batch_query,
+    chunks,
+    error_suffix,
+    error_type,
+    parts,
+    split_answer,
+)
 from reconciler.quality.values import SliValue
 from reconciler.spec.settings import PrometheusSettings
 
@@ -65,7 +73,7 @@ class PrometheusConfig:
 
     @classmethod
     def from_settings(cls, settings: PrometheusSettings | None = None, *,
-                      env: Mapping[str, str] | None = None, url: str | None = None) -> "PrometheusConfig":
+                      env: Mapping[str, str] | None = None, url: str | None = None) -> PrometheusConfig:
         """Settings from `reconciler.yaml`, overridden by the environment, overridden by `url`.
 
         Raises ValueError naming both places when no URL is configured anywhere.
@@ -127,7 +135,7 @@ async def query_values(config: PrometheusConfig, queries: Mapping[str, str | Non
     return {name: results[name] for name in queries}
 
 
-async def _resolve(clients: "_Clients", config: PrometheusConfig, batch: Sequence[tuple[str, str]],
+async def _resolve(clients: _Clients, config: PrometheusConfig, batch: Sequence[tuple[str, str]],
                    at: float, results: dict[str, SliValue],
                    spawn: Callable[[Sequence[tuple[str, str]]], None]) -> None:
     """Answer every SLI of `batch`, or hand its parts to `spawn` to be asked again."""
@@ -166,7 +174,7 @@ class _Clients:
         self._idle: list[httpx.AsyncClient] = []
         self._all: list[httpx.AsyncClient] = []
 
-    async def __aenter__(self) -> "_Clients":
+    async def __aenter__(self) -> _Clients:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

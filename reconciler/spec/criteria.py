@@ -69,9 +69,7 @@ def parse_criterion(text: str) -> Criterion:
         rest = rest[:-1]
     decrease = rest.startswith("-")
     relative = percent
-    if decrease:
-        rest, relative = rest[1:], True
-    elif rest.startswith("+"):
+    if decrease or rest.startswith("+"):
         rest, relative = rest[1:], True
     try:
         value = go_parse_float(rest)

@@ -1,0 +1,29 @@
+"""The status view: what `reconciler status`, `/api/v1/status` and the status page show.
+
+Read from the index alone, so the CLI can show it while `serve` runs or after it stopped,
+without loading the HTTP server."""
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.controller.index import Index
+
+ACTIVE_STATES = ("triggered", "started", "waitingForApproval", "waiting", "paused")
+
+
+def status_view(index: Index) -> dict[str, Any]:
+    """Last seen branch tips, config findings, active and recent runs, evaluations, escalations."""
+    config = index.document("config/status.json") or {}
+    tips = (index.document("state/tips.json") or {}).get("tips", {})
+    active = index.runs(states=ACTIVE_STATES, limit=1000)
+    recent = index.runs(limit=20)
+    return {
+        "resultsCommit": index.results_tip,
+        "branches": tips,
+        "config": {"valid": config.get("valid", True), "defaultBranch": config.get("defaultBranch"),
+                   "findings": config.get("findings", []), "rejectedTriggers": config.get("rejectedTriggers", [])},
+        "active": active,
+        "recent": recent,
+        "evaluations": index.evaluations(limit=10),
+        "escalations": list(index.documents("escalations/").values()),
+    }
