@@ -85,3 +85,46 @@ def remediation_triggered(problem: Problem, *, project: str, now: float) -> Clou
                       shkeptncontext=problem.context, source=SOURCE,
                       id=derived_id(problem.context, "problem", str(problem.details.get("startsAt"))),
                       time=iso_time(now))
+
+
+@dataclass(frozen=True, slots=True)
+class Scaled:
+    """A scaling action's new replica count within bounds; `note` says when it was clamped."""
+
+    replicas: int
+    note: str = ""
+
+
+class OutOfBounds(ValueError):
+    """The replica count already sits at (or beyond) the bound the action pushes against."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaBounds:
+    """What scaling may set, and where each bound comes from (named in messages)."""
+
+    low: int
+    low_from: str
+    high: int
+    high_from: str
+
+
+def scale_within(count: int, increment: int, bounds: ReplicaBounds) -> Scaled:
+    """`count + increment` kept within the bounds. An increment that cannot move the count (it
+    already sits at the bound it pushes against) is refused, so the remediation goes on to its
+    next action or escalates instead of recording a change that did nothing. Clamping only ever
+    shortens a step: a count set by hand outside the bounds is moved towards them, never past
+    what the action asked."""
+    wanted = count + increment
+    if increment > 0 and count >= bounds.high:
+        raise OutOfBounds(f"it has {count} replicas, at or above the maximum of {bounds.high} "
+                          f"({bounds.high_from}); not scaling up by {increment}")
+    if increment < 0 and count <= bounds.low:
+        raise OutOfBounds(f"it has {count} replicas, at or below the minimum of {bounds.low} "
+                          f"({bounds.low_from}); not scaling down by {-increment}")
+    if increment > 0 and wanted > bounds.high:
+        return Scaled(bounds.high, f"clamped to the maximum of {bounds.high} ({bounds.high_from}), "
+                                   f"not {wanted}")
+    if increment < 0 and wanted < bounds.low:
+        return Scaled(bounds.low, f"clamped to the minimum of {bounds.low} ({bounds.low_from}), not {wanted}")
+    return Scaled(wanted)

@@ -1,9 +1,12 @@
 """Remediation admission (engine.remediation): which alert opens, joins or closes a remediation."""
+import re
+
 import pytest
 
 from reconciler.engine.events import parse_type
 from reconciler.engine.problems import Problem, problems_from_alertmanager
-from reconciler.engine.remediation import KnownRun, admit, remediation_triggered
+from reconciler.engine.remediation import (KnownRun, OutOfBounds, ReplicaBounds, Scaled, admit, remediation_triggered,
+                                          scale_within)
 
 NOW = 1_700_000_000.0
 
@@ -72,3 +75,29 @@ def test_a_problem_without_labels_gets_no_labels_key():
     p = Problem(state="open", fingerprint="f", stage="dev", service="carts", project=None, context="c",
                 details={"problemTitle": "t"})
     assert "labels" not in remediation_triggered(p, project="p", now=NOW).data
+
+
+BOUNDS = ReplicaBounds(1, "min from settings", 5, "max from remediation.yaml")
+
+
+@pytest.mark.parametrize("count,increment,expected", [
+    (3, 1, Scaled(4)),
+    (3, 2, Scaled(5)),
+    (4, 3, Scaled(5, "clamped to the maximum of 5 (max from remediation.yaml), not 7")),
+    (2, -3, Scaled(1, "clamped to the minimum of 1 (min from settings), not -1")),
+    (3, 0, Scaled(3)),
+    (9, -2, Scaled(7)),                     # above the maximum (set by hand): scaling down is fine
+    (0, 1, Scaled(1)),                      # below the minimum: scaling up is fine
+])
+def test_scaling_stays_within_bounds(count, increment, expected):
+    assert scale_within(count, increment, BOUNDS) == expected
+
+
+@pytest.mark.parametrize("count,increment,message", [
+    (5, 1, "it has 5 replicas, at or above the maximum of 5 (max from remediation.yaml); not scaling up by 1"),
+    (9, 1, "at or above the maximum of 5"),
+    (1, -1, "it has 1 replicas, at or below the minimum of 1 (min from settings); not scaling down by 1"),
+])
+def test_scaling_that_cannot_move_is_refused(count, increment, message):
+    with pytest.raises(OutOfBounds, match=re.escape(message)):
+        scale_within(count, increment, BOUNDS)
