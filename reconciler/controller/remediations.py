@@ -30,12 +30,12 @@ def known_runs(ctl: Controller, problem: Problem) -> list[remediation.KnownRun]:
     for run in list(ctl.world.runs.values()):
         if run.sequence == remediation.SEQUENCE and run.lane == (stage, service):
             out[run.id] = _from_world(run)
-    fingerprints = {}
+    fingerprints: dict[str, str] = {}          # context → the alert that opened it (any round says)
     for event in ctl.index.events(stage=stage, service=service, limit=HISTORY,
                                   type_prefix=f"sh.keptn.event.{stage}.{remediation.SEQUENCE}.triggered"):
-        context = event.get("shkeptncontext")
-        if context and context not in fingerprints:
-            fingerprints[context] = _fingerprint(event.get("data"))
+        context, fingerprint = event.get("shkeptncontext"), _fingerprint(event.get("data"))
+        if context and fingerprint:
+            fingerprints.setdefault(context, fingerprint)
     for row in ctl.index.runs(stage=stage, service=service, sequence=remediation.SEQUENCE, limit=HISTORY):
         if row["id"] in out:
             continue

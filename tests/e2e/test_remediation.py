@@ -213,3 +213,21 @@ def test_slow_flapping_respects_the_cooldown_the_action_cap_and_the_replica_boun
     status, capped = fire("2026-11-21T10:04:00Z")
     assert (status, capped["code"]) == (200, "ignored: action cap") and "cap 2" in capped["reason"]
     assert len({r["context"] for r in remediation_runs(service)}) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none",
+                     settings_extra="  remediation: {limits: {refireWindow: 0s, cooldown: 10m}}\n")
+def test_the_cooldown_survives_a_restart(project, e2e_service):
+    """The history comes from the record (the index of reconciler/results), not from memory."""
+    service = e2e_service(project.origin)
+    first = post(service, alert()).json()["alerts"][0]
+    assert first["code"] == "opened"
+    assert post(service, alert("resolved")).json()["alerts"][0]["code"] == "closed"
+    wait_until(lambda: [r for r in remediation_runs(service) if r["state"] == "aborted"], timeout=30,
+               what="the closed remediation")
+    service.stop()
+    again = e2e_service(project.origin, name="fresh")          # same origin, a fresh work dir
+    answer = post(again, alert(starts="2026-11-21T10:30:00Z")).json()["alerts"][0]
+    assert (answer["code"], answer["context"]) == ("ignored: cooldown", first["context"])
+    assert len(remediation_runs(again)) == 1
