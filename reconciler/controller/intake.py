@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from reconciler.controller import remediations
 from reconciler.controller.api import Admission
 from reconciler.controller.inbox import Answer, Decided, Done, Item, Problems, Started, Submit
 from reconciler.engine import answers, remediation
@@ -58,17 +59,18 @@ def submitted(ctl: Controller, item: Submit, now: float) -> None:
 
 
 def problems(ctl: Controller, item: Problems, now: float) -> None:
-    """Alerts → `engine.remediation.admit` → open, close or refuse; one answer per alert."""
+    """Alerts → `engine.remediation.admit` → open, close, join or ignore; one answer per alert."""
     out: list[Admission] = []
+    limits = remediations.limits(ctl)
     for problem in item.problems:
         ctl.ensure_context(problem.context)
-        known = [remediation.KnownRun(r.id, r.sequence, not r.terminal, r.triggered_at)
-                 for r in ctl.world.runs_of(problem.context)]
-        verdict = remediation.admit(problem, known, project=ctl.config.settings.project, now=now)
+        verdict = remediation.admit(problem, remediations.known_runs(ctl, problem),
+                                    actions=remediations.action_times(ctl, problem.stage, problem.service),
+                                    limits=limits, project=ctl.config.settings.project, now=now)
         if verdict.action == "close":
-            ctl.feed(Control(problem.context, "abort"), now)
+            ctl.feed(Control(verdict.context, "abort"), now)
             ctl.batch.note(f"{problem.stage}/{problem.service}: problem resolved, remediation closed",
-                           context=problem.context)
+                           context=verdict.context)
         elif verdict.action == "open" and verdict.event is not None:
             rejected = ctl.feed(EventReceived(verdict.event), now)
             if rejected:
@@ -77,7 +79,7 @@ def problems(ctl: Controller, item: Problems, now: float) -> None:
             ctl.batch.note(f"{problem.stage}/{problem.service}: problem opened: "
                            f"{problem.details.get('problemTitle')}", context=problem.context,
                            event=verdict.event.type)
-        out.append(Admission(verdict.accepted, verdict.code, verdict.reason, problem.context))
+        out.append(Admission(verdict.accepted, verdict.code, verdict.reason, verdict.context))
     ctl.answer_later(item.future, out)
 
 

@@ -3,7 +3,7 @@
 | route | auth | what |
 |---|---|---|
 | `POST /webhooks/{github,gitlab,gitea,generic}` | forge signature (`RECONCILER_WEBHOOK_SECRET`) | a push: fetch now |
-| `POST /webhooks/alertmanager` | token | firing alerts open remediations, resolved ones close them |
+| `POST /webhooks/alertmanager` | token | firing alerts open (or join) remediations, resolved ones close them |
 | `POST /api/v1/event` (Keptn path), `POST /api/v1/events` | token | a CloudEvent: start a sequence, or answer a task |
 | `GET /api/v1/events` | token | the event log (filters: context, stage, service, type) |
 | `GET /api/v1/events/triggered/{type}` | token | open `.triggered` tasks for an external executor to poll |
@@ -49,6 +49,8 @@ ANSWER_TIMEOUT = 30.0
 _NOT_FOUND = {"unknown-triggeredid", "unknown-context", "unknown-run"}
 _BAD_REQUEST = {"invalid-type", "unsupported-type", "missing-triggeredid", "invalid-context", "invalid-service",
                 "stage-mismatch", "invalid-control", "invalid-commit"}
+
+_ALERT_WORK = {"opened", "closed"}           # alert answers that start or stop work
 
 CONTROLLER = web.AppKey("controller", ControllerHandle)
 INDEX = web.AppKey("index", Index)
@@ -124,9 +126,10 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     except ValueError as exc:
         return _problem(400, "invalid-payload", str(exc))
     answers = await _await(request.app[CONTROLLER].submit_problems(problems)) if problems else []
+    # 202 only when a remediation was opened or closed; joined, ignored and nothing-open are 200
+    started = any(a.code in _ALERT_WORK for a in answers)
     alerts = [dict(asdict(a), fingerprint=p.fingerprint) for p, a in zip(problems, answers, strict=True)]
-    return _json({"alerts": alerts,
-                  "rejected": [asdict(r) for r in rejected]}, 202 if problems else 200)
+    return _json({"alerts": alerts, "rejected": [asdict(r) for r in rejected]}, 202 if started else 200)
 
 
 # -- API -----------------------------------------------------------------------------------------

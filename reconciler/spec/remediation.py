@@ -24,6 +24,10 @@ class Action(_Model):
     name: str = ""
     description: str = ""
     value: Any = None          # passed to the executor unchanged (string or mapping)
+    # scaling only: bounds on the replica count it may set (else spec.remediation.limits);
+    # Keptn ignores unknown keys, so a file with them still works there
+    minReplicas: int | None = Field(default=None, ge=0)
+    maxReplicas: int | None = Field(default=None, ge=1)
 
     _text = field_validator("name", "description", mode="before")(lambda v: "" if v is None else v)
 

@@ -156,8 +156,29 @@ class TimeoutSettings(_Model):
     _dur = field_validator("taskTriggered", "taskStarted", mode="before")(lambda v: parse_duration(v))
 
 
+class RemediationLimits(_Model):
+    """Bounds on remediation across alerts (`engine.remediation`, `tasks.action`): what scaling
+    may set, how many actions a service may get per hour, how long after a remediation its alert
+    re-firing joins it (`refireWindow`) and how long further notices are ignored (`cooldown`)."""
+
+    minReplicas: int = Field(default=1, ge=0)
+    maxReplicas: int = Field(default=10, ge=1)
+    actionsPerHour: int = Field(default=10, ge=1)
+    cooldown: float = 600.0
+    refireWindow: float = 300.0
+
+    _dur = field_validator("cooldown", "refireWindow", mode="before")(lambda v: parse_duration(v))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RemediationLimits:
+        if self.minReplicas > self.maxReplicas:
+            raise ValueError(f"minReplicas ({self.minReplicas}) is above maxReplicas ({self.maxReplicas})")
+        return self
+
+
 class RemediationSettings(_Model):
     escalationWebhook: str | None = None   # name of a webhook subscription to call on escalation
+    limits: RemediationLimits = RemediationLimits()
 
 
 class SettingsSpec(_Model):

@@ -9,14 +9,22 @@ stays the record of what runs.
 
 Redelivery: the commit carries `Reconciler-Step: <request key>`; a second delivery finds it,
 does not add the increment again, and scales to the count in that commit.
+
+Bounds (issue 13): the new count stays within `minReplicas`..`maxReplicas` — the action's own
+keys in remediation.yaml, else `spec.remediation.limits` — clamped to the bound, or refused
+(`fail`, no commit) when the count already sits at the bound the action pushes against.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from reconciler import layout
+from reconciler.engine.remediation import OutOfBounds, ReplicaBounds, scale_within
 from reconciler.gitstore.writer import TipView
 from reconciler.spec import yamltext
+from reconciler.spec.settings import RemediationLimits
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, TaskFailed, commit_trailers, mapping, task_event
@@ -39,6 +47,25 @@ def parse_increment(value: object) -> int:
     if not _GO_INT.match(value):
         raise ValueError(NOT_AN_INT)
     return int(value)
+
+
+def replica_bounds(action: Mapping[str, Any], limits: RemediationLimits) -> ReplicaBounds:
+    """The action's `minReplicas`/`maxReplicas` from remediation.yaml, else reconciler.yaml
+    `spec.remediation.limits`, each with where it came from (for the message)."""
+    found: dict[str, tuple[int, str]] = {}
+    for key, default in (("minReplicas", limits.minReplicas), ("maxReplicas", limits.maxReplicas)):
+        raw = action.get(key)
+        if raw is None:
+            found[key] = (default, f"spec.remediation.limits.{key} in reconciler.yaml")
+        elif isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+            raise ValueError(f"action.{key} must be a whole number >= 0, not {raw!r}")
+        else:
+            found[key] = (raw, f"the action's {key} in remediation.yaml")
+    bounds = ReplicaBounds(*found["minReplicas"], *found["maxReplicas"])
+    if bounds.low > bounds.high:
+        raise ValueError(f"minReplicas ({bounds.low}, {bounds.low_from}) is above maxReplicas "
+                         f"({bounds.high}, {bounds.high_from})")
+    return bounds
 
 
 def current_replicas(text: str | None, where: str) -> int:
@@ -88,6 +115,10 @@ class ScalingExecutor(BuiltinExecutor):
             increment = parse_increment(action.get("value"))
         except ValueError as exc:
             return TaskOutcome(result="fail", message=str(exc), data={"action": {"gitCommit": ""}})
+        try:
+            bounds = replica_bounds(action, env.settings.spec.remediation.limits)
+        except ValueError as exc:
+            return TaskOutcome(result="fail", message=str(exc), data={"action": {"gitCommit": ""}})
         stage, service = request.stage, request.service
         path = layout.service_path(service, layout.VALUES_FILE)
         if env.mirror.tip(stage) is None:
@@ -104,12 +135,13 @@ class ScalingExecutor(BuiltinExecutor):
                 count = current_replicas(text, f"{stage}:{path}")
             except ValueError as exc:
                 raise TaskFailed(TaskOutcome(result="fail", message=str(exc))) from None
-            new = count + increment
-            if new < 0:
-                raise TaskFailed(TaskOutcome(result="fail", message=f"scaling {service} by {increment} would leave "
-                                                                    f"{new} replicas (it has {count})"))
-            outcome["summary"] = f"{count} -> {new}"
-            return {path: set_replica_count(text, new).encode()}
+            try:
+                scaled = scale_within(count, increment, bounds)
+            except OutOfBounds as exc:
+                raise TaskFailed(TaskOutcome(result="fail", message=f"scaling {service} in {stage}: {exc}",
+                                             data={"action": {"gitCommit": ""}})) from None
+            outcome["summary"] = f"{count} -> {scaled.replicas}" + (f" ({scaled.note})" if scaled.note else "")
+            return {path: set_replica_count(text, scaled.replicas).encode()}
 
         written = env.writer.write(
             stage, build, f"scale {service} in {stage} by {action.get('value')}\n\n"

@@ -49,7 +49,11 @@ def describe_problem(root: str, title: str) -> str:
 
 
 def action_info(action: Any) -> dict[str, Any]:
-    return {"name": action.name, "action": action.action, "description": action.description, "value": action.value}
+    info = {"name": action.name, "action": action.action, "description": action.description, "value": action.value}
+    for bound in ("minReplicas", "maxReplicas"):
+        if getattr(action, bound) is not None:
+            info[bound] = getattr(action, bound)
+    return info
 
 
 class GetActionExecutor(BuiltinExecutor):

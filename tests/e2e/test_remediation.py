@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 
 import httpx
 import pytest
@@ -135,3 +136,98 @@ def _rewrite(origin, branch: str, path: str, text: str, tmp_path) -> None:
     from tests.support.remotes import Human
     human = Human(str(origin), tmp_path / "editor", branch)
     human.change(path, text, f"configure {path}")
+
+
+def scaling_commits(origin) -> list[str]:
+    return [s for s in git_out("log", "--format=%s", "production", cwd=origin).splitlines()
+            if s.startswith("scale helloservice")]
+
+
+def replica_count(origin) -> int:
+    return int(replicas(origin).split(":")[1].split("#")[0])
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none",
+                     settings_extra="  remediation: {limits: {refireWindow: 3s, cooldown: 10m, maxReplicas: 4}}\n")
+def test_a_hundred_fire_resolve_cycles_run_at_most_the_listed_actions(project, e2e_service):
+    """Issue 13: Alertmanager sends a new startsAt on every re-fire; 100 fire/resolve cycles of
+    one alert (as fast as the webhook answers, ~10 s) must not become 100 remediations."""
+    project.set_sli("production", "helloservice", 900)                     # stays bad
+    project.await_sli("production", "helloservice", 900)
+    service = e2e_service(project.origin)
+    codes: list[tuple[int, str]] = []
+    for i in range(100):
+        starts = f"2026-11-21T10:{i // 60:02d}:{i % 60:02d}Z"
+        for status in ("firing", "resolved"):
+            answer = post(service, alert(status, starts=starts))
+            codes.append((answer.status_code, answer.json()["alerts"][0]["code"]))
+    assert codes[:2] == [(202, "opened"), (202, "closed")], codes[:4]
+    assert [c for c in codes if c[1] == "opened"] == [(202, "opened")]
+    assert {c for c in codes[2:]} <= {(200, "joined"), (200, "ignored: cooldown"), (200, "nothing-open")}
+    # once the re-fire window has passed, the cooldown answers
+    wait_until(lambda: post(service, alert(starts="2026-11-21T11:00:00Z")).json()["alerts"][0]["code"]
+               == "ignored: cooldown", timeout=20, interval=0.5, what="the cooldown answer")
+    runs = wait_until(lambda: all(r["state"] in ("finished", "aborted") for r in remediation_runs(service))
+                      and remediation_runs(service), timeout=60, what="the remediation to end")
+    assert len({r["context"] for r in runs}) == 1 and len(runs) <= 2, runs
+    # at most the two listed actions ran, and scaling never passed maxReplicas (3 at the start)
+    assert len(scaling_commits(project.origin)) <= 2
+    assert 3 <= replica_count(project.origin) <= 4
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none",
+                     settings_extra="  remediation: {limits: {refireWindow: 1s, cooldown: 3s, actionsPerHour: 2, "
+                                    "maxReplicas: 4}}\n")
+def test_slow_flapping_respects_the_cooldown_the_action_cap_and_the_replica_bound(project, e2e_service):
+    project.set_sli("production", "helloservice", 900)
+    project.await_sli("production", "helloservice", 900)
+    service = e2e_service(project.origin)
+
+    def fire(starts: str, status: str = "firing") -> tuple[int, dict]:
+        answer = post(service, alert(status, starts=starts))
+        return answer.status_code, answer.json()["alerts"][0]
+
+    status, first = fire("2026-11-21T10:00:00Z")
+    assert (status, first["code"]) == (202, "opened")
+    wait_until(lambda: replica_count(project.origin) == 4, timeout=60, what="the first scaling commit")
+    assert fire("2026-11-21T10:00:00Z", "resolved")[1]["code"] == "closed"
+    closed_at = time.monotonic()
+    # re-fired at once: joins the remediation that just closed (its context), nothing opens
+    status, joined = fire("2026-11-21T10:01:00Z")
+    assert (status, joined["code"], joined["context"]) == (200, "joined", first["context"])
+    time.sleep(max(0.0, closed_at + 1.5 - time.monotonic()))
+    status, cooling = fire("2026-11-21T10:02:00Z")
+    assert (status, cooling["code"]) == (200, "ignored: cooldown") and "cooldown" in cooling["reason"]
+    # after the cooldown a new remediation opens; its scaling is refused at maxReplicas (4)
+    time.sleep(max(0.0, closed_at + 3.5 - time.monotonic()))
+    status, second = fire("2026-11-21T10:03:00Z")
+    assert (status, second["code"]) == (202, "opened") and second["context"] != first["context"]
+    ended = wait_until(lambda: [r for r in remediation_runs(service) if r["context"] == second["context"]
+                                and r["state"] == "finished"], timeout=60, what="the second remediation")
+    assert ended[0]["result"] == "fail" and "at or above the maximum of 4" in ended[0]["message"], ended
+    assert replica_count(project.origin) == 4 and len(scaling_commits(project.origin)) == 1
+    # two actions in the hour (the second one refused) reach actionsPerHour: 2
+    time.sleep(3.5)
+    status, capped = fire("2026-11-21T10:04:00Z")
+    assert (status, capped["code"]) == (200, "ignored: action cap") and "cap 2" in capped["reason"]
+    assert len({r["context"] for r in remediation_runs(service)}) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.project(production_target="none",
+                     settings_extra="  remediation: {limits: {refireWindow: 0s, cooldown: 10m}}\n")
+def test_the_cooldown_survives_a_restart(project, e2e_service):
+    """The history comes from the record (the index of reconciler/results), not from memory."""
+    service = e2e_service(project.origin)
+    first = post(service, alert()).json()["alerts"][0]
+    assert first["code"] == "opened"
+    assert post(service, alert("resolved")).json()["alerts"][0]["code"] == "closed"
+    wait_until(lambda: [r for r in remediation_runs(service) if r["state"] == "aborted"], timeout=30,
+               what="the closed remediation")
+    service.stop()
+    again = e2e_service(project.origin, name="fresh")          # same origin, a fresh work dir
+    answer = post(again, alert(starts="2026-11-21T10:30:00Z")).json()["alerts"][0]
+    assert (answer["code"], answer["context"]) == ("ignored: cooldown", first["context"])
+    assert len(remediation_runs(again)) == 1

@@ -53,6 +53,10 @@ CASES: list[tuple[str, str, str, str, str]] = [
         """), "unknown-key", "error"),
     ("bad-value pattern", "reconciler.yaml", "apiVersion: reconciler/v1\nkind: Settings\nspec:\n  timeouts:\n"
      "    taskStarted: 1.5.5s  # !\n", "bad-value", "error"),
+    ("invalid-value replica bounds", "reconciler.yaml", "apiVersion: reconciler/v1\nkind: Settings\nspec:\n"
+     "  remediation:\n    limits:\n      minReplicas: 5  # !\n      maxReplicas: 2\n", "invalid-value", "error"),
+    ("bad-value cooldown", "reconciler.yaml", "apiVersion: reconciler/v1\nkind: Settings\nspec:\n"
+     "  remediation:\n    limits:\n      cooldown: soon  # !\n", "bad-value", "error"),
     ("invalid-value", "job/config.yaml", textwrap.dedent("""\
         apiVersion: v2
         actions:

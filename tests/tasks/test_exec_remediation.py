@@ -100,8 +100,9 @@ def test_remediation_is_read_at_the_config_ref(make_env):
 
 # --------------------------------------------------------------------------- scaling
 
-def scaling(env, value, key=None, redelivery=False):
-    data = {"action": {"name": "Scale up", "action": "scaling", "value": value}, "problem": {"problemTitle": "x"}}
+def scaling(env, value, key=None, redelivery=False, **bounds):
+    data = {"action": {"name": "Scale up", "action": "scaling", "value": value, **bounds},
+            "problem": {"problemTitle": "x"}}
     return ScalingExecutor().run(env.request("action", "production", "carts", data, key=key,
                                              redelivery=redelivery), env)
 
@@ -156,7 +157,6 @@ def test_scaling_is_idempotent_on_redelivery(make_env):
     (1, "could not parse action.value to string value"),
     ("one", "could not parse action.value to int"),
     ("1.5", "could not parse action.value to int"),
-    ("-3", "would leave -1 replicas"),
 ])
 def test_bad_scaling_values_fail_like_the_helm_service(make_env, value, message):
     env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}))
@@ -183,6 +183,42 @@ def test_scaling_only_answers_scaling_actions_and_skips_targetless_stages(make_e
     outcome = scaling(env, "1")
     assert outcome.result == "pass" and env.target_impl.calls == []
     assert b"replicaCount: 4 " in env.mirror.read("production", "carts/values.yaml")
+
+
+LIMITED = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}},
+                                        "remediation": {"limits": {"minReplicas": 2, "maxReplicas": 4}}}})
+
+
+@pytest.mark.parametrize("value, bounds, outcome, replicas, message", [
+    # settings: 2..4 (the file has 2)
+    ("+1", {}, "pass", 3, "2 -> 3 replica(s)"),
+    ("5", {}, "pass", 4, "2 -> 4 (clamped to the maximum of 4 (spec.remediation.limits.maxReplicas in "
+                         "reconciler.yaml), not 7)"),
+    ("-1", {}, "fail", 2, "scaling carts in production: it has 2 replicas, at or below the minimum of 2 "
+                          "(spec.remediation.limits.minReplicas in reconciler.yaml); not scaling down by 1"),
+    # the action's own bounds in remediation.yaml win
+    ("5", {"maxReplicas": 6}, "pass", 6, "clamped to the maximum of 6 (the action's maxReplicas in remediation.yaml)"),
+    ("-3", {"minReplicas": 0}, "pass", 0, "2 -> 0 (clamped to the minimum of 0 (the action's minReplicas"),
+    ("1", {"maxReplicas": 2}, "fail", 2, "at or above the maximum of 2 (the action's maxReplicas in remediation.yaml)"),
+    ("1", {"minReplicas": 5}, "fail", 2, "minReplicas (5, the action's minReplicas in remediation.yaml) is above "
+                                         "maxReplicas (4, spec.remediation.limits.maxReplicas in reconciler.yaml)"),
+    ("1", {"maxReplicas": "9"}, "fail", 2, "action.maxReplicas must be a whole number >= 0, not '9'"),
+])
+def test_scaling_stays_within_the_bounds(make_env, value, bounds, outcome, replicas, message):
+    env, _ = make_env(stage_branches(production={"carts/values.yaml": VALUES}), settings=LIMITED)
+    before = env.mirror.tip("production")
+    result = scaling(env, value, **bounds)
+    assert result.result == outcome and message in result.message, result.message
+    assert f"replicaCount: {replicas} ".encode() in env.mirror.read("production", "carts/values.yaml")
+    assert (env.mirror.tip("production") == before) == (outcome == "fail")
+
+
+def test_scaling_bounds_reach_the_action_from_remediation_yaml(make_env):
+    bounded = REMEDIATION.replace('value: "1"}', 'value: "1", minReplicas: 2, maxReplicas: 8}')
+    env, _ = make_env(stage_branches(production={"carts/remediation.yaml": bounded}))
+    action = get_action(env, {"rootCause": "Response time degradation"}).data["action"]
+    assert (action["minReplicas"], action["maxReplicas"]) == (2, 8)
+    assert "minReplicas" not in get_action(env, {"rootCause": "Out of memory"}).data["action"]
 
 
 def _deployed(env, replicas):
