@@ -50,7 +50,19 @@ def set_values(text: str | None, assignments: Mapping[str, Any]) -> str:
 
 
 def _set_one(text: str, path: list[str], value: Any, key: str) -> str:
-    root = yaml.compose(text, Loader=yamltext.Loader) if text.strip() else None
+    try:
+        yamltext.check_size(text)
+        root = yaml.compose(text, Loader=yamltext.Loader) if text.strip() else None
+    except yamltext.YamlError as exc:
+        raise ValuesEditError(f"values.yaml cannot be edited: {exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise ValuesEditError(f"values.yaml is not valid YAML: {problem}{where}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValuesEditError(f"values.yaml is not valid YAML: {first}") from None
     if root is None:
         return _append(text, path, value, key)
     if not isinstance(root, yaml.MappingNode):

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from reconciler.server.ui import access
 from reconciler.server.ui.access import COOKIE, AccessSettings
@@ -295,8 +296,16 @@ async def login_get(request: web.Request) -> web.Response:
                         content_type="text/html")
 
 
+async def _form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form; a body that is not a readable form is the client's error (400), not ours."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError, AssertionError) as exc:
+        raise web.HTTPBadRequest(text=f"the form could not be read: {type(exc).__name__}") from None
+
+
 async def login_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await _form(request)
     next_url = _safe_next(str(form.get("next") or "/"))
     role = access.role_of_token(_settings(request), str(form.get("token") or ""))
     if role is None:
@@ -366,7 +375,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     cookie = request.cookies.get(COOKIE)
     if access.role_of_cookie(settings, cookie) != "operator":
         raise web.HTTPForbidden(text="operator actions need a session from the API token; log in with it")
-    form = await request.post()
+    form = await _form(request)
     if not access.csrf_ok(settings, cookie, str(form.get("csrf") or "")):
         raise web.HTTPForbidden(text="missing or wrong CSRF value; reload the page and try again")
     origin = request.headers.get("Origin")
