@@ -40,9 +40,10 @@ def status_data(index: Any, workdir: Path) -> dict[str, Any]:
     """The API's status view, with the branch tips of the work dir's mirror (current, the
     controller's own commits included) instead of the last tips that triggered something."""
     from reconciler.cli.workdir import branch_tips
+    from reconciler.controller.integrations import Integrations
     from reconciler.controller.status import status_view
 
-    view = status_view(index)
+    view = status_view(index, Integrations.open_readonly(workdir))
     tips = branch_tips(workdir)
     if tips is not None:
         view["branches"] = tips
@@ -83,7 +84,20 @@ def status_text(view: dict[str, Any]) -> str:
         out(table(("stage", "service", "result", "score", "file"),
                   [(e["stage"], e["service"], e["result"], "" if e["score"] is None else f"{e['score']:.1f}",
                     e["path"]) for e in view["evaluations"]]))
+    out("\nintegrations:")
+    if view.get("integrations"):
+        out(table(("name", "id", "last seen (UTC)", "subscriptions"),
+                  [(i["name"], i["id"][:12], (i.get("lastseen") or "").replace("T", " ")[:19],
+                    ", ".join(s["event"] + _filter(s) for s in i["subscriptions"]) or "-")
+                   for i in view["integrations"]]))
+    else:
+        out("  none registered")
     return "\n".join(lines)
+
+
+def _filter(subscription: dict[str, Any]) -> str:
+    parts = [",".join(subscription.get(k) or []) for k in ("projects", "stages", "services")]
+    return "" if not any(parts) else " [" + "/".join(p or "*" for p in parts) + "]"
 
 
 def failure_lines(runs: list[dict[str, Any]]) -> list[str]:

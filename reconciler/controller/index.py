@@ -263,8 +263,8 @@ class Index:
 
     @_locked
     def events(self, *, context: str | None = None, stage: str | None = None, service: str | None = None,
-               type_prefix: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        where, args = _where(context=context, stage=stage, service=service)
+               type_prefix: str | None = None, run_id: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        where, args = _where(context=context, stage=stage, service=service, run_id=run_id)
         if type_prefix:
             where.append("type LIKE ?")
             args.append(type_prefix.replace("%", "") + "%")

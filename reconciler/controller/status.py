@@ -11,8 +11,20 @@ from reconciler.controller.index import Index
 ACTIVE_STATES = ("triggered", "started", "waitingForApproval", "waiting", "paused")
 
 
-def status_view(index: Index) -> dict[str, Any]:
-    """Last seen branch tips, config findings, active and recent runs, evaluations, escalations."""
+def integrations_view(integrations: Any) -> list[dict[str, Any]]:
+    """Registered Keptn integrations with their last heartbeat (Bridge's integrations view)."""
+    if integrations is None:
+        return []
+    return [{"id": i["id"], "name": i["name"], "lastseen": i["metadata"].get("lastseen"),
+             "hostname": i["metadata"].get("hostname"),
+             "version": i["metadata"].get("integrationversion") or i["metadata"].get("distributorversion"),
+             "subscriptions": [dict(s["filter"], event=s["event"], id=s["id"]) for s in i.get("subscriptions") or []]}
+            for i in integrations.list()]
+
+
+def status_view(index: Index, integrations: Any = None) -> dict[str, Any]:
+    """Last seen branch tips, config findings, active and recent runs, evaluations, escalations,
+    and the registered Keptn integrations (`controller.integrations.Integrations`) when given."""
     config = index.document("config/status.json") or {}
     tips = (index.document("state/tips.json") or {}).get("tips", {})
     active = index.runs(states=ACTIVE_STATES, limit=1000)
@@ -26,4 +38,5 @@ def status_view(index: Index) -> dict[str, Any]:
         "recent": recent,
         "evaluations": index.evaluations(limit=10),
         "escalations": list(index.documents("escalations/").values()),
+        "integrations": integrations_view(integrations),
     }

@@ -21,14 +21,17 @@ from aiohttp import web
 from reconciler.controller.apitoken import load_or_create_token
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.index import Index
+from reconciler.controller.integrations import FILE as INTEGRATIONS_FILE, Integrations
 from reconciler.controller.journal import Journal
 from reconciler.controller.loop import Controller, ExecutorSet, Notifier
 from reconciler.controller.maintenance import MirrorMaintenance
 from reconciler.controller.metrics import Metrics
+from reconciler.controller.resources import Resources
 from reconciler.controller.taskenv import ControllerTaskEnv, Targets
 from reconciler.controller.workdir_lock import WorkdirLock
 from reconciler.gitstore import GitCredentials, LocalWatch, Mirror, Poller, Writer
 from reconciler.server.app import make_app
+from reconciler.server.keptn_api import KeptnBackend
 
 log = logging.getLogger("reconciler.serve")
 
@@ -109,6 +112,11 @@ class Service:
             workers=options.workers, metrics=self.metrics,
             maintenance=MirrorMaintenance(self.mirror, check_every=options.mirror_check_every,
                                           loose_limit=options.mirror_loose_limit))
+        self.integrations = Integrations(workdir / INTEGRATIONS_FILE)
+        self.resources = Resources(
+            self.mirror, self.writer, project=lambda: self.config.settings.project,
+            stages=lambda: list(self.config.shipyard.stage_names) if self.config.shipyard else [],
+            on_write=self.controller.notify_tips_changed)
         self.api_token = load_or_create_token(workdir, env)
         self.webhook_secret = env.get("RECONCILER_WEBHOOK_SECRET") or None
         self.alertmanager_token = env.get("RECONCILER_ALERTMANAGER_TOKEN") or None
@@ -215,7 +223,8 @@ class Service:
                        webhook_secret=self.webhook_secret, alertmanager_token=self.alertmanager_token,
                        metrics_registry=self.metrics.registry, mirror=self.mirror, config=lambda: self.config,
                        operator=operator,
-                       ui_access=AccessSettings.from_env(self.api_token, self._env, self.options.host))
+                       ui_access=AccessSettings.from_env(self.api_token, self._env, self.options.host),
+                       keptn=KeptnBackend(self.integrations, self.resources, lambda: self.config.settings.project))
         runner = web.AppRunner(app, access_log=None)
         try:
             loop.run_until_complete(runner.setup())
@@ -261,6 +270,7 @@ class Service:
             pass
         self.reader.close()
         self.index.close()
+        self.integrations.close()
         self.workdir_lock.release()
 
 

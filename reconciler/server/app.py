@@ -12,6 +12,7 @@
 | `GET /api/v1/status` | token | config findings, branches, active runs |
 | `GET /healthz`, `/readyz`, `/metrics` | none | liveness, readiness, Prometheus metrics |
 | `/`, `/sequences`, `/evaluations`, … | session cookie | the web UI (`server/ui/routes.py`) |
+| `/api/controlPlane/…`, `/api/resource-service/…` | token (`x-token`) | Keptn's control-plane API for unmodified integrations (`server.keptn_api`) |
 
 Handlers never change state: writes become controller inputs (awaited, so the answer says
 whether the sequencer accepted them), reads go to the SQLite index.
@@ -35,7 +36,7 @@ from reconciler.controller.index import Index
 from reconciler.controller.status import status_view
 from reconciler.engine.events import CloudEvent, iso_time, parse_type
 from reconciler.engine.problems import problems_from_alertmanager
-from reconciler.server import jsonbody, signatures
+from reconciler.server import jsonbody, keptn_api, signatures
 from reconciler.server.auth import token_ok
 from reconciler.server.ui.access import AccessSettings
 from reconciler.server.ui.routes import add_ui_routes
@@ -219,7 +220,12 @@ async def control_sequence(request: web.Request) -> web.Response:
 
 @_authorised
 async def get_status(request: web.Request) -> web.Response:
-    return _json(status_view(request.app[INDEX]))
+    return _json(status_view(request.app[INDEX], _integrations(request.app)))
+
+
+def _integrations(app: web.Application) -> Any:
+    backend = app.get(keptn_api.BACKEND)
+    return backend.integrations if backend is not None else None
 
 
 def _limit(q: Any) -> int:
@@ -249,9 +255,11 @@ async def metrics(request: web.Request) -> web.Response:
 def make_app(controller: ControllerHandle, index: Index, *, api_token: str, webhook_secret: str | None,
              alertmanager_token: str | None, metrics_registry: Any, mirror: Any = None,
              config: Callable[[], Any] | None = None, operator: Any = None,
-             ui_access: AccessSettings | None = None) -> web.Application:
+             ui_access: AccessSettings | None = None,
+             keptn: keptn_api.KeptnBackend | None = None) -> web.Application:
     """`mirror` (read access to the branches), `config` (the config in force) and `operator`
-    (approve/decline/invalidate) feed the web UI; without them it shows what the index holds."""
+    (approve/decline/invalidate) feed the web UI; without them it shows what the index holds.
+    `keptn` mounts Keptn's control-plane API (registered integrations also show in the status view)."""
     app = web.Application(client_max_size=signatures.DEFAULT_MAX_BODY)
     app[CONTROLLER] = controller
     app[INDEX] = index
@@ -270,6 +278,10 @@ def make_app(controller: ControllerHandle, index: Index, *, api_token: str, webh
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    integrations = keptn.integrations if keptn is not None else None
     add_ui_routes(app, source=UiSource(index, mirror, config), controller=controller, operator=operator,
-                  access_settings=ui_access or AccessSettings(api_token=api_token), status_view=status_view)
+                  access_settings=ui_access or AccessSettings(api_token=api_token),
+                  status_view=lambda idx: status_view(idx, integrations))
+    if keptn is not None:
+        keptn_api.add_routes(app, index=index, backend=keptn, api_token=api_token)
     return app

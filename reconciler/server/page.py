@@ -45,6 +45,22 @@ def _runs(rows: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _integrations(rows: list[dict[str, Any]]) -> str:
+    """Registered Keptn integrations and their last heartbeat, like Bridge's integrations view."""
+    if not rows:
+        return '<h2>Integrations</h2><p class="muted">none registered</p>'
+    out = ["<h2>Integrations</h2><table><tr><th>name</th><th>host</th><th>version</th><th>last seen (UTC)</th>"
+           "<th>subscriptions</th></tr>"]
+    for i in rows:
+        subs = ", ".join(str(s.get("event")) for s in i.get("subscriptions") or [])
+        out.append(f"<tr><td>{escape(str(i.get('name')))}</td><td>{escape(str(i.get('hostname') or ''))}</td>"
+                   f"<td>{escape(str(i.get('version') or ''))}</td>"
+                   f"<td>{escape(str(i.get('lastseen') or '').replace('T', ' ')[:19])}</td>"
+                   f"<td><code>{escape(subs)}</code></td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
 def render_page(view: dict[str, Any]) -> str:
     """The page on its own (refreshed every 5 s): the board's predecessor, kept as the
     benchmark's baseline and for `render_body`."""
@@ -84,6 +100,7 @@ def render_body(view: dict[str, Any]) -> str:
         parts.append("</table>")
     else:
         parts.append('<p class="muted">none</p>')
+    parts.append(_integrations(view.get("integrations", [])))
     branches = view.get("branches", {})
     parts.append("<h2>Branches seen</h2><table>" + "".join(
         f"<tr><td>{escape(b)}</td><td><code>{escape(o[:12])}</code></td></tr>" for b, o in sorted(branches.items()))
