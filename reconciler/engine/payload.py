@@ -27,6 +27,24 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+def merge_answer(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """A task's `.finished` data merged into what the sequence carries, as Keptn merges it
+    (shipyard-controller `common.Merge`): objects key by key, and a list meeting a list
+    becomes the new entries followed by the old ones (keptn#7627: `deploymentURIsLocal[0]`
+    is the latest stage's). Anything else replaces — including numbers and booleans, which
+    Keptn's merge never replaces once an earlier task reported them (a bug we avoid)."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if type(value) is dict and type(old) is dict:
+            out[key] = merge_answer(old, value)
+        elif type(value) is list and type(old) is list:
+            out[key] = value + old
+        else:
+            out[key] = value
+    return out
+
+
 def json_copy(value: Any) -> Any:
     """A deep copy of JSON-shaped data (dicts, lists, scalars), several times faster than deepcopy."""
     cls = type(value)

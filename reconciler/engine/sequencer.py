@@ -43,7 +43,16 @@ from reconciler.engine.inputs import (
     Tick,
 )
 from reconciler.engine.payload import ABORTED as STATUS_ABORTED
-from reconciler.engine.payload import ERRORED, FAIL, aggregate, deep_merge, json_copy, stops_sequence, task_data
+from reconciler.engine.payload import (
+    ERRORED,
+    FAIL,
+    aggregate,
+    deep_merge,
+    json_copy,
+    merge_answer,
+    stops_sequence,
+    task_data,
+)
 from reconciler.engine.selectors import followups
 from reconciler.engine.state import (
     ABORTED,
@@ -189,17 +198,20 @@ def _on_sequence_triggered(s: _Step, event: CloudEvent, stage: str, sequence: st
         return s.reject("invalid-context", f"shkeptncontext {event.shkeptncontext!r} is not a UUID",
                         event.id)
     shipyard = w.shipyard
-    if shipyard is None or shipyard.stage(stage) is None or not NAME.match(stage):
+    if shipyard is None or not NAME.match(stage):
         # Not a lane we can keep a file for: answer with the finished event only.
         reason = ("there is no valid shipyard.yaml on the default branch; fix it and trigger again"
                    if shipyard is None else
-                   f"stage {stage!r} is not in shipyard.yaml (stages: {', '.join(shipyard.stage_names) or 'none'})")
+                   f"stage name {stage!r} is not a valid Keptn name (lowercase letters, digits and '-')")
         w.applied.add(event.id)
         _emit_unstored_finished(s, event, stage, sequence, service, reason)
         return
     definition = shipyard.sequence(stage, sequence)
     problem = None
-    if definition is None:
+    if shipyard.stage(stage) is None:
+        # Keptn finishes it errored, and so do we, with a record like any other run's.
+        problem = f"stage {stage!r} is not in shipyard.yaml (stages: {', '.join(shipyard.stage_names) or 'none'})"
+    elif definition is None:
         problem = f"sequence {sequence!r} is not defined in stage {stage!r} of shipyard.yaml"
     elif not definition.tasks:
         problem = f"sequence {sequence!r} in stage {stage!r} does not contain any tasks"
@@ -251,7 +263,7 @@ def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> N
     data = event.data
     task.finished[source] = Answer(event.id, s.now, _str_or_none(data.get("result")),
                                    _str_or_none(data.get("status")), _str_or_none(data.get("message")))
-    task.data = deep_merge(task.data, data)
+    task.data = merge_answer(task.data, data)
     if event.gitcommitid:
         task.gitcommitid = event.gitcommitid
     if all(src in task.finished for src in task.started):
@@ -277,7 +289,7 @@ def _complete_task(s: _Step, run: SequenceRun, task: TaskRun) -> None:
     task.completed_at = s.now
     if task.gitcommitid:
         run.gitcommitid = task.gitcommitid
-    run.data = deep_merge(run.data, task.data)
+    run.data = merge_answer(run.data, task.data)
     run.last_task = task.index
     if stops_sequence(result, status) or task.index == len(run.tasks) - 1:
         _finish(s, run)

@@ -282,7 +282,17 @@ CriteriaSets = tuple[tuple[Criterion, ...], ...]
 def _parse_objective(objective: Objective) -> tuple[CriteriaSets, CriteriaSets]:
     """Every criterion of the objective, pass and warning alike. Keptn only notices a bad
     criterion when it gets to evaluate it; a gate whose rules do not parse is rejected up
-    front (docs/compatibility.md)."""
+    front (docs/compatibility.md). An informational objective (no pass criteria) is never
+    evaluated, in Keptn or here, so its warning criteria cannot be wrong: the ones that do
+    not parse are left out of what it shows."""
+    if not objective.pass_sets:
+        shown = []
+        for criteria in objective.warning_sets:
+            try:
+                shown.append(tuple(_parse(c) for c in criteria))
+            except CriteriaError:
+                continue
+        return (), tuple(shown)
     try:
         return (tuple(tuple(_parse(c) for c in s) for s in objective.pass_sets),
                 tuple(tuple(_parse(c) for c in s) for s in objective.warning_sets))

@@ -134,3 +134,18 @@ def test_cli_json_shape():
                                      (0.5, "0.5"), (math.nan, "NaN"), (-math.inf, "-Inf")])
 def test_go_float(x, text):
     assert go_float(x) == text
+
+
+def test_unparsable_criteria_of_an_informational_objective_are_ignored_as_in_keptn():
+    # Keptn never evaluates an objective without pass criteria, so its broken warning criteria
+    # raise nothing; a scored objective with the same criteria is still rejected.
+    slo = ("objectives:\n"
+           "  - sli: info\n    warning: [{criteria: ['<=abc']}, {criteria: ['<=5']}]\n"
+           "  - sli: a\n    pass: [{criteria: ['<=10']}]\n"
+           "total_score: {pass: '90%'}\n")
+    ev = evaluate(slo, {"info": 7, "a": 1})
+    assert ev.error is None and (ev.result, ev.score) == ("pass", 100.0)
+    info = ev.objectives[0]
+    assert info.status == "info" and [t.criteria for t in info.warning_targets] == ["<=5"]
+    scored = slo.replace("sli: info\n    warning", "sli: info\n    pass: [{criteria: ['<=9']}]\n    warning")
+    assert evaluate(scored, {"info": 7, "a": 1}).error_kind == "invalid_criteria"

@@ -114,12 +114,12 @@ CASES: list[tuple[str, str, str, str, str]] = [
           sequences:
             - name: delivery
               tasks: []  # !
-        """), "empty-tasks", "error"),
+        """), "empty-tasks", "warning"),
     ("empty-tasks missing", "shipyard.yaml", shipyard("""
         - name: dev
           sequences:
             - name: delivery  # !
-        """), "empty-tasks", "error"),
+        """), "empty-tasks", "warning"),
     ("legacy-triggers", "shipyard.yaml", shipyard("""
         - name: dev
           sequences: [{name: delivery, tasks: [{name: deployment}]}]
@@ -313,11 +313,20 @@ CASES: list[tuple[str, str, str, str, str]] = [
     ("bad-criteria number", "slo.yaml", slo("""
         objectives:
           - sli: a
+            pass: [{criteria: ["<=10"]}]
             warning:
               - criteria:
                   - "<=abc"  # !
         total_score: {pass: "90%"}
         """), "bad-criteria", "error"),
+    ("bad-criteria informational", "slo.yaml", slo("""
+        objectives:
+          - sli: a
+            warning:
+              - criteria:
+                  - "<=abc"  # !
+        total_score: {pass: "90%"}
+        """), "bad-criteria", "warning"),
     ("duplicate-objective", "slo.yaml", slo("""
         objectives:
           - sli: a

@@ -165,9 +165,10 @@ def _sequence(path: DataPath, seq: dict[str, Any], seen: set[str],
     tasks = seq.get("tasks")
     if tasks is None or tasks == []:
         where = path + ("tasks",) if "tasks" in seq else path
-        out.append(error("empty-tasks", f"sequence {name!r} has no tasks; Keptn fails it as soon as it is "
-                         "triggered ('does not contain any tasks'); add at least one task", where,
-                         key="tasks" in seq))
+        # A warning, as Keptn loads such a shipyard: only this sequence fails, when triggered.
+        out.append(warning("empty-tasks", f"sequence {name!r} has no tasks; it fails as soon as it is "
+                           "triggered ('does not contain any tasks'), as in Keptn; add at least one task", where,
+                           key="tasks" in seq))
     for tpath, task in entries(seq, "tasks", path):
         out += _task(tpath, task)
     for trig_path, trig in entries(seq, "triggeredOn", path):

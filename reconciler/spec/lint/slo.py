@@ -33,6 +33,7 @@ def lint(data: Any) -> list[Issue]:
                                    f"[{seen[sli]}]); both are scored separately", path + ("sli",)))
             else:
                 seen[sli] = path[-1]
+        informational = not as_list(objective.get("pass"))
         for group in ("pass", "warning"):
             for gpath, entry in entries(objective, group, path):
                 for i, criterion in enumerate(as_list(entry.get("criteria"))):
@@ -41,6 +42,11 @@ def lint(data: Any) -> list[Issue]:
                     try:
                         parse_criterion(criterion)
                     except CriteriaError as exc:
+                        if informational:   # never evaluated (Keptn neither): harmless, but a typo
+                            out.append(warning("bad-criteria", f"criterion {criterion!r} does not parse ({exc}); "
+                                               "this objective has no pass criteria, so it is informational and "
+                                               "the criterion is ignored", gpath + ("criteria", i)))
+                            continue
                         out.append(error("bad-criteria", f"criterion {criterion!r} does not parse ({exc}); the "
                                          "evaluation fails on it. Write an operator (<, <=, =, >=, >), an optional "
                                          "+/-, a number and an optional %, e.g. \"<=800\" or \"<=+10%\"",
