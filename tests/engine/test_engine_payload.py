@@ -66,3 +66,14 @@ def test_task_data_keeps_the_trigger_result_for_the_first_task():
     data = task_data({"result": "warning", "status": "succeeded"}, project="p", stage="prod", service="s",
                      result=None, status=None, task_name="approval", properties={})
     assert data["result"] == "warning" and "approval" not in data
+
+
+def test_merge_answer_puts_a_later_tasks_list_entries_first_like_keptn():
+    from reconciler.engine.payload import merge_answer
+    base = {"deployment": {"deploymentURIsLocal": ["http://dev"], "replicas": 1, "ok": True}, "tags": ["a"]}
+    over = {"deployment": {"deploymentURIsLocal": ["http://staging"], "replicas": 3, "ok": False}, "tags": "b"}
+    out = merge_answer(base, over)
+    assert out["deployment"]["deploymentURIsLocal"] == ["http://staging", "http://dev"]     # keptn#7627
+    assert (out["deployment"]["replicas"], out["deployment"]["ok"]) == (3, False)          # Keptn keeps 1/True
+    assert out["tags"] == "b"                                                              # not both lists
+    assert base["deployment"]["deploymentURIsLocal"] == ["http://dev"]                     # inputs untouched

@@ -762,3 +762,14 @@ def test_event_received_wraps_cloud_events():
     sim = manual()
     cmds = sim.feed(EventReceived(trigger("dev")))
     assert isinstance(cmds[0], DispatchTask)
+
+
+def test_lists_from_a_later_tasks_finished_come_first_in_the_next_tasks_data():
+    sim = manual()
+    sim.feed(trigger("dev"))
+    finish(sim, last_dispatch(sim), data={"deployment": {"deploymentURIsLocal": ["http://a"]}, "n": 1})
+    finish(sim, last_dispatch(sim), data={"deployment": {"deploymentURIsLocal": ["http://b"]}, "n": 2})
+    d = last_dispatch(sim)
+    assert d.task == "evaluation"
+    assert d.event.data["deployment"]["deploymentURIsLocal"] == ["http://b", "http://a"]
+    assert d.event.data["n"] == 2
