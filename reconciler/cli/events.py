@@ -19,7 +19,11 @@ from reconciler.cli.output import emit, output_option
 @output_option
 def command(workdir: Path, context: str | None, stage: str | None, service: str | None,
             type_prefix: str | None, limit: int, output: str) -> None:
-    """List recorded CloudEvents, newest first (Keptn type names)."""
+    """List recorded CloudEvents, newest first (Keptn type names).
+
+    Sorted by the order number the controller gives each event as it records it (the `order`
+    attribute), so an answer and the reaction it caused appear in that order even when they
+    share a millisecond."""
     from reconciler.cli.contexts import resolve_or_fail
     index = open_index(workdir)
     if context:

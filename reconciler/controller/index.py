@@ -8,6 +8,7 @@ status` read while the controller writes.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import sqlite3
 import threading
@@ -17,7 +18,7 @@ from typing import Any
 
 from reconciler.controller import journal as J
 
-SCHEMA_VERSION = "2"      # 2: lane_summary (the web board), evaluations_lane_path, runs_time
+SCHEMA_VERSION = "3"      # 2: lane_summary (the web board), evaluations_lane_path, runs_time; 3: events.ord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,9 +33,10 @@ CREATE INDEX IF NOT EXISTS runs_path ON runs (path);
 CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
 CREATE TABLE IF NOT EXISTS events (
   id TEXT PRIMARY KEY, context TEXT NOT NULL, stage TEXT, service TEXT, type TEXT NOT NULL,
-  time TEXT, triggeredid TEXT, source TEXT, run_id TEXT, path TEXT NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_context ON events (context, time);
-CREATE INDEX IF NOT EXISTS events_type ON events (type, time);
+  time TEXT, triggeredid TEXT, source TEXT, run_id TEXT, path TEXT NOT NULL, body TEXT NOT NULL,
+  ord INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS events_context ON events (context, ord);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, ord);
 CREATE INDEX IF NOT EXISTS events_path ON events (path);
 CREATE TABLE IF NOT EXISTS evaluations (
   path TEXT PRIMARY KEY, stage TEXT, service TEXT, context TEXT, time TEXT,
@@ -227,8 +229,8 @@ class Index:
                 rows.append((event["id"], event.get("shkeptncontext") or run.get("context"),
                              data.get("stage") or run.get("stage"), data.get("service") or run.get("service"),
                              event.get("type"), event.get("time"), event.get("triggeredid"), event.get("source"),
-                             run["id"], path, _DUMPS(event)))
-            self.db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+                             run["id"], path, _DUMPS(event), event_order(event)))
+            self.db.executemany("INSERT OR REPLACE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def _index_evaluation(self, path: str, content: bytes) -> None:
         try:
@@ -269,7 +271,7 @@ class Index:
             where.append("type LIKE ?")
             args.append(type_prefix.replace("%", "") + "%")
         sql = "SELECT body FROM events" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY time DESC, id DESC LIMIT ?"
+        sql += " ORDER BY ord DESC, id DESC LIMIT ?"
         return [json.loads(r[0]) for r in self.db.execute(sql, (*args, limit))]
 
     @_locked
@@ -339,6 +341,19 @@ class Index:
     def counts(self) -> dict[str, int]:
         return {t: self.db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("runs", "events", "evaluations", "documents")}
+
+
+def event_order(event: Mapping[str, Any]) -> int:
+    """The order the event log sorts by: the engine's `order` attribute (World.event_order);
+    for records written before it existed, the event's time in ms × 10,000."""
+    order = event.get("order")
+    if isinstance(order, int) and not isinstance(order, bool):
+        return order
+    try:
+        when = _dt.datetime.fromisoformat(str(event.get("time") or "").replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    return int(when.timestamp() * 1000) * 10_000
 
 
 def _where(**filters: str | None) -> tuple[list[str], list[Any]]:

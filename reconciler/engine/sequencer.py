@@ -245,7 +245,7 @@ def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> N
     run, task = target
     source = event.source
     w.applied.add(event.id)
-    run.record(event)
+    run.record(event, s.world.event_order(s.now))
     s.touch(run)
     if kind == "started":
         task.started[source] = Answer(event.id, s.now)
@@ -321,6 +321,7 @@ def _create_run(s: _Step, trigger: CloudEvent, stage: str, sequence: str, servic
         data=deep_merge(trigger.data, {"project": project, "stage": stage, "service": service}),
         tasks=[TaskRun(index=i, name=t.name) for i, t in enumerate(definition.tasks)] if definition else [],
         parent=parent.id if parent is not None else None, promotion=promotion,
+        trigger_order=w.event_order(s.now),
     )
     if promotion is not None and promotion.mode == PROMOTE_BY_APPROVAL:
         approval = next(t for t in run.tasks if t.name == APPROVAL)
@@ -380,7 +381,7 @@ def _dispatch(s: _Step, run: SequenceRun, task: TaskRun) -> None:
     task.triggered_id = event.id
     task.triggered_at = s.now
     w.task_triggers[event.id] = (run, task.index)
-    run.record(event)
+    run.record(event, s.world.event_order(s.now))
     s.touch(run)
     s.commands.append(_dispatch_command(run, task, event))
     w.schedule(run)
@@ -475,7 +476,7 @@ def _maybe_escalate(s: _Step, run: SequenceRun, last: TaskRun) -> None:
     event = CloudEvent(type=task_type(ESCALATION, "triggered"), data=data, shkeptncontext=run.context,
                        id=derived_id(run.id, "escalate"), source=SOURCE, time=s.time,
                        gitcommitid=run.gitcommitid)
-    run.record(event)
+    run.record(event, s.world.event_order(s.now))
     s.commands.append(Escalate(f"{run.id}/-/escalate", run.id, event))
 
 
@@ -490,7 +491,7 @@ def _end(s: _Step, run: SequenceRun, state: str, result: str, status: str, messa
         context=run.context, stage=run.stage, sequence=run.sequence, data=run.data, result=result,
         status=status, message=message, triggered_id=run.trigger.id,
         event_id=derived_id(run.id, "finished"), time=s.time, gitcommitid=run.gitcommitid)
-    run.record(event)
+    run.record(event, s.world.event_order(s.now))
     w.retire(run)
     s.touch(run)
     s.dirty[run.lane] = None

@@ -11,6 +11,7 @@ Times are UNIX seconds as given to the sequencer (it has no clock of its own).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +206,7 @@ class SequenceRun:
     # the engine never reads back except to persist it, so it is kept serialised (a third of
     # the memory of decoded events, and the same whether the run was built live or loaded).
     events: list[str] = field(default_factory=list)
+    trigger_order: int | None = None   # `World.event_order` of the trigger (None in old records)
 
     @property
     def id(self) -> str:
@@ -223,8 +225,23 @@ class SequenceRun:
     def last_task_name(self) -> str | None:
         return self.tasks[self.last_task].name if self.last_task is not None else None
 
-    def record(self, event: CloudEvent) -> None:
-        self.events.append(_compact(event.to_dict()))
+    def record(self, event: CloudEvent, order: int | None = None) -> None:
+        """Append `event` to the run's log; `order` (`World.event_order`) is kept with it as
+        the `order` attribute, which the event log sorts by."""
+        raw = event.to_dict()
+        if order is not None:
+            raw["order"] = order
+        self.events.append(_compact(raw))
+
+    def last_order(self) -> int:
+        """The highest order number recorded in this run (0 when none). `record` puts it last
+        in the compact JSON, so it is read from the tail without decoding the event."""
+        best = self.trigger_order or 0
+        for text in reversed(self.events):
+            found = _ORDER_TAIL.search(text)
+            if found:
+                return max(best, int(found.group(1)))
+        return best
 
     def cloud_events(self) -> list[CloudEvent]:
         """The recorded events, decoded (for the API and for resuming)."""
@@ -240,7 +257,7 @@ class SequenceRun:
             "id": self.id, "context": self.context, "stage": self.stage, "service": self.service,
             "index": self.index, "sequence": self.sequence,
             "definition": self.definition.model_dump(mode="json") if self.definition is not None else None,
-            "trigger": self.trigger.to_dict(), "queue": list(self.queue),
+            "trigger": self._trigger_dict(), "queue": list(self.queue),
             "triggeredAt": self.triggered_at, "state": self.state, "current": self.current,
             "data": self.data, "tasks": [t.to_dict() for t in self.tasks],
             "followups": list(self.followups),
@@ -257,6 +274,12 @@ class SequenceRun:
         if events:
             out["events"] = [json.loads(text) for text in self.events]
         return out
+
+    def _trigger_dict(self) -> dict[str, Any]:
+        raw = self.trigger.to_dict()
+        if self.trigger_order is not None:
+            raw["order"] = self.trigger_order
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SequenceRun:
@@ -285,6 +308,7 @@ class SequenceRun:
                 started_at=_opt_float(raw.get("startedAt")), finished_at=_opt_float(raw.get("finishedAt")),
                 result=raw.get("result"), status=raw.get("status"), message=raw.get("message"),
                 events=[_compact(_event_dict(e)) for e in raw.get("events") or []],
+                trigger_order=_opt_int(raw["trigger"].get("order")),
             )
         except StateFormatError:
             raise
@@ -363,3 +387,10 @@ def _event_dict(raw: Any) -> dict[str, Any]:
 
 def _opt_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+_ORDER_TAIL = re.compile(r',"order":(\d+)\}$')
+
+
+def _opt_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

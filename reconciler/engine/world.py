@@ -43,6 +43,7 @@ class World:
         self.deadlines: list[tuple[float, str]] = []                 # heap, lazily invalidated
         self.next_seq = 0
         self.next_creation = 0
+        self.last_event_order = 0                                    # see `event_order`
         self.run_counts: dict[tuple[str, str], int] = {}             # (context, stage) → runs
         self.active = 0                                              # runs in lanes
 
@@ -71,6 +72,13 @@ class World:
 
     # -- changes (used by the sequencer) ---------------------------------------------------
 
+    def event_order(self, now: float) -> int:
+        """The order number of the next recorded event: milliseconds × 10,000 plus a counter,
+        never less than the last one. A reaction and its cause usually share a millisecond;
+        this number still puts the cause first (`reconciler events` sorts by it)."""
+        self.last_event_order = max(self.last_event_order + 1, int(now * 1000) * 10_000)
+        return self.last_event_order
+
     def add(self, run: SequenceRun) -> None:
         self.runs[run.id] = run
         self.contexts.setdefault(run.context, []).append(run)
@@ -79,6 +87,7 @@ class World:
         self.run_counts[key] = max(self.run_counts.get(key, 0), run.index + 1)
         self.next_seq = max(self.next_seq, run.queue[0] + 1)
         self.next_creation = max(self.next_creation, run.queue[2] + 1)
+        self.last_event_order = max(self.last_event_order, run.last_order())
         for task in run.tasks:
             if task.triggered_id:
                 self.task_triggers[task.triggered_id] = (run, task.index)

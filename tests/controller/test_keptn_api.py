@@ -131,6 +131,11 @@ def test_a_go_sdk_integration_drives_the_dev_delivery_to_the_end(service, client
     events = service.index.events(context=run["context"], limit=1000)
     sources = {e["source"] for e in events if e["type"].startswith("sh.keptn.event.deployment.")}
     assert "keptn-fake-executor" in sources
+    # the event log orders by the engine's order number: every answer before the reaction to it
+    story = [e["type"].removeprefix("sh.keptn.event.") for e in reversed(events) if e["data"].get("stage") == "dev"]
+    for done, then in (("deployment.finished", "test.triggered"), ("test.finished", "evaluation.triggered"),
+                       ("evaluation.finished", "release.triggered"), ("release.finished", "dev.delivery.finished")):
+        assert story.index(done) < story.index(then), story
 
 
 def test_polling_filters_and_pages_like_keptn(service, client, origin, human_factory):

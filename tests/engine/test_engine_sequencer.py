@@ -773,3 +773,22 @@ def test_lists_from_a_later_tasks_finished_come_first_in_the_next_tasks_data():
     assert d.task == "evaluation"
     assert d.event.data["deployment"]["deploymentURIsLocal"] == ["http://b", "http://a"]
     assert d.event.data["n"] == 2
+
+
+def test_every_recorded_event_has_an_order_that_puts_causes_before_reactions():
+    # All of this happens in the same simulated millisecond: only the order number can tell
+    # that the deployment finished before the test was triggered.
+    sim = manual()
+    sim.feed(trigger("dev"))
+    d = last_dispatch(sim)
+    finish(sim, d)
+    (run,) = sim.runs()
+    import json as _json
+    orders = [run.trigger_order] + [_json.loads(e)["order"] for e in run.events]
+    assert orders == sorted(orders) and len(set(orders)) == len(orders)
+    types = [_json.loads(e)["type"] for e in run.events]
+    assert types.index("sh.keptn.event.deployment.finished") < types.index("sh.keptn.event.test.triggered")
+    restored = World(sim.world.shipyard, None, "sockshop")
+    from reconciler.engine.state import SequenceRun
+    restored.add(SequenceRun.from_dict(run.to_dict()))
+    assert restored.event_order(0) > max(orders)          # a restarted controller continues after them
