@@ -93,7 +93,8 @@ def test_a_go_sdk_integration_drives_the_dev_delivery_to_the_end(service, client
         config = client.get_resource(data["project"], data["stage"], data["service"], "values.yaml")
         read.append(config["resourceContent"])
         return {"project": data["project"], "stage": data["stage"], "service": data["service"],
-                "deployment": {"deploymentURIsLocal": ["http://helloservice:8080"], "deploymentstrategy": "direct"}}
+                "deployment": {"deploymentURIsLocal": ["http://helloservice:8080"], "deploymentstrategy": "direct"},
+                "temporaryData": {"deployer": {"jobId": "42"}}}
 
     def answer(event):
         data = event["data"]
@@ -120,6 +121,11 @@ def test_a_go_sdk_integration_drives_the_dev_delivery_to_the_end(service, client
     assert "helloservice:7.1.0" in read[0]
     first = sdk.handled[0]
     assert first["data"]["temporaryData"]["distributor"]["subscriptionID"]
+    # what the deployment reported travels on to the next task, temporaryData included
+    test_data = sdk.handled[1]["data"]
+    assert test_data["deployment"]["deploymentURIsLocal"] == ["http://helloservice:8080"]
+    assert test_data["temporaryData"]["deployer"] == {"jobId": "42"}
+    assert test_data["test"]["teststrategy"] == "functional"
     # the staging delivery that followed is not this integration's (stage filter): it stays open
     staging = wait_until(lambda: [r for r in service.index.runs(context=run["context"]) if r["stage"] == "staging"],
                          what="the staging run")[0]
