@@ -27,6 +27,7 @@ from reconciler.controller.loop import Controller, ExecutorSet, Notifier
 from reconciler.controller.maintenance import MirrorMaintenance
 from reconciler.controller.metrics import Metrics
 from reconciler.controller.resources import Resources
+from reconciler.controller.sidetasks import SideTasks
 from reconciler.controller.taskenv import ControllerTaskEnv, Targets
 from reconciler.controller.workdir_lock import WorkdirLock
 from reconciler.gitstore import GitCredentials, LocalWatch, Mirror, Poller, Writer
@@ -112,6 +113,8 @@ class Service:
             workers=options.workers, metrics=self.metrics,
             maintenance=MirrorMaintenance(self.mirror, check_every=options.mirror_check_every,
                                           loose_limit=options.mirror_loose_limit))
+        self.sidetasks = SideTasks()
+        self.env.sidetasks = self.sidetasks     # the get-sli provider asks integrations through it
         self.integrations = Integrations(workdir / INTEGRATIONS_FILE)
         self.resources = Resources(
             self.mirror, self.writer, project=lambda: self.config.settings.project,
@@ -224,7 +227,8 @@ class Service:
                        metrics_registry=self.metrics.registry, mirror=self.mirror, config=lambda: self.config,
                        operator=operator,
                        ui_access=AccessSettings.from_env(self.api_token, self._env, self.options.host),
-                       keptn=KeptnBackend(self.integrations, self.resources, lambda: self.config.settings.project))
+                       keptn=KeptnBackend(self.integrations, self.resources, lambda: self.config.settings.project,
+                                          self.sidetasks))
         runner = web.AppRunner(app, access_log=None)
         try:
             loop.run_until_complete(runner.setup())

@@ -153,6 +153,12 @@ async def post_event(request: web.Request) -> web.Response:
     if parse_type(event.type) is None:
         return _problem(400, "invalid-type", f"{event.type!r} is not sh.keptn.event.<stage>.<sequence>.<kind> "
                         f"or sh.keptn.event.<task>.<kind>")
+    backend = request.app.get(keptn_api.BACKEND)
+    routed = backend.sidetasks.answer(event) if backend is not None and backend.sidetasks is not None else None
+    if routed is not None:            # an answer to a question outside sequences (get-sli)
+        return _admission_response(Admission(routed == "accepted", routed, "" if routed == "accepted" else
+                                             f"{event.type} does not fit the open question {event.triggeredid}",
+                                             event.shkeptncontext))
     answer = await _await(request.app[CONTROLLER].submit_event(event))
     return _admission_response(answer)
 

@@ -33,6 +33,7 @@ from aiohttp import web
 from reconciler.controller.index import Index
 from reconciler.controller.integrations import Integrations
 from reconciler.controller.resources import ResourceError, Resources, Scope, clean_uri
+from reconciler.controller.sidetasks import SideTasks
 from reconciler.engine import uniform
 from reconciler.server.auth import token_ok
 
@@ -45,6 +46,7 @@ class KeptnBackend:
     integrations: Integrations
     resources: Resources | None
     project: Callable[[], str]
+    sidetasks: SideTasks | None = None      # questions outside sequences (get-sli)
 
 
 BACKEND = web.AppKey("keptn_backend", KeptnBackend)
@@ -144,8 +146,10 @@ async def delete_subscription(request: web.Request) -> web.Response:
 # -- triggered events ----------------------------------------------------------------------
 
 def open_triggered_events(index: Index, event_type: str, *, project: str | None, stage: str | None,
-                          service: str | None, event_id: str | None, our_project: str) -> list[dict[str, Any]]:
-    """Open `.triggered` events of `event_type` in active runs, filtered as Keptn filters."""
+                          service: str | None, event_id: str | None, our_project: str,
+                          sidetasks: SideTasks | None = None) -> list[dict[str, Any]]:
+    """Open `.triggered` events of `event_type` in active runs, and open questions outside
+    sequences (get-sli), filtered as Keptn filters."""
     if project and project != our_project:
         return []
     out: list[dict[str, Any]] = []
@@ -155,6 +159,11 @@ def open_triggered_events(index: Index, event_type: str, *, project: str | None,
             if event_id and event.get("id") != event_id:
                 continue
             out.append(dict(event))
+    for event in sidetasks.open_events(event_type) if sidetasks is not None else []:
+        _, s, svc = uniform.event_scope(event)
+        if (stage and s != stage) or (service and svc != service) or (event_id and event["id"] != event_id):
+            continue
+        out.append(event)
     out.sort(key=lambda e: (str(e.get("time") or ""), str(e.get("id"))))
     return out
 
@@ -172,7 +181,7 @@ async def get_triggered(request: web.Request) -> web.Response:
         return keptn_error(404, f"project {project} not found")
     events = open_triggered_events(request.app[INDEX], request.match_info["eventType"], project=project,
                                    stage=q.get("stage"), service=q.get("service"), event_id=q.get("eventID"),
-                                   our_project=backend.project())
+                                   our_project=backend.project(), sidetasks=backend.sidetasks)
     page, next_key = uniform.paginate(events, size, q.get("nextPageKey"))
     return _json({"events": page, "nextPageKey": next_key, "pageSize": len(page), "totalCount": len(events)})
 

@@ -448,8 +448,13 @@ class ProjectValidator:
                                f"stage {stage!r} deploys to the local target ({why}), but {service} has no "
                                f"local.yaml, so its deployment there fails; add {service}/local.yaml (`command: "
                                f"[...]`, see docs/targets.md) or set another target for {stage!r} in reconciler.yaml"))
-        if slo is not None and (project.settings is None or project.settings.spec.sli.provider != "none"):
-            out += self._slo_queries(stage, service, svc, slo, indicators, sli_provider(project.settings))
+        sli = (project.settings or Settings()).sli_for(stage, service)
+        if slo is not None and sli.provider != "none":
+            if sli.files_of != sli_provider(project.settings):      # an override: that provider's files
+                indicators = self._indicators(dict(state.indicators), stage, self._service_models(svc),
+                                              f"{service}/", sli.files_of)
+            out += self._slo_queries(stage, service, svc, slo, indicators, sli.files_of,
+                                     prometheus=sli.provider == "prometheus")
         return out
 
     def _other_provider_file(self, svc: _Service, sli: str, provider: str) -> tuple[str, str] | None:
@@ -464,8 +469,13 @@ class ProjectValidator:
                 return rel, other
         return None
 
+    def _service_models(self, svc: _Service) -> dict[str, Any]:
+        return {rel: self._doc(svc.files[rel], "sli", rel).model for rel in svc.files
+                if rel.endswith(layout.SLI_FILE)}
+
     def _slo_queries(self, stage: str, service: str, svc: _Service, slo: ServiceLevelObjectives,
-                     indicators: Mapping[str, tuple[str, str]], provider: str) -> list[Finding]:
+                     indicators: Mapping[str, tuple[str, str]], provider: str,
+                     prometheus: bool = True) -> list[Finding]:
         slo_issues: list[Issue] = []
         sli_issues: dict[str, list[Issue]] = {}
         filter_keys = list(slo.filter)
@@ -479,7 +489,10 @@ class ProjectValidator:
                     rel, other = elsewhere
                     message = (f"SLI {objective.sli!r} has no query for the {provider} provider, so this "
                                f"objective always fails; {service}/{rel} defines it for {other}, a provider "
-                               f"reconciler.yaml does not select (spec.sli.provider: {provider})")
+                               f"reconciler.yaml does not select (spec.sli.provider: {provider}). To let the "
+                               f"{other} integration answer, set `spec.sli.provider: get-sli` and `get-sli: "
+                               f"{{sliProvider: {other}}}` (or an `overrides` entry for stage {stage!r} / "
+                               f"service {service!r})")
                 else:
                     message = (f"SLI {objective.sli!r} has no query in any sli.yaml (project, stage `{stage}` "
                                f"or {service}), so this objective always fails; add it under `indicators:` in "
@@ -487,6 +500,8 @@ class ProjectValidator:
                 slo_issues.append(warning("sli-undefined", message, path))
                 continue
             query, where = entry
+            if not prometheus:      # other providers have their own placeholders
+                continue
             unknown = unknown_placeholders(query, filter_keys)
             if not unknown:
                 continue

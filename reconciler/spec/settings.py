@@ -49,6 +49,27 @@ class PrometheusSettings(_Model):
     _dur = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
 
 
+class GetSliSettings(_Model):
+    """`spec.sli.get-sli`: ask Keptn integrations (dynatrace-service, datadog-service, …) with a
+    `get-sli.triggered` event. `sliProvider` is the name the event carries and the integration
+    answers to (what Keptn's `lighthouse-config-<project>` ConfigMap held as `sli-provider`)."""
+
+    sliProvider: str = ""
+    timeout: float = 120.0
+
+    _dur = field_validator("timeout", mode="before")(lambda v: parse_duration(v))
+
+
+class SliOverride(_Model):
+    """A provider for some stages and/or services: the most specific matching entry wins
+    (stage and service, then service, then stage, then `spec.sli.provider`)."""
+
+    stage: str | None = None
+    service: str | None = None
+    provider: str
+    sliProvider: str | None = None
+
+
 class SliSettings(_Model):
     """`spec.sli`: which provider (`reconciler.quality.providers.registry`, names checked by the
     schema) and one settings block per provider, under its name. Blocks of providers without a
@@ -58,11 +79,40 @@ class SliSettings(_Model):
 
     provider: str = "prometheus"
     prometheus: PrometheusSettings = PrometheusSettings()
+    getSli: GetSliSettings = Field(default=GetSliSettings(), alias="get-sli")
+    overrides: list[SliOverride] = Field(default_factory=list)
 
     def options(self, name: str) -> dict[str, Any]:
         """The settings block `spec.sli.<name>` of a provider without a typed model ({} if none)."""
         block = (self.model_extra or {}).get(name)
         return dict(block) if isinstance(block, dict) else {}
+
+    def for_service(self, stage: str, service: str) -> SliSettings:
+        """These settings as they apply to one service in one stage: `provider` (and the
+        get-sli `sliProvider`) from the most specific matching `overrides` entry."""
+        best: tuple[int, SliOverride] | None = None
+        for entry in self.overrides:
+            if entry.stage not in (None, stage) or entry.service not in (None, service):
+                continue
+            rank = (2 if entry.service else 0) + (1 if entry.stage else 0)
+            if best is None or rank > best[0]:
+                best = (rank, entry)
+        if best is None:
+            return self
+        entry = best[1]
+        get_sli = self.getSli.model_copy(update={"sliProvider": entry.sliProvider}) if entry.sliProvider \
+            else self.getSli
+        return self.model_copy(update={"provider": entry.provider, "getSli": get_sli})
+
+    @property
+    def files_of(self) -> str:
+        """The provider whose `<provider>/sli.yaml` files hold the queries (`layout.sli_files`):
+        the get-sli integration's name for get-sli, Prometheus when there is no provider."""
+        if self.provider == "none":
+            return "prometheus"
+        if self.provider == "get-sli":
+            return self.getSli.sliProvider or "prometheus"
+        return self.provider
 
 
 class KubernetesTarget(_Model):
@@ -209,9 +259,12 @@ class Settings(_Model):
     @property
     def sli_files_of(self) -> str:
         """The provider whose `<provider>/sli.yaml` files are merged (`layout.sli_files`):
-        the configured one, Prometheus when there is none."""
-        provider = self.spec.sli.provider
-        return "prometheus" if provider == "none" else provider
+        the configured one (for get-sli, the integration it names), Prometheus when there is none."""
+        return self.spec.sli.files_of
+
+    def sli_for(self, stage: str, service: str) -> SliSettings:
+        """`spec.sli` as it applies to one service in one stage (`overrides`)."""
+        return self.spec.sli.for_service(stage, service)
 
     def stage(self, name: str) -> StageSettings:
         return self.spec.stages.get(name) or StageSettings()

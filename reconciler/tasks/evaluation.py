@@ -29,6 +29,7 @@ from reconciler.quality.scoring import Evaluation
 from reconciler.quality.sli import SliContext, SliFileError, merge_indicators, parse_sli
 from reconciler.quality.slo import SloError, decode_slo
 from reconciler.spec.settings import parse_duration
+from reconciler.tasks import getsli
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, TaskFailed, config_commit, mapping, read_text, text
 
@@ -192,17 +193,22 @@ class EvaluationExecutor(BuiltinExecutor):
         previous: list[PreviousEvaluation] = []
         described: dict[str, Any] = {"kind": "none"}
         if slo_text is not None:
+            sli = env.settings.sli_for(stage, service)
             try:
-                provider = registry.create(env.settings.spec.sli, env.environ)
+                provider = registry.create(sli, env.environ)
             except ValueError as exc:
                 return TaskOutcome.errored(f"cannot evaluate {service} in {stage}: {exc}")
-            if provider is not None:
-                described = provider.describe()
-            indicators = read_indicators(env, stage, service, ref, env.settings.sli_files_of)
+            bind = getattr(provider, "bind", None)      # get-sli: reach integrations through the controller
+            ask = getsli.asker(request, env) if bind is not None else None
+            if bind is not None and ask is not None:
+                provider = bind(ask)
+            indicators = read_indicators(env, stage, service, ref, sli.files_of)
             previous = history(env, stage, service, history_limit(slo_text))
         labels = string_labels(data)
         context = SliContext(window[0], window[1], project, stage, service, deployment_name(data), labels)
         result = evaluate_window(slo_text, indicators, context, provider, previous)
+        if provider is not None:
+            described = provider.describe()          # after asking: get-sli records who answered
         evaluated_at = _dt.datetime.fromtimestamp(now, _dt.UTC)
         document = evidence.build(result, context=request.context, project=project, stage=stage,
                                   service=service, evaluated_at=evaluated_at, window=window,

@@ -415,3 +415,19 @@ def test_an_sli_written_for_another_provider_names_that_provider(tree):
     assert findings and {f.code for f in findings} == {"sli-undefined"}
     assert "helloservice/dynatrace/sli.yaml defines it for dynatrace" in findings[0].message
     assert "spec.sli.provider: prometheus" in findings[0].message
+
+
+def test_the_hint_names_get_sli_and_selecting_it_silences_the_warning(tree):
+    tree["dev"]["helloservice/dynatrace/sli.yaml"] = tree["dev"].pop("helloservice/prometheus/sli.yaml")
+    [first, *_] = [f for f in validate_project(tree).findings if f.file == "dev:helloservice/slo.yaml"]
+    assert "`spec.sli.provider: get-sli` and `get-sli: {sliProvider: dynatrace}`" in first.message
+    settings = tree["main"]["reconciler.yaml"].decode()
+    # for dev/helloservice only (an override): its dynatrace/sli.yaml now holds the queries
+    tree["main"]["reconciler.yaml"] = settings.replace(
+        "    provider: prometheus\n",
+        "    provider: prometheus\n    overrides:\n      - {stage: dev, service: helloservice, provider: get-sli, "
+        "sliProvider: dynatrace}\n").encode()
+    assert [f for f in validate_project(tree).findings if f.file.startswith("dev:")] == []
+    del tree["dev"]["helloservice/dynatrace/sli.yaml"]
+    missing = [f for f in validate_project(tree).findings if f.file == "dev:helloservice/slo.yaml"]
+    assert missing and "helloservice/dynatrace/sli.yaml" in missing[0].message
