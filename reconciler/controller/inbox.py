@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler.engine.inputs import Input
 from reconciler.engine.problems import Problem
-from reconciler.tasks.base import Pending, TaskOutcome, TaskRequest
+from reconciler.tasks.base import Detached, Pending, TaskOutcome, TaskRequest
 
 BATCH_LIMIT = 500        # items per iteration, so a flood still commits and runs effects regularly
 
@@ -50,7 +50,7 @@ class Done:
 
     request: TaskRequest
     executor: str
-    outcome: TaskOutcome | Pending
+    outcome: TaskOutcome | Pending | Detached
     seconds: float = 0.0
 
 

@@ -8,6 +8,7 @@ the batch is recorded (`Controller.answer_later`).
 """
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from reconciler.controller import remediations
@@ -16,10 +17,12 @@ from reconciler.controller.inbox import Answer, Decided, Done, Item, Problems, S
 from reconciler.engine import answers, remediation
 from reconciler.engine.events import CloudEvent
 from reconciler.engine.inputs import Control, EventReceived
-from reconciler.tasks.base import Pending, TaskRequest
+from reconciler.tasks.base import Detached, Pending, TaskRequest
 
 if TYPE_CHECKING:
     from reconciler.controller.loop import Controller
+
+log = logging.getLogger("reconciler.controller")
 
 
 def handle(ctl: Controller, item: Item, now: float) -> None:
@@ -85,9 +88,13 @@ def problems(ctl: Controller, item: Problems, now: float) -> None:
 
 def executor_done(ctl: Controller, item: Done, now: float) -> None:
     """A built-in executor's result: `Pending` is the task's `.started` (an approval now waits
-    for a person), an outcome its `.finished` plus the files it records."""
+    for a person), an outcome its `.finished` plus the files it records, `Detached` nothing
+    (the called system answers through the API)."""
     req, outcome = item.request, item.outcome
     ctl.metrics.executor_seconds.labels(req.task).observe(item.seconds)
+    if isinstance(outcome, Detached):     # someone outside sends the .finished (a webhook, sendFinished: false)
+        log.info("%s/%s: %s: %s", req.stage, req.service, item.executor, outcome.message)
+        return
     if isinstance(outcome, Pending):
         data = dict(outcome.data)
         ctl.approvals.wait(req, data)

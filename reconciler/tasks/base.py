@@ -92,6 +92,15 @@ class Pending:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Detached:
+    """The executor did its part and something outside answers the task (a webhook with
+    `sendFinished: false`: the called system sends the `.finished` through the API). The
+    controller records no answer for this executor; the task's timeouts still apply."""
+
+    message: str
+
+
 class TaskEnv(Protocol):
     """The services an executor may use; the controller provides one implementation.
 

@@ -1,7 +1,8 @@
 """Which executors answer a task, in the order they are asked.
 
 For `sh.keptn.event.<task>.triggered`: first the job executor, when the resolved
-`job/config.yaml` has a (non-silent) action for that event; then the built-in for the task
+`job/config.yaml` has a (non-silent) action for that event; then the webhook executor, when a
+`webhook/webhook.yaml` has a webhook for that event type; then the built-in for the task
 name, when it applies (deployment only where the stage has a target, the action executor
 only for `scaling`/`scale`). Several may answer one task — Keptn combines their results.
 An empty list means no built-in answers: the task waits for an external executor (the
@@ -20,6 +21,7 @@ from reconciler.tasks.getaction import GetActionExecutor
 from reconciler.tasks.job import JobExecutor
 from reconciler.tasks.release import ReleaseExecutor
 from reconciler.tasks.rollback import RollbackExecutor
+from reconciler.tasks.webhook import WebhookExecutor
 
 
 def builtin_executors() -> list[Executor]:
@@ -33,6 +35,7 @@ class Registry:
 
     def __init__(self, extra: Iterable[Executor] = (), *, jobs: bool = True) -> None:
         self.job = JobExecutor() if jobs else None
+        self.webhook = WebhookExecutor()
         self.builtins: list[Executor] = builtin_executors() + list(extra)
 
     def executors_for(self, request: TaskRequest, env: TaskEnv) -> list[Executor]:
@@ -40,6 +43,11 @@ class Registry:
         out: list[Executor] = []
         if self.job is not None and self.job.applies(request, env):
             out.append(self.job)
+        try:
+            if self.webhook.applies(request, env):
+                out.append(self.webhook.for_request(request, env))
+        except Exception:   # noqa: BLE001 - as for the built-ins below
+            env.log.exception("the webhook executor could not tell whether it answers %s", request.task)
         for executor in self.builtins:
             try:
                 applies = executor.applies(request, env)
@@ -54,6 +62,8 @@ class Registry:
         """The executor with this `name` (the controller re-finds a Pending task's executor)."""
         if self.job is not None and name == self.job.name:
             return self.job
+        if name == self.webhook.name:
+            return self.webhook
         return next((e for e in self.builtins if e.name == name), None)
 
 
