@@ -119,7 +119,7 @@ class Integrations:
         with self._lock, self.db:
             return self.db.execute("DELETE FROM integrations WHERE id = ?", (integration_id,)).rowcount > 0
 
-    def list(self, *, id: str = "", name: str = "", namespace: str = "", hostname: str = "",
+    def registrations(self, *, id: str = "", name: str = "", namespace: str = "", hostname: str = "",
              project: str = "", stage: str = "", service: str = "") -> list[dict[str, Any]]:
         """Keptn's GetRegistrations with its query filters; project/stage/service keep the
         integrations with a subscription whose filter admits them."""

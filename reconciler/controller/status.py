@@ -19,7 +19,7 @@ def integrations_view(integrations: Any) -> list[dict[str, Any]]:
              "hostname": i["metadata"].get("hostname"),
              "version": i["metadata"].get("integrationversion") or i["metadata"].get("distributorversion"),
              "subscriptions": [dict(s["filter"], event=s["event"], id=s["id"]) for s in i.get("subscriptions") or []]}
-            for i in integrations.list()]
+            for i in integrations.registrations()]
 
 
 def status_view(index: Index, integrations: Any = None) -> dict[str, Any]:

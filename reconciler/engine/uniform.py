@@ -11,7 +11,8 @@ shipyard-controller (`uniformintegrationhandler.go`, `common/pagination.go`) and
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 MAX_PAGE_SIZE = 50          # Keptn's swagger: pageSize 1..50, default 20
 DEFAULT_PAGE_SIZE = 20

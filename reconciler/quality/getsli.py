@@ -10,7 +10,8 @@ controller (`controller.sidetasks`). Pure.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from reconciler.quality.sli import SliContext
 from reconciler.quality.values import SliValue
@@ -21,7 +22,7 @@ TRIGGERED = "sh.keptn.event.get-sli.triggered"
 
 def iso(epoch: float) -> str:
     import datetime as _dt
-    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.fromtimestamp(epoch, _dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def triggered_data(indicators: Iterable[str], window: SliContext, sli_provider: str) -> dict[str, Any]:

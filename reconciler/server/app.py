@@ -188,6 +188,10 @@ async def get_open_triggered(request: web.Request) -> web.Response:
         run_active = any(r["id"] in active for r in index.runs(context=event.get("shkeptncontext"), limit=100))
         if not finished and run_active:
             out.append(event)
+    backend = request.app.get(keptn_api.BACKEND)
+    if backend is not None and backend.sidetasks is not None:     # get-sli questions
+        out += [e for e in backend.sidetasks.open_events(event_type)
+                if q.get("stage") in (None, e["data"].get("stage")) and q.get("service") in (None, e["data"].get("service"))]
     return _json({"events": out})
 
 

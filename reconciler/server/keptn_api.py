@@ -5,16 +5,17 @@ and the distributor (job-executor-service, webhook-service, dynatrace-service, �
 they did to Keptn. Paths, query parameters, status codes and bodies follow Keptn's swagger
 and go-utils (`pkg/api/utils/v2`):
 
-| route | what |
-|---|---|
-| `POST /api/controlPlane/v1/uniform/registration` | register → 201 `{id}` (200 when already known) |
-| `GET /api/controlPlane/v1/uniform/registration` | registrations (`id`, `name`, `namespace`, `hostname`, `project`, `stage`, `service`) |
-| `PUT /api/controlPlane/v1/uniform/registration/{id}/ping` | heartbeat → the Integration with its subscriptions |
-| `DELETE /api/controlPlane/v1/uniform/registration/{id}` | unregister |
-| `POST|GET /api/controlPlane/v1/uniform/registration/{id}/subscription[/{sid}]` (+ `PUT`, `DELETE`) | subscriptions |
-| `GET /api/controlPlane/v1/event/triggered/{eventType}` | open `.triggered` events: `project`, `stage`, `service`, `eventID`, `pageSize`, `nextPageKey` → `models.Events` |
-| `POST /api/controlPlane/v1/log`, `GET …/log` | error logs forwarded by go-sdk |
-| `GET|PUT|POST /api/resource-service/v1/project/{p}[/stage/{s}[/service/{svc}]]/resource[/{uri}]` | files of the config repo (base64 `resourceContent`) |
+Routes (all under `/api`, `{reg}` = `controlPlane/v1/uniform/registration`):
+
+* `POST {reg}` — register → 201 `{id}` (200 when already known); `GET {reg}` — the
+  registrations (filters `id`, `name`, `namespace`, `hostname`, `project`, `stage`, `service`);
+* `PUT {reg}/{id}/ping` — heartbeat → the Integration with its subscriptions;
+  `DELETE {reg}/{id}` — unregister; `{reg}/{id}/subscription[/{sid}]` — subscriptions;
+* `GET controlPlane/v1/event/triggered/{eventType}` — open `.triggered` events (`project`,
+  `stage`, `service`, `eventID`, `pageSize`, `nextPageKey`) → `models.Events`;
+* `POST|GET controlPlane/v1/log` — error logs forwarded by go-sdk;
+* `GET|PUT|POST|DELETE resource-service/v1/project/{p}[/stage/{s}[/service/{svc}]]/resource[/{uri}]`
+  — files of the config repo (base64 `resourceContent`).
 
 (`POST /api/v1/event` is in `server.app`.) Auth is the API token as `x-token`. Errors are
 Keptn's `models.Error` `{code: <status>, message}`, which go-utils decodes.
@@ -25,8 +26,9 @@ import asyncio
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -93,7 +95,7 @@ async def register(request: web.Request) -> web.Response:
 async def list_registrations(request: web.Request) -> web.Response:
     q = request.query
     keys = ("id", "name", "namespace", "hostname", "project", "stage", "service")
-    return _json(request.app[BACKEND].integrations.list(**{k: q.get(k, "") for k in keys}))
+    return _json(request.app[BACKEND].integrations.registrations(**{k: q.get(k, "") for k in keys}))
 
 
 @_authorised

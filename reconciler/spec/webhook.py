@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler.spec import yamltext
 
@@ -99,8 +100,8 @@ def parse(text: str | bytes, where: str) -> list[Webhook]:
                                  f"write the requests as {BETA} (url, method, headers, payload)")
     if version != BETA:
         raise WebhookConfigError(f"{where}: unsupported webhook configuration version {version!r} (use {BETA})")
-    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
-    hooks = spec.get("webhooks")
+    spec = doc.get("spec")
+    hooks = spec.get("webhooks") if isinstance(spec, dict) else None
     if not isinstance(hooks, list) or not hooks:
         raise WebhookConfigError(f"{where}: missing 'spec.webhooks[]'")
     out = []
@@ -164,7 +165,7 @@ def find(webhooks: list[Webhook], event_type: str) -> Webhook | None:
 
 def render(template: str, values: Mapping[str, Any]) -> str:
     """Fill every `{{.a.b}}` from `values`; TemplateError naming the first path that is missing."""
-    def fill(match: re.Match) -> str:
+    def fill(match: re.Match[str]) -> str:
         path = match.group(1)
         node: Any = values
         for part in path.split(".")[1:]:

@@ -26,7 +26,8 @@ up to 64 KiB each; the Kubernetes API (KUBERNETES_SERVICE_HOST/PORT) is denied a
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -92,7 +93,7 @@ class WebhookExecutor:
         except spec.WebhookConfigError:
             return True          # answer, so the broken file is reported as the task's error
 
-    def for_request(self, request: TaskRequest, env: TaskEnv) -> "WebhookExecutor":
+    def for_request(self, request: TaskRequest, env: TaskEnv) -> WebhookExecutor:
         """An executor bound to the webhook this task uses (its sendStarted decides whether the
         controller records a `.started` at dispatch)."""
         try:
