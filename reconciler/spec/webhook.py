@@ -44,7 +44,15 @@ _PATH = re.compile(r"^(\.[A-Za-z_][A-Za-z0-9_-]*)+$")
 
 
 class WebhookConfigError(ValueError):
-    """The file cannot be used; the message names the file and the field."""
+    """The file cannot be used; the message names the file and the field. `text` is the
+    file's content, so a task whose event type it names can fail with this error."""
+
+    def __init__(self, message: str, text: str = ""):
+        super().__init__(message)
+        self.text = text
+
+    def mentions(self, event_type: str) -> bool:
+        return event_type in self.text
 
 
 class TemplateError(ValueError):
@@ -88,8 +96,16 @@ def _str(value: Any, where: str) -> str:
 def parse(text: str | bytes, where: str) -> list[Webhook]:
     """The webhooks of a webhook.yaml; WebhookConfigError with Keptn's checks (version, type,
     requests, url, method, headers) plus ours (templates that parse, options we can honour)."""
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     try:
-        doc = yamltext.load(text.decode() if isinstance(text, bytes) else text)
+        return _parse(raw, where)
+    except WebhookConfigError as exc:
+        raise WebhookConfigError(str(exc), raw) from None
+
+
+def _parse(text: str, where: str) -> list[Webhook]:
+    try:
+        doc = yamltext.load(text)
     except Exception as exc:  # noqa: BLE001 - any YAML error is the file's fault
         raise WebhookConfigError(f"{where}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):

@@ -90,8 +90,9 @@ class WebhookExecutor:
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool:
         try:
             return find_webhook(request, env) is not None
-        except spec.WebhookConfigError:
-            return True          # answer, so the broken file is reported as the task's error
+        except spec.WebhookConfigError as exc:
+            # a broken file answers (fails) the tasks it names, so the error is seen there
+            return exc.mentions(request.event.type)
 
     def for_request(self, request: TaskRequest, env: TaskEnv) -> WebhookExecutor:
         """An executor bound to the webhook this task uses (its sendStarted decides whether the

@@ -49,3 +49,10 @@ def test_what_the_webhook_service_refused_is_refused_with_the_field(change, erro
     with pytest.raises(webhook.WebhookConfigError, match=error) as refused:
         webhook.parse(GOOD.replace(*change, 1), "dev:svc/webhook/webhook.yaml")
     assert "dev:svc/webhook/webhook.yaml" in str(refused.value)
+
+
+def test_a_broken_file_knows_which_event_types_it_names():
+    with pytest.raises(webhook.WebhookConfigError) as refused:
+        webhook.parse(GOOD.replace("method: POST", "method: DELETE"), "x")
+    assert refused.value.mentions("sh.keptn.event.test.triggered")
+    assert not refused.value.mentions("sh.keptn.event.deployment.triggered")
