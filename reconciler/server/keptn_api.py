@@ -37,6 +37,7 @@ from reconciler.controller.integrations import Integrations
 from reconciler.controller.resources import ResourceError, Resources, Scope, clean_uri
 from reconciler.controller.sidetasks import SideTasks
 from reconciler.engine import uniform
+from reconciler.server import jsonbody
 from reconciler.server.auth import token_ok
 
 ACTIVE_STATES = ("started", "waitingForApproval", "paused")
@@ -77,7 +78,7 @@ async def _body(request: web.Request) -> Any:
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise ValueError(f"the body is larger than {MAX_BODY} bytes")
-    return json.loads(raw) if raw.strip() else None
+    return jsonbody.loads(raw) if raw.strip() else None      # BodyError is a ValueError: 400
 
 
 # -- uniform registration --------------------------------------------------------------------
