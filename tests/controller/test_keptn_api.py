@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import main as cli
 from reconciler.controller.executors import NoExecutors
+from reconciler.controller.index import Index
 from reconciler.gitstore import Mirror
 from reconciler.gitstore.trailers import parse as parse_trailers
 from tests.support.controller import wait_until
@@ -85,7 +86,7 @@ def test_the_token_is_required_and_errors_are_keptn_models(service):
     bad.close()
 
 
-def test_a_go_sdk_integration_drives_the_dev_delivery_to_the_end(service, client, origin, human_factory):
+def test_a_go_sdk_integration_drives_the_dev_delivery_to_the_end(service, client, origin, human_factory, tmp_path):
     read: list[str] = []
 
     def deploy(event):
@@ -142,6 +143,11 @@ def test_a_go_sdk_integration_drives_the_dev_delivery_to_the_end(service, client
     for done, then in (("deployment.finished", "test.triggered"), ("test.finished", "evaluation.triggered"),
                        ("evaluation.finished", "release.triggered"), ("release.finished", "dev.delivery.finished")):
         assert story.index(done) < story.index(then), story
+    # the order is part of the record: an index rebuilt from Git lists the same events in the same order
+    rebuilt = Index(tmp_path / "rebuilt.sqlite")
+    rebuilt.sync(service.journal)
+    assert [e["id"] for e in rebuilt.events(context=run["context"], limit=1000)] == [e["id"] for e in events]
+    rebuilt.close()
 
 
 def test_polling_filters_and_pages_like_keptn(service, client, origin, human_factory):
