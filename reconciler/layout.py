@@ -42,6 +42,7 @@ REMEDIATION_FILE = "remediation.yaml"
 VALUES_FILE = "values.yaml"
 LOCAL_FILE = "local.yaml"
 JOB_CONFIG_FILE = "job/config.yaml"
+WEBHOOK_CONFIG_FILE = "webhook/webhook.yaml"
 METADATA_FILE = "metadata.yaml"
 HELM_FOLDER = "helm"
 MANIFESTS_FOLDER = "k8s"
@@ -217,6 +218,13 @@ def job_config_paths(service: str) -> tuple[tuple[Level, str], ...]:
     service's, the stage's, the project's (`project` on the default branch)."""
     return (("service", service_path(service, JOB_CONFIG_FILE)), ("stage", JOB_CONFIG_FILE),
             ("project", JOB_CONFIG_FILE))
+
+
+def webhook_config_paths(service: str) -> tuple[tuple[Level, str], ...]:
+    """(level, path) of webhook-service's config, searched in this order for a webhook of the
+    event's type (as the webhook-service looked): the service's, the stage's, the project's."""
+    return (("service", service_path(service, WEBHOOK_CONFIG_FILE)), ("stage", WEBHOOK_CONFIG_FILE),
+            ("project", WEBHOOK_CONFIG_FILE))
 
 
 # --- Keptn's task names ----------------------------------------------------------------

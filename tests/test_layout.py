@@ -126,3 +126,8 @@ def test_layout_is_a_leaf_of_stdlib_and_the_contract():
     names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     outside = {n for n in names if n.split(".")[0] not in sys.stdlib_module_names and n != "reconciler.contract"}
     assert outside == set()
+
+
+def test_webhook_config_is_looked_up_service_stage_project():
+    assert layout.webhook_config_paths("carts") == (
+        ("service", "carts/webhook/webhook.yaml"), ("stage", "webhook/webhook.yaml"), ("project", "webhook/webhook.yaml"))

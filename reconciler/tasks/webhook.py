@@ -32,11 +32,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from reconciler import layout
 from reconciler.spec import webhook as spec
 from reconciler.tasks.base import Detached, TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import config_commit, read_text
 
-FILE = "webhook/webhook.yaml"
 TIMEOUT = 30.0
 MAX_REQUESTS = 10
 MAX_ANSWER = 64 * 1024
@@ -46,11 +46,12 @@ def find_webhook(request: TaskRequest, env: TaskEnv) -> tuple[spec.Webhook, str]
     """The webhook for this task's `.triggered` type and the file it came from; raises
     spec.WebhookConfigError for a file that cannot be used."""
     ref = config_commit(request, env)
-    project_ref = env.mirror.tip(env.default_branch) if env.default_branch else None
-    places = [(ref, f"{request.service}/{FILE}", request.stage), (ref, FILE, request.stage)]
-    if project_ref:
-        places.append((project_ref, FILE, env.default_branch))
-    for rev, path, branch in places:
+    default = env.default_branch
+    project_ref = env.mirror.tip(default) if default else None
+    for level, path in layout.webhook_config_paths(request.service):
+        rev, branch = (project_ref, default) if level == "project" else (ref, request.stage)
+        if rev is None:
+            continue
         text = read_text(env.mirror, rev, path)
         if text is None:
             continue
