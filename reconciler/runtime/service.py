@@ -21,7 +21,8 @@ from aiohttp import web
 from reconciler.controller.apitoken import load_or_create_token
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.index import Index
-from reconciler.controller.integrations import FILE as INTEGRATIONS_FILE, Integrations
+from reconciler.controller.integrations import FILE as INTEGRATIONS_FILE
+from reconciler.controller.integrations import Integrations
 from reconciler.controller.journal import Journal
 from reconciler.controller.loop import Controller, ExecutorSet, Notifier
 from reconciler.controller.maintenance import MirrorMaintenance

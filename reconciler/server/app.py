@@ -12,7 +12,7 @@
 | `GET /api/v1/status` | token | config findings, branches, active runs |
 | `GET /healthz`, `/readyz`, `/metrics` | none | liveness, readiness, Prometheus metrics |
 | `/`, `/sequences`, `/evaluations`, … | session cookie | the web UI (`server/ui/routes.py`) |
-| `/api/controlPlane/…`, `/api/resource-service/…` | token (`x-token`) | Keptn's control-plane API for unmodified integrations (`server.keptn_api`) |
+| `/api/controlPlane/…`, `/api/resource-service/…` | token (`x-token`) | Keptn's API for integrations (`keptn_api`) |
 
 Handlers never change state: writes become controller inputs (awaited, so the answer says
 whether the sequencer accepted them), reads go to the SQLite index.
@@ -191,7 +191,8 @@ async def get_open_triggered(request: web.Request) -> web.Response:
     backend = request.app.get(keptn_api.BACKEND)
     if backend is not None and backend.sidetasks is not None:     # get-sli questions
         out += [e for e in backend.sidetasks.open_events(event_type)
-                if q.get("stage") in (None, e["data"].get("stage")) and q.get("service") in (None, e["data"].get("service"))]
+                if q.get("stage") in (None, e["data"].get("stage"))
+                and q.get("service") in (None, e["data"].get("service"))]
     return _json({"events": out})
 
 
