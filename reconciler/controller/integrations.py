@@ -16,8 +16,9 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reconciler.engine import uniform
 
@@ -56,7 +57,7 @@ class Integrations:
             self.db.commit()
 
     @classmethod
-    def open_readonly(cls, workdir: Path) -> "Integrations | None":
+    def open_readonly(cls, workdir: Path) -> Integrations | None:
         path = workdir / FILE
         return cls(path, readonly=True) if path.exists() else None
 

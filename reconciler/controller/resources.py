@@ -17,8 +17,8 @@ resource write never started a sequence, and here it does not either.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 from urllib.parse import unquote
 
 from reconciler import contract

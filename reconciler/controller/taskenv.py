@@ -87,6 +87,8 @@ class Targets:
 class ControllerTaskEnv:
     """`TaskEnv` for executors started by the controller."""
 
+    sidetasks: Any = None     # controller.sidetasks.SideTasks, set by `serve` (the get-sli provider asks through it)
+
     def __init__(self, workdir: Path, mirror: Mirror, writer: Writer, journal: Journal,
                  config: ConfigState, targets: Targets, clock: Callable[[], float] = time.time,
                  log: logging.Logger | None = None, environ: Mapping[str, str] | None = None):

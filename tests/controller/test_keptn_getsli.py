@@ -56,7 +56,7 @@ def executor(client: GoUtilsClient) -> GoSdkIntegration:
         data = event["data"]
         out = {"project": data["project"], "stage": data["stage"], "service": data["service"]}
         if event["type"] == "sh.keptn.event.test.triggered":
-            end = dt.datetime.now(dt.timezone.utc)
+            end = dt.datetime.now(dt.UTC)
             out["test"] = {"start": (end - dt.timedelta(minutes=5)).isoformat(), "end": end.isoformat()}
         return out
     return GoSdkIntegration(client, "keptn-executor", {t: answer for t in TASKS})

@@ -31,7 +31,8 @@ import base64
 import datetime as dt
 import json
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 import httpx
@@ -47,7 +48,7 @@ def go_json(value: Any) -> bytes:
 
 
 def go_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class KeptnError(Exception):
@@ -249,9 +250,10 @@ class GoSdkIntegration:
         handled = 0
         for sub in self.subscriptions:
             flt = sub.get("filter") or {}
-            one = lambda key: flt[key][0] if flt.get(key) and len(flt[key]) == 1 else ""   # noqa: E731
-            events = self.client.get_open_triggered_events(sub["event"], project=one("projects"),
-                                                            stage=one("stages"), service=one("services"))
+            one = {key: flt[key][0] if flt.get(key) and len(flt[key]) == 1 else ""
+                   for key in ("projects", "stages", "services")}
+            events = self.client.get_open_triggered_events(sub["event"], project=one["projects"],
+                                                            stage=one["stages"], service=one["services"])
             for event in events:
                 if event["id"] in self.seen.setdefault(sub["id"], set()):
                     continue
