@@ -202,6 +202,6 @@ def test_trigger_on_invalid_values_yaml_is_an_error_not_a_traceback(origin, huma
     before = git_out("rev-parse", "dev", cwd=origin.path)
     code, out = cli("trigger", "delivery", "--repo", origin.url, "--stage", "dev", "--service", "helloservice",
                     "--set", "image=x:1")
-    assert code == 2 and "dev:helloservice/values.yaml: not valid YAML: line" in out
+    assert code == 2 and "dev:helloservice/values.yaml:" in out and "not valid YAML" in out and "line 2" in out
     assert git_out("rev-parse", "dev", cwd=origin.path) == before
     assert "Traceback" not in out
