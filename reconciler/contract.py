@@ -31,3 +31,10 @@ def evaluation_path(stage: str, service: str, timestamp: str, context: str) -> s
 
 def sequence_path(stage: str, service: str, context: str) -> str:
     return f"sequences/{stage}/{service}/{context}.json"
+
+
+def deployable_file(rel: str) -> bool:
+    """A file of a service folder (path relative to `<service>/`) that a deployment uses
+    (values.yaml, helm/…, k8s/…), i.e. not a quality-gate file (slo, sli, remediation, job)."""
+    parts = rel.split("/")
+    return not (rel in QUALITY_GATE_FILES or parts[0] == "job" or (len(parts) == 2 and parts[1] == "sli.yaml"))

@@ -19,6 +19,7 @@ from reconciler.engine.config_gate import gate
 from reconciler.engine.inputs import ConfigChanged, EventReceived
 from reconciler.engine.triggers import BranchUpdate, CommitFacts, classify
 from reconciler.gitstore import GitStoreError, Mirror
+from reconciler.tasks.promotion import delivery_change
 
 if TYPE_CHECKING:
     from reconciler.controller.loop import Controller
@@ -113,7 +114,7 @@ def process_tips(ctl: Controller, now: float) -> None:
                         trigger.service, "; ".join(f.human() for f in errors[:3]))
             continue
         ctl.ensure_context(trigger.context)
-        event = trigger.event(settings.project, now)
+        event = trigger.event(settings.project, now, delivery_change(ctl.mirror, trigger))
         rejected = ctl.feed(EventReceived(event), now)
         if not rejected:
             ctl.metrics.triggers.labels(trigger.stage).inc()

@@ -625,12 +625,13 @@ def _on_promotion_failed(s: _Step, inp: PromotionFailed) -> None:
     if run.awaiting != AWAIT_PROMOTION or promotion is None:
         return s.reject("not-awaiting", f"run {run.id} is not waiting for a promotion")
     promotion.failed = True
-    paths = ", ".join(inp.paths) if inp.paths else "none reported"
-    message = (f"could not promote change {promotion.commit[:12]} of {run.service} from stage "
-               f"{promotion.source_stage} to {run.stage}: conflicting paths: {paths}. Resolve them on "
-               f"branch {run.stage} and trigger the sequence again")
+    what = (f"could not promote change {promotion.commit[:12]} of {run.service} from stage "
+            f"{promotion.source_stage} to {run.stage}")
     if inp.message:
-        message += f" ({inp.message})"
+        message = f"{what}: {inp.message}"
+    else:
+        paths = ", ".join(inp.paths) if inp.paths else "none reported"
+        message = f"{what}: conflicting paths: {paths}. Resolve them on branch {run.stage} and trigger the sequence again"
     # Nothing ran in this stage, so no follow-up (a rollback would revert nothing).
     _end(s, run, FINISHED, FAIL, ERRORED, message)
 
@@ -685,8 +686,11 @@ def _resolve_command(run: SequenceRun) -> ResolveCommit:
 def _promote_command(run: SequenceRun) -> Promote:
     p = run.promotion
     assert p is not None
+    change = run.data.get("configurationChange")
+    files = change.get("files") if isinstance(change, dict) else None
     return Promote(key=f"{run.id}/-/promote", run_id=run.id, context=run.context, service=run.service,
-                   source_stage=p.source_stage, target_stage=run.stage, commit=p.commit, base=p.base)
+                   source_stage=p.source_stage, target_stage=run.stage, commit=p.commit, base=p.base,
+                   files=json_copy(files) if isinstance(files, list) else None)
 
 
 def _promotion_data(run: SequenceRun) -> dict[str, Any]:

@@ -39,6 +39,11 @@ def test_push_to_stage_branch_records_a_triggered_sequence(origin, service_facto
     assert "Reconciler-Event: sh.keptn.event.dev.delivery.triggered" in message
     tips = read_results(origin, "state/tips.json")["tips"]
     assert tips["dev"] == commit
+    # the change travels as data: Keptn's values plus our per-file change
+    change = lane["runs"][0]["trigger"]["data"]["configurationChange"]
+    assert change["values"] == {"image": "helloservice:1.1.0"}
+    assert change["files"] == [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "helloservice:1.1.0"}]}]
+    assert change["commit"] == commit
 
 
 def test_quality_gate_only_change_is_validated_but_triggers_nothing(origin, service_factory, human_factory):

@@ -1,4 +1,4 @@
-"""Promotion: a context's change lands on the next stage as one three-way commit."""
+"""Promotion: a context's change lands on the next stage as state, in one commit."""
 from __future__ import annotations
 
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT, TRAILER_STEP
@@ -89,15 +89,53 @@ def test_promotion_of_a_range_and_with_the_first_parent_as_base(make_env, human_
     assert env.mirror.read("staging", "carts/values.yaml").decode() == values_yaml("carts:1.1", 2, "staging only")
 
 
-def test_promotion_conflict_names_the_paths_and_writes_nothing(make_env, human_factory):
+def test_promotion_sets_the_change_whatever_version_the_stage_holds(make_env, human_factory):
+    # staging holds another version (a hotfix, or 1.0.0 after 2.0.0 was rolled back): the
+    # cherry-pick of dev's diff conflicted here; state promotion sets the key.
     env, origin = make_env(stage_branches(staging={"carts/values.yaml": values_yaml("carts:0.9-hotfix", 2, "staging only")}))
     base, commit = dev_change(env, origin, human_factory)
+
+    answer = promote(command(commit, base), env)
+
+    assert isinstance(answer, PromotionFinished), answer
+    env.refresh()
+    assert env.mirror.read("staging", "carts/values.yaml").decode() == values_yaml("carts:1.1", 2, "staging only")
+
+
+def test_promotion_applies_the_change_set_from_the_events(make_env, human_factory):
+    env, origin = make_env(stage_branches())
+    base, commit = dev_change(env, origin, human_factory)
+    files = [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "carts:7.7"},
+                                              {"key": ["resources", "limits", "cpu"], "value": "500m"}]},
+             {"path": "k8s/extra.txt", "content": "hello\n"}]
+    cmd = Promote(key=KEY, run_id=f"{CONTEXT}/staging/0", context=CONTEXT, service="carts", source_stage="dev",
+                  target_stage="staging", commit=commit, base=base, files=files)
+
+    answer = promote(cmd, env)
+
+    assert isinstance(answer, PromotionFinished), answer
+    env.refresh()
+    values = env.mirror.read("staging", "carts/values.yaml").decode()
+    assert values == values_yaml("carts:7.7", 2, "staging only") + "resources:\n  limits:\n    cpu: 500m\n"
+    assert env.mirror.read("staging", "carts/k8s/extra.txt") == b"hello\n"
+
+
+def test_promotion_structural_clash_names_file_and_key_and_writes_nothing(make_env, human_factory):
+    env, origin = make_env(stage_branches(staging={"carts/values.yaml": "image: carts:1.0\nresources:\n  - cpu\n"}))
+    human = human_factory(origin.url, "dev")
+    base = human.head()
+    human.write("carts/values.yaml", "image: carts:1.0\nresources:\n  limits:\n    cpu: 1\n")
+    commit = human.commit("limits")
+    human.push()
+    env.refresh()
     before = env.mirror.tip("staging")
 
     answer = promote(command(commit, base), env)
 
     assert isinstance(answer, PromotionFailed)
-    assert answer.paths == ("carts/values.yaml",)
+    assert answer.paths == ("staging:carts/values.yaml",)
+    assert "staging:carts/values.yaml: resources holds a list" in answer.message
+    assert "resources.limits.cpu" in answer.message
     assert answer.run_id == f"{CONTEXT}/staging/0"
     env.refresh()
     assert env.mirror.tip("staging") == before
