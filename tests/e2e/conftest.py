@@ -131,7 +131,7 @@ class Project:
 
     def __init__(self, name: str, root: Path, exporter: GaugeExporter, prom_url: str, *,
                  services=("helloservice",), test_sleep: float = 0.1, production_target: str = "local",
-                 settings_extra: str = ""):
+                 settings_extra: str = "", version: str = "1.0.0", extra_values: dict[str, str] | None = None):
         self.name, self.exporter, self.prom_url = name, exporter, prom_url
         layout = root / "layout"
         (layout / "main").mkdir(parents=True)
@@ -145,7 +145,8 @@ class Project:
                 folder = layout / stage / service
                 (folder / "job").mkdir(parents=True)
                 (folder / "values.yaml").write_text(
-                    f"# {stage} values\nimage: {service}:1.0.0\nreplicaCount: {replicas}   # {stage}-specific\n")
+                    f"# {stage} values\nimage: {service}:{version}\nreplicaCount: {replicas}   # {stage}-specific\n"
+                    + (extra_values or {}).get(stage, ""))
                 (folder / "local.yaml").write_text(LOCAL)
                 (folder / "slo.yaml").write_text(SLO)
                 (folder / "sli.yaml").write_text(SLI)
