@@ -178,8 +178,11 @@ class LocalTarget(TargetBase):
             if old_release is not None and old_release.directory != directory:
                 shutil.rmtree(old_release.directory, ignore_errors=True)
         ports = ", ".join(str(r.port) for r in new) or "none"
+        uris = [f"http://{r.address}" for r in new]
         return DeployResult(
-            deployment_uris_local=[f"http://{r.address}" for r in new],
+            # the replicas' addresses are all there is on this machine: local and public alike
+            # (job configs written for Keptn read `deploymentURIsPublic[0]`)
+            deployment_uris_local=uris, deployment_uris_public=list(uris),
             deployment_names=[request.service],
             message=(f"{request.service} at {request.commit[:8] or '(no commit)'} runs {count} replica(s) "
                      f"on the local target (ports {ports})"),
