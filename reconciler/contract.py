@@ -38,3 +38,19 @@ def deployable_file(rel: str) -> bool:
     (values.yaml, helm/…, k8s/…), i.e. not a quality-gate file (slo, sli, remediation, job)."""
     parts = rel.split("/")
     return not (rel in QUALITY_GATE_FILES or parts[0] == "job" or (len(parts) == 2 and parts[1] == "sli.yaml"))
+
+
+DEFAULT_PROJECT = "project"
+
+
+def project_name_from_repo(location: str | None) -> str:
+    """The project's name from the config repository's URL or path: its last component
+    without `.git` (`https://host/org/sockshop.git` → `sockshop`, `/srv/git/sockshop` →
+    `sockshop`); DEFAULT_PROJECT when nothing is left."""
+    text = (location or "").strip().rstrip("/")
+    if text.endswith("/.git"):
+        text = text[:-5]
+    last = text.replace("\\", "/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if last.endswith(".git"):
+        last = last[:-4]
+    return last or DEFAULT_PROJECT

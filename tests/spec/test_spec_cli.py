@@ -196,3 +196,20 @@ def test_human_lines_all_parse(shared_dir):
         m = LINE.match(line)
         assert m, line
         assert m.group("code") in CODES
+
+
+def test_project_name_and_ignored_branches_are_warnings(tmp_path):
+    dest = tmp_path / "My_Shop.git"
+    assert run("init", str(dest)).exit_code == 0
+    settings = (EXAMPLE / "main" / "reconciler.yaml").read_text()
+    commit_file(dest, "main", "reconciler.yaml", settings.replace("metadata:\n  name: hello                 # $PROJECT in SLI queries\n", "").encode())
+    git = pygit2.Repository(str(dest))
+    git.branches.local.create("quality-gate", git.branches["dev"].peel(pygit2.Commit))
+    result = run("validate", str(dest), "--output", "json")
+    assert result.exit_code == 0, result.output
+    found = {f["code"]: f for f in json.loads(result.stdout)}
+    assert set(found) == {"project-name", "ignored-branch"}
+    assert found["project-name"]["file"] == "main:reconciler.yaml"
+    assert "'My_Shop' (from the repository's name)" in found["project-name"]["message"]
+    assert found["ignored-branch"]["file"] == "quality-gate"
+    assert "not a stage of the shipyard" in found["ignored-branch"]["message"]

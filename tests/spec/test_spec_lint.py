@@ -416,7 +416,7 @@ def test_every_code_has_a_case_or_a_project_test():
     elsewhere = {"internal-error", "unreadable-file", "unknown-placeholder", "sli-undefined",
                  "sli-ambiguous", "no-default-branch", "missing-shipyard", "stage-without-branch",
                  "unknown-stage", "ignored-file", "invalid-service-name", "missing-slo", "missing-remediation",
-                 "remediation-unused", "missing-local-yaml"}
+                 "remediation-unused", "missing-local-yaml", "project-name", "ignored-branch"}
     assert set(CODES) - covered == elsewhere
 
 
