@@ -78,6 +78,9 @@ def status_text(view: dict[str, Any]) -> str:
     headers = ("stage", "service", "sequence", "state", "task", "result", "triggered (UTC)", "context")
     out("\nactive sequences:")
     out(table(headers, rows(view["active"])) if view["active"] else "  none")
+    for r in view["active"]:
+        if r.get("message"):
+            out(f"  {r['stage']}/{r['service']} {r['sequence']} {r['context'][:8]}: {r['message']}")
     out("\nrecent sequences:")
     out(table(headers, rows(view["recent"])) if view["recent"] else "  none")
     failures = failure_lines(view["active"] + view["recent"])

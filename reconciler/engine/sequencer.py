@@ -31,7 +31,7 @@ from reconciler.engine.commands import (
     ResolveCommit,
     RunsChanged,
 )
-from reconciler.engine.events import SOURCE, CloudEvent, derived_id, iso_time, parse_type, sequence_type, task_type
+from reconciler.engine.events import SOURCE, TASK_WAITING, CloudEvent, derived_id, iso_time, parse_type, sequence_type, task_type
 from reconciler.engine.inputs import (
     CommitResolved,
     ConfigChanged,
@@ -40,6 +40,7 @@ from reconciler.engine.inputs import (
     Input,
     PromotionFailed,
     PromotionFinished,
+    TaskWaiting,
     Tick,
 )
 from reconciler.engine.payload import ABORTED as STATUS_ABORTED
@@ -128,6 +129,8 @@ def step(world: World, inp: Input, now: float) -> tuple[World, list[Command]]:
         _on_promotion_failed(s, inp)
     elif isinstance(inp, ConfigChanged):
         _on_config(s, inp)
+    elif isinstance(inp, TaskWaiting):
+        _on_task_waiting(s, inp)
     else:
         raise TypeError(f"not a sequencer input: {type(inp).__name__}")
     _settle(s)
@@ -235,6 +238,7 @@ def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> N
     w.applied.add(event.id)
     run.record(event)
     s.touch(run)
+    task.waiting = None
     if kind == "started":
         task.started[source] = Answer(event.id, s.now)
         if task.state == TASK_TRIGGERED:
@@ -634,6 +638,27 @@ def _on_promotion_failed(s: _Step, inp: PromotionFailed) -> None:
         message = f"{what}: conflicting paths: {paths}. Resolve them on branch {run.stage} and trigger the sequence again"
     # Nothing ran in this stage, so no follow-up (a rollback would revert nothing).
     _end(s, run, FINISHED, FAIL, ERRORED, message)
+
+
+def _on_task_waiting(s: _Step, inp: TaskWaiting) -> None:
+    """Make a task nobody answers visible: on the task (lane file, status, page) and as an
+    event in the context's log. Nothing else changes: the `.triggered` timeout still runs."""
+    run = s.world.runs.get(inp.run_id)
+    if run is None or run.terminal or not 0 <= inp.task_index < len(run.tasks):
+        return
+    task = run.tasks[inp.task_index]
+    if (task.triggered_id != inp.triggered_id or task.state != TASK_TRIGGERED or task.started
+            or task.finished or task.waiting == inp.message):
+        return
+    task.waiting = inp.message
+    data: dict[str, Any] = {"project": run.data.get("project", ""), "stage": run.stage, "service": run.service,
+                            "task": task.name, "message": inp.message, "answeredBy": list(inp.answered_by)}
+    event = CloudEvent(type=TASK_WAITING, data=data, shkeptncontext=run.context,
+                       id=derived_id(run.id, "waiting", str(task.index), inp.triggered_id), source=SOURCE,
+                       time=s.time, triggeredid=inp.triggered_id, gitcommitid=run.gitcommitid)
+    run.record(event)
+    s.touch(run)
+    s.commands.append(EmitEvent(f"{run.id}/{task.index}/waiting", run.id, event))
 
 
 def _on_config(s: _Step, inp: ConfigChanged) -> None:

@@ -40,7 +40,7 @@ def _runs(rows: list[dict[str, Any]]) -> str:
             f"<td>{escape(str(r.get('task') or ''))}</td>"
             f"<td class=\"{_cls(r.get('result'))}\">{escape(str(r.get('result') or ''))}</td>"
             f"<td>{_when(r.get('triggered_at'))}</td><td><code>{escape(str(r['context'])[:8])}</code></td>"
-            f"<td>{escape(str(r.get('message') or ''))[:200]}</td></tr>")
+            f"<td>{escape(str(r.get('message') or ''))[:600]}</td></tr>")
     out.append("</table>")
     return "".join(out)
 

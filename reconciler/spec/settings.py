@@ -76,7 +76,7 @@ class KubernetesTarget(_Model):
 
 
 class StageSettings(_Model):
-    target: str = "local"          # a module of reconciler.targets (checked by the schema), or none
+    target: str = "local"          # a module of reconciler.targets (checked by the schema), none or external
     kubernetes: KubernetesTarget = KubernetesTarget()
 
 

@@ -3,8 +3,11 @@
 The folder is exported from the mirror at the sequence's commit into a fresh temporary
 directory (targets copy what they keep), `values.yaml` is parsed, and the target deploys.
 Its answer is Keptn's `deployment.finished` payload (`deploymentURIsLocal`,
-`deploymentNames`, `gitCommit`). A stage whose target is `none` has no built-in deployment
-executor at all (the registry leaves the task to a job or an external executor).
+`deploymentNames`, `gitCommit`). On a stage whose target is `none` the deployment only
+records the change: the commit is in Git, nothing runs it, and the task finishes at once
+saying so (as `schemas/reconciler.json` promises). A stage with `target: external` hands
+deployment to an integration: no built-in answers, and the task waits visibly for it
+(tasks.answerers).
 """
 from __future__ import annotations
 
@@ -64,13 +67,17 @@ class DeploymentExecutor(BuiltinExecutor):
     task = layout.TASK_DEPLOYMENT
 
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool:
-        return request.task == self.task and env.target(request.stage) is not None
+        return request.task == self.task and env.settings.stage(request.stage).target != "external"
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome:
         target = env.target(request.stage)
-        if target is None:
-            return TaskOutcome.errored(f"stage {request.stage} has target: none; nothing deploys it")
         commit = stage_commit(request, env)
+        if target is None:
+            return TaskOutcome(result="pass", gitcommitid=commit, data={"deployment": {
+                "deploymentNames": [request.service], "deploymentURIsLocal": [], "deploymentURIsPublic": [],
+                "gitCommit": commit}},
+                message=f"target none: the change to {request.service} is recorded on {request.stage} as "
+                        f"{commit[:12]}; nothing deploys it (set a target in reconciler.yaml to run it)")
         try:
             result = deploy_commit(env, target, project=request.project or env.settings.project,
                                    stage=request.stage, service=request.service, commit=commit)

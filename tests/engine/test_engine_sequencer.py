@@ -750,3 +750,32 @@ def test_event_received_wraps_cloud_events():
     sim = manual()
     cmds = sim.feed(EventReceived(trigger("dev")))
     assert isinstance(cmds[0], DispatchTask)
+
+
+# -- no silent waits ------------------------------------------------------------------------------
+
+def test_a_task_nothing_answers_is_recorded_as_waiting_until_an_answer_arrives():
+    from reconciler.engine.events import TASK_WAITING
+    from reconciler.engine.inputs import TaskWaiting
+    sim = manual()
+    sim.feed(trigger("dev"))
+    finish(sim, last_dispatch(sim))
+    d = last_dispatch(sim, "test")
+    run = sim.world.runs[d.run_id]
+    message = "waiting for an executor: no built-in executor for task 'test'; it would be answered by x"
+
+    cmds = sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
+    task = run.tasks[d.task_index]
+    assert task.waiting == message and task.to_dict()["waiting"] == message
+    [emitted] = [c for c in cmds if isinstance(c, EmitEvent)]
+    assert emitted.event.type == TASK_WAITING and emitted.event.triggeredid == d.event.id
+    assert emitted.event.data["message"] == message and emitted.event.data["task"] == "test"
+    assert any(isinstance(c, RunsChanged) for c in cmds)                  # the lane file is rewritten
+    assert [c for c in sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
+            if isinstance(c, EmitEvent)] == []                              # said once
+    assert run.state == "started"                                          # nothing else changes
+
+    sim.feed(answer(d, "started", source="integration"))
+    assert task.waiting is None
+    stale = sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
+    assert task.waiting is None and not [c for c in stale if isinstance(c, EmitEvent)]
