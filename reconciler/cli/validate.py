@@ -84,7 +84,56 @@ def _repository(path: Path, snapshot) -> tuple[list[Finding], int]:
     validator = ProjectValidator(repo_name, project_name=snapshot.project_name(path)).set_tree(tree)
     validator.warm(map_forked)      # a big repository: documents checked on every core
     report = validator.report()
-    return report.findings + project_findings(report), sum(len(files) for files in tree.values())
+    return (report.findings + project_findings(report) + unanswered_findings(report, tree),
+            sum(len(files) for files in tree.values()))
+
+
+def unanswered_findings(report, tree) -> list[Finding]:
+    """Shipyard tasks nothing would answer (tasks.answerers): they would wait for an
+    integration until their timeout. Checked against the job configs a service would use."""
+    from reconciler.spec.jobconfig import JobConfigError, load_jobconfig
+    from reconciler.spec.project import content
+    from reconciler.spec.yamltext import Positions
+    from reconciler.tasks.answerers import unanswered_tasks, would_answer
+    if report.shipyard is None or report.default_branch is None:
+        return []
+    parsed: dict[tuple[str, str], object] = {}
+
+    def read(branch: str, path: str) -> object:
+        if (branch, path) not in parsed:
+            source = tree.get(branch, {}).get(path)
+            try:
+                parsed[(branch, path)] = None if source is None else load_jobconfig(content(source), path)
+            except (JobConfigError, ValueError):
+                parsed[(branch, path)] = object()      # broken: the job executor answers it (errored)
+        return parsed[(branch, path)]
+
+    def job_config(stage: str, service: str) -> object:
+        for branch, path in ((stage, f"{service}/job/config.yaml"), (stage, "job/config.yaml"),
+                             (report.default_branch, "job/config.yaml")):
+            found = read(branch, path)
+            if found is not None:
+                return found
+        return None
+
+    services: dict[str, list[str]] = {}
+    for stage, service in report.services:
+        services.setdefault(stage, []).append(service)
+    found = unanswered_tasks(report.shipyard, report.settings, services, job_config)
+    if not found:
+        return []
+    shipyard_file = f"{report.default_branch}:{SHIPYARD_FILE}"
+    positions = Positions(content(tree[report.default_branch][SHIPYARD_FILE]))
+    out = []
+    for path, task, waiting in found:
+        line, column = positions.of(path)
+        stage = report.shipyard.stages[path[2]].name
+        shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+        out.append(Finding(shipyard_file, line, column, "warning", "unanswered-task",
+                           f"nothing answers task {task!r} in stage {stage} for {shown}: no built-in executor, no job "
+                           f"config action; it would wait for an integration until its timeout. It would be "
+                           f"answered by " + ", or ".join(would_answer(task, stage, waiting[0]))))
+    return out
 
 
 def project_findings(report) -> list[Finding]:

@@ -97,6 +97,7 @@ def process_tips(ctl: Controller, now: float) -> None:
     if update.shipyard_changed or update.settings_changed:
         ctl.feed(ConfigChanged(config.shipyard, settings.spec.timeouts, settings.project), now)
         batch.note("config: new shipyard/settings in force")
+        ctl.warn_sli_provider()
     stages = config.shipyard.stage_names if config.shipyard else []
     report = classify(updates, stages, config.default_branch or "main")
     for notice in report.notices:

@@ -8,7 +8,7 @@ anything runs. They mirror the built-ins' `applies` rules.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from reconciler.engine.events import task_type
 
@@ -65,3 +65,37 @@ def waiting_for_executor(request: "TaskRequest", env: "TaskEnv") -> str:
     name = action.get("action") if isinstance(action, dict) and isinstance(action.get("action"), str) else None
     return waiting_message(request.task, request.stage, request.service,
                            target=env.settings.stage(request.stage).target, action=name)
+
+
+def job_answers(config: Any, task: str) -> bool:
+    """Whether a job config (spec.jobconfig.JobConfig; a broken one counts: it answers errored)
+    has a non-silent action for `sh.keptn.event.<task>.triggered` (jsonpath filters aside)."""
+    from reconciler.tasks.jobs.matching import type_matches
+    if config is None:
+        return False
+    if not hasattr(config, "actions"):
+        return True
+    event = task_type(task, "triggered")
+    return any(not action.silent and any(type_matches(e.name, event) for e in action.events)
+               for action in config.actions)
+
+
+def unanswered_tasks(shipyard: Any, settings: Any, services: Mapping[str, Iterable[str]],
+                     job_config: Callable[[str, str], Any]) -> list[tuple[tuple, str, list[str]]]:
+    """Shipyard tasks that nothing would answer for any service of their stage:
+    (path of the task's name in the shipyard, task, services). `job_config(stage, service)` is
+    the config the job executor would use (service, else stage, else project level)."""
+    out = []
+    for i, stage in enumerate(shipyard.stages):
+        names = sorted(services.get(stage.name, ()))
+        if not names:
+            continue
+        target = settings.stage(stage.name).target if settings is not None else None
+        for j, sequence in enumerate(stage.sequences):
+            for k, task in enumerate(sequence.tasks):
+                if builtin_answers(task.name, target=target):
+                    continue
+                waiting = [s for s in names if not job_answers(job_config(stage.name, s), task.name)]
+                if len(waiting) == len(names):
+                    out.append((("spec", "stages", i, "sequences", j, "tasks", k, "name"), task.name, waiting))
+    return out

@@ -50,6 +50,11 @@ def test_a_test_task_without_executor_shows_as_waiting_within_a_second(tmp_path,
     assert "sh.keptn.event.test.triggered in helloservice/job/config.yaml on dev" in message
     assert "GET /api/v1/events/triggered/sh.keptn.event.test.triggered" in message
 
+    # serve said at start that evaluations have no SLI provider (no URL anywhere here)
+    log = git_out("log", "--format=%B", contract.RESULTS_BRANCH, cwd=origin)
+    assert ("config: WARNING the shipyard evaluates in dev, staging, production but no SLI provider is set "
+            "(no Prometheus URL") in log
+
     # target none: the deployment before it finished at once, saying so
     deployed = service.index.events(context=context, type_prefix="sh.keptn.event.deployment.finished")[0]
     assert deployed["data"]["result"] == "pass"
