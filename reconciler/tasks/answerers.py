@@ -93,8 +93,8 @@ def unanswered_tasks(shipyard: Any, settings: Any, services: Mapping[str, Iterab
         target = settings.stage(stage.name).target if settings is not None else None
         for j, sequence in enumerate(stage.sequences):
             for k, task in enumerate(sequence.tasks):
-                if builtin_answers(task.name, target=target):
-                    continue
+                if builtin_answers(task.name, target=target) or (task.name == "deployment" and target == EXTERNAL):
+                    continue          # a built-in answers, or the settings say an integration deploys
                 waiting = [s for s in names if not job_answers(job_config(stage.name, s), task.name)]
                 if len(waiting) == len(names):
                     out.append((("spec", "stages", i, "sequences", j, "tasks", k, "name"), task.name, waiting))
