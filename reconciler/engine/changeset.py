@@ -152,6 +152,13 @@ class ChangeSet:
         return "; ".join(parts) or "no deployable file changed"
 
 
+def from_values(values: Mapping[str, Any]) -> ChangeSet:
+    """The change that sets Keptn's `configurationChange.values` (nested keys) in the main
+    values file; `MAIN_VALUES` stands for whichever file that is on the stage."""
+    keys = tuple(KeyChange(path, value) for path, value in leaves(values).items())
+    return ChangeSet((FileChange(MAIN_VALUES, keys=keys),)) if keys else ChangeSet()
+
+
 def main_values_file(paths: Iterable[str], service: str) -> str | None:
     """The service's main values file among `paths`: `values.yaml`, else the chart named like
     the service (`helm/<service>/values.yaml`), else the only `helm/<chart>/values.yaml`."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler import layout
 from reconciler.engine.answers import judge
+from reconciler.engine import changeset
 from reconciler.engine.commands import (
     Command,
     ControlsChanged,
@@ -206,9 +207,27 @@ def _on_sequence_triggered(s: _Step, event: CloudEvent, stage: str, sequence: st
         problem = f"sequence {sequence!r} is not defined in stage {stage!r} of shipyard.yaml"
     elif not definition.tasks:
         problem = f"sequence {sequence!r} in stage {stage!r} does not contain any tasks"
-    run = _create_run(s, event, stage, sequence, service, definition)
+    run = _create_run(s, event, stage, sequence, service, definition,
+                      promotion=_values_promotion(run_data=data, stage=stage) if problem is None else None)
     if problem is not None:
         _end(s, run, FINISHED, FAIL, ERRORED, problem)
+    elif run.promotion is not None:
+        change = dict(run.data.get("configurationChange") or {})
+        change["files"] = changeset.from_values(change.get("values") or {}).to_data()
+        run.data["configurationChange"] = change
+
+
+def _values_promotion(*, run_data: dict[str, Any], stage: str) -> Promotion | None:
+    """Keptn's `keptn trigger delivery --image …` sends the values in the event and no commit:
+    set them on the stage first (as state, a commit with trailers, like a promotion from the
+    stage into itself), so the tasks read them and later stages promote them (DESIGN §2)."""
+    change = run_data.get("configurationChange")
+    if not isinstance(change, dict) or change.get("commit") or change.get("files"):
+        return None
+    values = change.get("values")
+    if not isinstance(values, dict) or not values:
+        return None
+    return Promotion(mode=PROMOTE_AT_START, source_stage=stage, commit="")
 
 
 def _emit_unstored_finished(s: _Step, trigger: CloudEvent, stage: str, sequence: str, service: str,
@@ -613,6 +632,11 @@ def _on_promotion_finished(s: _Step, inp: PromotionFinished) -> None:
         return s.reject("invalid-commit", f"run {run.id}: the promotion commit is empty")
     promotion.landed = inp.commit
     run.gitcommitid = inp.commit
+    if not promotion.commit:
+        # the values of an API trigger are now this commit: later stages promote from it
+        change = dict(run.data.get("configurationChange") or {})
+        change["commit"] = inp.commit
+        run.data["configurationChange"] = change
     run.awaiting = None
     s.touch(run)
     _advance(s, run)
@@ -630,7 +654,8 @@ def _on_promotion_failed(s: _Step, inp: PromotionFailed) -> None:
         return s.reject("not-awaiting", f"run {run.id} is not waiting for a promotion")
     promotion.failed = True
     what = (f"could not promote change {promotion.commit[:12]} of {run.service} from stage "
-            f"{promotion.source_stage} to {run.stage}")
+            f"{promotion.source_stage} to {run.stage}" if promotion.commit else
+            f"could not set the trigger's configurationChange.values of {run.service} on {run.stage}")
     if inp.message:
         message = f"{what}: {inp.message}"
     else:

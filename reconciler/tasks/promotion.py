@@ -17,6 +17,7 @@ stage) and for a manual one (on the approval branch), so all three paths produce
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ class Change:
     commit: str
     base: str | None = None
     files: ChangeSet | None = None
+    from_values: bool = False        # Keptn's configurationChange.values of an API trigger (no commit)
 
     @classmethod
     def from_data(cls, service: str, change: object) -> "Change | None":
@@ -92,6 +94,8 @@ class Change:
         return base_tree, commit.tree
 
     def describe(self) -> str:
+        if self.from_values:
+            return "configurationChange.values of the trigger"
         base = f"{self.base[:12]}.." if self.base else ""
         return f"{base}{self.commit[:12]}"
 
@@ -174,7 +178,27 @@ def apply_changeset(repo: pygit2.Repository, change: ChangeSet, service: str, on
 def apply_change(repo: pygit2.Repository, change: Change, onto: pygit2.Tree | None,
                  branch: str) -> pygit2.Oid:
     """The root tree `onto` with `change` set on `<service>/` (ChangeError on a clash)."""
-    return apply_changeset(repo, change.changeset(repo), change.service, onto, branch)
+    files = change.changeset(repo)
+    if change.from_values:
+        files = _onto_main_values(repo, files, change.service, onto)
+    return apply_changeset(repo, files, change.service, onto, branch)
+
+
+def _onto_main_values(repo: pygit2.Repository, files: ChangeSet, service: str, onto: pygit2.Tree | None) -> ChangeSet:
+    """Trigger values go to the stage's main values file (`values.yaml`, else the chart's)."""
+    folder = treeedit.subtree(repo, onto, service)
+    present = []
+    for entry in ("values.yaml", "helm"):
+        if entry not in folder:
+            continue
+        if entry == "values.yaml":
+            present.append(entry)
+        elif isinstance(folder[entry], pygit2.Tree):
+            present += [f"helm/{chart.name}/values.yaml" for chart in folder[entry]
+                        if isinstance(chart, pygit2.Tree) and "values.yaml" in chart]
+    main = changeset.main_values_file(present, service) or changeset.MAIN_VALUES
+    return ChangeSet(tuple(dataclasses.replace(f, path=main) if f.path == changeset.MAIN_VALUES else f
+                           for f in files.files))
 
 
 def change_builder(change: Change, branch: str):
@@ -224,8 +248,11 @@ def promote(cmd: Promote, env: TaskEnv, *, sequence: str | None = None) -> Promo
     """Carry out a Promote command: PromotionFinished with the commit that holds the change
     (the current tip when it was already there), or PromotionFailed with conflicting paths or
     the reason. Never raises."""
-    change = Change.from_data(cmd.service, {"commit": cmd.commit, "base": cmd.base, "files": cmd.files}) \
-        or Change(cmd.service, cmd.commit, cmd.base)
+    if not cmd.commit and cmd.files is not None:
+        change = Change(cmd.service, "", None, ChangeSet.from_data(cmd.files), from_values=True)
+    else:
+        change = Change.from_data(cmd.service, {"commit": cmd.commit, "base": cmd.base, "files": cmd.files}) \
+            or Change(cmd.service, cmd.commit, cmd.base)
     try:
         commit = land(env, change, context=cmd.context, source_stage=cmd.source_stage,
                       target_stage=cmd.target_stage, step=cmd.key,

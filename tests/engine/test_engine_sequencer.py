@@ -779,3 +779,19 @@ def test_a_task_nothing_answers_is_recorded_as_waiting_until_an_answer_arrives()
     assert task.waiting is None
     stale = sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
     assert task.waiting is None and not [c for c in stale if isinstance(c, EmitEvent)]
+
+
+def test_an_api_trigger_with_values_sets_them_on_the_stage_first_and_later_stages_promote_them():
+    sim = manual()
+    sim.feed(trigger("dev", change=None, data={"configurationChange": {"values": {"image": "carts:2.0.1"}}}))
+    [promote] = [c for c in sim.commands if isinstance(c, Promote)]
+    assert (promote.commit, promote.source_stage, promote.target_stage) == ("", "dev", "dev")
+    assert promote.files == [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "carts:2.0.1"}]}]
+    assert not [c for c in sim.commands if isinstance(c, DispatchTask)]       # nothing runs before the values land
+
+    sim.feed(PromotionFinished(promote.run_id, "c-values"))
+    d = last_dispatch(sim)
+    assert d.task == "deployment" and d.event.gitcommitid == "c-values"
+    assert d.event.data["configurationChange"] == {
+        "values": {"image": "carts:2.0.1"}, "commit": "c-values",
+        "files": [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "carts:2.0.1"}]}]}
