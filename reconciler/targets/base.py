@@ -21,6 +21,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from reconciler.spec.settings import Settings
 
+BLUE_GREEN = "blue_green_service"
+
 FailureKind = Literal["manifest-invalid", "not-healthy", "rollout-timeout", "rollout-failed",
                       "not-deployed", "api-error"]
 
@@ -46,6 +48,7 @@ class DeployRequest:
     commit: str                         # the config-repo commit being deployed
     service_dir: Path                   # `<service>/` exported at that commit
     values: Mapping[str, Any] = field(default_factory=dict)   # parsed `<service>/values.yaml`
+    strategy: str = "direct"            # Keptn's deployment.deploymentstrategy (BLUE_GREEN: beside the old one)
 
     @property
     def image(self) -> str | None:

@@ -39,7 +39,7 @@ def read_values(env: TaskEnv, commit: str, service: str) -> Mapping[str, Any]:
 
 
 def deploy_commit(env: TaskEnv, target: DeploymentTarget, *, project: str, stage: str, service: str,
-                  commit: str) -> DeployResult:
+                  commit: str, strategy: str = "direct") -> DeployResult:
     """Export `<service>/` at `commit`, parse its values, deploy. Raises DeploymentFailed."""
     if not env.mirror.list_tree(commit, service):
         raise DeploymentFailed("manifest-invalid", f"there is no folder {service}/ on branch {stage} at "
@@ -51,7 +51,7 @@ def deploy_commit(env: TaskEnv, target: DeploymentTarget, *, project: str, stage
     try:
         env.mirror.export(commit, service, folder / service)
         return target.deploy(DeployRequest(project=project, stage=stage, service=service, commit=commit,
-                                           service_dir=folder / service, values=values))
+                                           service_dir=folder / service, values=values, strategy=strategy))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -79,8 +79,10 @@ class DeploymentExecutor(BuiltinExecutor):
                 message=f"target none: the change to {request.service} is recorded on {request.stage} as "
                         f"{commit[:12]}; nothing deploys it (set a target in reconciler.yaml to run it)")
         try:
+            strategy = request.properties.get("deploymentstrategy")
             result = deploy_commit(env, target, project=request.project or env.settings.project,
-                                   stage=request.stage, service=request.service, commit=commit)
+                                   stage=request.stage, service=request.service, commit=commit,
+                                   strategy=strategy if isinstance(strategy, str) and strategy else "direct")
         except DeploymentFailed as exc:
             return failure_outcome(exc, f"deployment of {request.service} to {request.stage}")
         data = result.event_data()

@@ -1,13 +1,17 @@
 """The `release` task: the deployed commit is the release.
 
-Keptn's helm-service promoted a canary to primary here. Deployments in reconciler are
-direct (a commit is what runs), so there is nothing left to switch: the task passes and
-names the released commit, which is what later tooling (and `git log`) looks for.
+Keptn's helm-service promoted a canary to primary here. A direct deployment has nothing left
+to switch: the task passes and names the released commit, which is what later tooling (and
+`git log`) looks for. After a `blue_green_service` deployment the new version runs beside the
+old one; releasing switches the target's traffic to it and stops the old one (targets with a
+`release(stage, service)` method: the local target's load balancer).
 """
 from __future__ import annotations
 
 from reconciler import layout
+from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
+from reconciler.tasks.deployment import failure_outcome
 from reconciler.tasks.common import BuiltinExecutor, stage_commit
 
 
@@ -17,5 +21,13 @@ class ReleaseExecutor(BuiltinExecutor):
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome:
         commit = stage_commit(request, env)
+        detail = ""
+        target = env.target(request.stage)
+        switch = getattr(target, "release", None)
+        if callable(switch):
+            try:
+                detail = f": {switch(request.stage, request.service)}"
+            except DeploymentFailed as exc:
+                return failure_outcome(exc, f"release of {request.service} in {request.stage}")
         return TaskOutcome(result="pass", data={"release": {"gitCommit": commit}},
-                           message=f"released {request.service} {commit[:12]} in {request.stage}")
+                           message=f"released {request.service} {commit[:12]} in {request.stage}{detail}")
