@@ -186,3 +186,50 @@ def test_api_rejections_are_reported_with_the_manifest(fake_kube, target, tmp_pa
         target.deploy(request(folder, replicaCount=1))
     assert err.value.kind == "manifest-invalid"
     assert "hello/k8s/bad.yaml:1 (ConfigMap Not_Valid)" in str(err.value) and "422" in str(err.value)
+
+
+# -- blue/green ----------------------------------------------------------------------------------
+
+def bg_request(folder: Path, commit: str, image: str) -> DeployRequest:
+    from reconciler.targets.base import BLUE_GREEN
+    return DeployRequest("shop", "dev", "hello", commit, folder, {"image": image, "replicaCount": 1},
+                         strategy=BLUE_GREEN)
+
+
+def image_of(fake_kube, name: str) -> str:
+    dep = fake_kube.get("deployments", "shop-dev", name)
+    return {c["name"]: c["image"] for c in dep["spec"]["template"]["spec"]["containers"]}["hello"]
+
+
+def test_blue_green_on_kubernetes_two_deployments_and_a_selector_switch(fake_kube, target, tmp_path):
+    folder = service_folder(tmp_path)
+    target.deploy(request(folder, commit="1" * 40, image="hello:1"))       # direct: Deployment `hello`
+
+    first = target.deploy(bg_request(folder, "2" * 40, "hello:2"))        # nothing colored live: released at once
+    assert "released at once" in first.message
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"] == {"app": "hello",
+                                                                               "reconciler.sh/color": "blue"}
+    assert fake_kube.get("deployments", "shop-dev", "hello") is None         # the direct one is gone
+    assert image_of(fake_kube, "hello-blue") == "hello:2"
+
+    second = target.deploy(bg_request(folder, "3" * 40, "hello:3"))       # beside blue
+    assert image_of(fake_kube, "hello-green") == "hello:3" and image_of(fake_kube, "hello-blue") == "hello:2"
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "blue"
+    preview = fake_kube.get("services", "shop-dev", "hello-preview")
+    assert preview["spec"]["selector"] == {"app": "hello", "reconciler.sh/color": "green"}
+    assert second.deployment_uris_local == ["http://hello-preview.shop-dev:80"]
+    assert second.deployment_uris_public == ["http://hello.shop-dev:80"]
+
+    message = target.release("dev", "hello")
+    assert message.startswith("switched the Service selector of hello in shop-dev to green; deleted hello-blue")
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "green"
+    assert fake_kube.get("deployments", "shop-dev", "hello-blue") is None
+    assert target.release("dev", "hello").startswith("nothing to switch")
+
+    target.deploy(bg_request(folder, "4" * 40, "hello:4"))                # beside green, then rolled back
+    assert image_of(fake_kube, "hello-blue") == "hello:4"
+    assert target.discard("dev", "hello") is True
+    assert fake_kube.get("deployments", "shop-dev", "hello-blue") is None
+    assert image_of(fake_kube, "hello-green") == "hello:3"
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "green"
+    assert target.discard("dev", "hello") is False
