@@ -33,13 +33,6 @@ def sequence_path(stage: str, service: str, context: str) -> str:
     return f"sequences/{stage}/{service}/{context}.json"
 
 
-def deployable_file(rel: str) -> bool:
-    """A file of a service folder (path relative to `<service>/`) that a deployment uses
-    (values.yaml, helm/…, k8s/…), i.e. not a quality-gate file (slo, sli, remediation, job)."""
-    parts = rel.split("/")
-    return not (rel in QUALITY_GATE_FILES or parts[0] == "job" or (len(parts) == 2 and parts[1] == "sli.yaml"))
-
-
 DEFAULT_PROJECT = "project"
 
 

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
-from reconciler import contract
+from reconciler import layout
 from reconciler.spec import yamltext
 from reconciler.spec.valuesfile import StructureClash, ValuesEditError, remove_path, set_path
 
@@ -36,7 +36,7 @@ from reconciler.spec.valuesfile import StructureClash, ValuesEditError, remove_p
 # of the Git blob that holds them (it is in the config repository, reachable from the commit).
 INLINE_LIMIT = 64 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
-MAIN_VALUES = "values.yaml"
+MAIN_VALUES = layout.VALUES_FILE
 
 
 class ChangeError(ValueError):
@@ -272,7 +272,7 @@ def compute(diffs: Iterable[FileDiff]) -> ChangeSet:
     """The change set of `<service>/` from its changed files (quality-gate files are left out)."""
     files = []
     for diff in sorted(diffs, key=lambda d: d.path):
-        if diff.old == diff.new or not contract.deployable_file(diff.path):
+        if diff.old == diff.new or not layout.is_deployable(diff.path):
             continue
         if diff.new is None:
             files.append(FileChange(diff.path, deleted=True))

@@ -161,6 +161,14 @@ class DeploymentTarget(Protocol):
 
     def status(self, stage: str, service: str) -> ServiceStatus: ...
 
+    def release(self, stage: str, service: str) -> str | None:
+        """Blue/green: send traffic to the version deployed beside the released one and stop the
+        old one; says what happened, None when nothing runs beside it (a direct deployment)."""
+
+    def discard(self, stage: str, service: str) -> bool:
+        """Blue/green: stop the version deployed beside the released one (rollback); False
+        when there is none."""
+
     def close(self) -> None:
         """Release resources; the local target also stops every process it started."""
 
@@ -172,6 +180,14 @@ class TargetBase:
 
     def configure(self, settings: Settings) -> None:
         """Nothing to take from reconciler.yaml."""
+
+    def release(self, stage: str, service: str) -> str | None:
+        """Deployments are direct: nothing runs beside the released version."""
+        return None
+
+    def discard(self, stage: str, service: str) -> bool:
+        """Deployments are direct: nothing runs beside the released version."""
+        return False
 
     def close(self) -> None:
         """Nothing to release."""

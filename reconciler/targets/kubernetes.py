@@ -92,9 +92,9 @@ class KubernetesTarget(TargetBase):
                      f"namespace {namespace}; rollout of {', '.join(names) or 'no deployment'} complete"),
             commit=request.commit, replicas=desired)
 
-    def release(self, stage: str, service: str) -> str:
+    def release(self, stage: str, service: str) -> str | None:
         """Blue/green: point the service's Services at the new color, delete the other
-        Deployments. Returns what happened (nothing to switch after a direct deployment)."""
+        Deployments. Returns what happened, None when nothing runs beside the released version."""
         namespace = self.namespace(stage)
         with self._lock(stage, service):
             services = self._services(namespace, service)
@@ -102,7 +102,7 @@ class KubernetesTarget(TargetBase):
             candidates = [d for d in self._api(lambda: self._deployments(namespace, service), "listing deployments")
                           if (d["metadata"].get("labels") or {}).get(bluegreen.LABEL_COLOR) not in (None, live)]
             if not candidates:
-                return "nothing to switch (no new version runs beside the released one)"
+                return None
             color = candidates[0]["metadata"]["labels"][bluegreen.LABEL_COLOR]
             self._switch(namespace, services, service, color)
             removed = self._delete_other_deployments(namespace, service, color)

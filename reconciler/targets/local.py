@@ -212,18 +212,18 @@ class LocalTarget(TargetBase):
                      f"on the local target (ports {ports})"),
             commit=request.commit, replicas=count)
 
-    def release(self, stage: str, service: str) -> str:
+    def release(self, stage: str, service: str) -> str | None:
         """Blue/green: switch the load balancer to the new version and stop the old one.
-        Returns what happened (nothing to switch after a direct deployment)."""
+        Returns what happened, None when nothing runs beside the released version."""
         self._check_open()
         with self._lock:
             group = self._groups.get((stage, service))
         if group is None or group.candidate is None:
-            return "nothing to switch (no new version runs beside the released one)"
+            return None
         with group.lock:
             candidate, new = group.candidate, group.candidate_replicas
             if candidate is None:
-                return "nothing to switch (no new version runs beside the released one)"
+                return None
             with self._lock:
                 old_release, old = group.release, group.replicas
                 group.release, group.replicas = candidate, new

@@ -224,11 +224,14 @@ def missing_sli_provider(shipyard: Any, settings: Any, environ: Mapping[str, str
         return None
     where = f"the shipyard evaluates in {', '.join(stages)}"
     sli = settings.spec.sli
-    if sli.provider == "none":
+    if sli.provider == registry.NONE:
         return (f"{where} but reconciler.yaml sets `spec.sli.provider: none`: every evaluation passes without "
                 f"looking at any SLI")
     try:
-        PrometheusConfig.from_settings(sli.prometheus, env=environ)
+        provider = registry.create(sli, environ)
+        close = getattr(provider, "close", None)
+        if callable(close):
+            close()
     except ValueError as exc:
         return f"{where} but no SLI provider is set ({exc}); until then every evaluation with an slo.yaml errors"
     return None

@@ -3,8 +3,8 @@
 Keptn's helm-service promoted a canary to primary here. A direct deployment has nothing left
 to switch: the task passes and names the released commit, which is what later tooling (and
 `git log`) looks for. After a `blue_green_service` deployment the new version runs beside the
-old one; releasing switches the target's traffic to it and stops the old one (targets with a
-`release(stage, service)` method: the local target's load balancer).
+old one; releasing switches the target's traffic to it and stops the old one
+(`DeploymentTarget.release`: the local target's load balancer, the Kubernetes Service selector).
 """
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ class ReleaseExecutor(BuiltinExecutor):
         commit = stage_commit(request, env)
         detail = ""
         target = env.target(request.stage)
-        switch = getattr(target, "release", None)
-        if callable(switch):
+        if target is not None:
             try:
-                detail = f": {switch(request.stage, request.service)}"
+                switched = target.release(request.stage, request.service)
             except DeploymentFailed as exc:
                 return failure_outcome(exc, f"release of {request.service} in {request.stage}")
+            detail = f": {switched}" if switched else ""
         return TaskOutcome(result="pass", data={"release": {"gitCommit": commit}},
                            message=f"released {request.service} {commit[:12]} in {request.stage}{detail}")

@@ -148,8 +148,7 @@ class RollbackExecutor(BuiltinExecutor):
         data: dict[str, Any] = {ROLLBACK: {"gitCommit": commit, "revertedCommits": [r.commit for r in reverts]}}
         target = env.target(stage)
         detail = ""
-        discard = getattr(target, "discard", None)
-        if target is not None and callable(discard) and discard(stage, service):
+        if target is not None and target.discard(stage, service):
             # blue/green: the new version ran beside the released one, which never stopped serving
             detail = "; dropped the new version that ran beside the released one, which keeps serving"
         elif target is not None:
