@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 
 from reconciler.controller.executors import BuiltinExecutors
-from tests.controller.test_no_silent_waits import layout_without_test_executor
-from tests.support.controller import wait_until
+from tests.support.controller import layout_without_test_executor
+from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
 
 

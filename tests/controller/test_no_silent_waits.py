@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 import httpx
 from click.testing import CliRunner
@@ -14,19 +13,9 @@ from reconciler import contract
 from reconciler.cli import main
 from reconciler.controller.executors import BuiltinExecutors
 from reconciler.engine.events import TASK_WAITING
-from tests.support.controller import EXAMPLE, seeded_origin, wait_until
+from tests.support.controller import layout_without_test_executor
+from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
-
-
-def layout_without_test_executor(tmp_path, dev_target: str):
-    layout = tmp_path / "layout"
-    shutil.copytree(EXAMPLE, layout)
-    shutil.rmtree(layout / "dev" / "helloservice" / "job")          # nothing answers `test` on dev
-    settings = layout / "main" / "reconciler.yaml"
-    text = settings.read_text()
-    assert "    dev:\n      target: local" in text
-    settings.write_text(text.replace("    dev:\n      target: local", f"    dev:\n      target: {dev_target}"))
-    return seeded_origin(tmp_path / "hello.git", layout)
 
 
 def at(event: dict) -> dt.datetime:

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3
 kind: Shipyard

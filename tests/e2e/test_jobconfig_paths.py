@@ -26,7 +26,7 @@ import pytest
 from reconciler.spec.jobconfig import load_jobconfig
 from reconciler.tasks.jobs.jsonpath import JsonPathError, evaluate
 from reconciler.tasks.jobs.matching import type_matches
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "keptn"
 SENDER_ROOTS = ("$.data.labels", "$.data.additionalData")

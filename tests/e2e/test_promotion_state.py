@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.controller import wait_until
+from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
 
 STAGING_ONLY = "ingress:\n  host: staging.example.com   # staging only\n"

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from reconciler import contract
 from reconciler.cli import main
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.controller import start_service, wait_until
+from tests.support.controller import start_service
+from tests.support.waiting import wait_until
 from tests.support.prometheus import running_prometheus
 from tests.support.remotes import Human, git_out
 
