@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler import layout
 from reconciler.engine.remediation import OutOfBounds, ReplicaBounds, scale_within
+from reconciler.engine.changeset import main_values_file
 from reconciler.gitstore.writer import TipView
 from reconciler.spec import yamltext
 from reconciler.spec.settings import RemediationLimits
@@ -120,7 +121,6 @@ class ScalingExecutor(BuiltinExecutor):
         except ValueError as exc:
             return TaskOutcome(result="fail", message=str(exc), data={"action": {"gitCommit": ""}})
         stage, service = request.stage, request.service
-        path = layout.service_path(service, layout.VALUES_FILE)
         if env.mirror.tip(stage) is None:
             env.mirror.fetch([stage])
         outcome: dict[str, str] = {}
@@ -129,6 +129,7 @@ class ScalingExecutor(BuiltinExecutor):
             if not tip.exists(service):
                 raise TaskFailed(TaskOutcome.errored(
                     f"there is no folder {service}/ on branch {stage}; nothing to scale"))
+            path = outcome["path"] = replicas_file(tip, service)
             old = tip.read(path)
             text = old.decode() if old is not None else None
             try:
@@ -149,6 +150,7 @@ class ScalingExecutor(BuiltinExecutor):
             commit_trailers(request.context, task_event(request)), step=request.key)
         commit = written.oid
         assert commit is not None
+        path = outcome.get("path") or layout.service_path(service, layout.VALUES_FILE)
         committed = env.mirror.read(commit, path)
         replicas = current_replicas(committed.decode() if committed is not None else None, f"{stage}:{path}")
         data = {"action": {"gitCommit": commit}}
@@ -163,3 +165,21 @@ class ScalingExecutor(BuiltinExecutor):
         return TaskOutcome(result="pass", gitcommitid=commit, data=data,
                            message=f"Successfully executed scaling action: {service} in {stage} {change} "
                                    f"replica(s), committed as {commit[:12]}")
+
+
+def replicas_file(tip: TipView, service: str) -> str:
+    """Where a service's `replicaCount` lives on the stage: `<service>/values.yaml`, else the
+    values of its Helm chart (`helm/<service>/values.yaml`, else the only chart's), as Keptn's
+    helm-service scaled the chart."""
+    own = layout.service_path(service, layout.VALUES_FILE)
+    if tip.exists(own) or tip.tree is None:
+        return own
+    try:
+        charts = tip.tree[layout.service_path(service, layout.HELM_FOLDER)]
+    except KeyError:
+        return own
+    present = [f"{layout.HELM_FOLDER}/{chart.name}/{layout.VALUES_FILE}" for chart in charts
+               if chart.type_str == "tree" and tip.exists(layout.service_path(
+                   service, f"{layout.HELM_FOLDER}/{chart.name}/{layout.VALUES_FILE}"))]
+    chosen = main_values_file(present, service)
+    return layout.service_path(service, chosen) if chosen else own
