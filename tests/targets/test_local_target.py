@@ -406,3 +406,13 @@ def test_blue_green_rollback_drops_the_new_version_and_the_old_keeps_serving(tar
     assert served_image(balancer) == "hello:1"
     assert target.discard("dev", "hello") is False
     assert target.status("dev", "hello").commit == "1" * 40
+
+
+def test_a_keptn_helm_service_without_local_yaml_says_what_to_do(target, tmp_path):
+    folder = tmp_path / "export" / "hello"
+    (folder / "helm" / "hello").mkdir(parents=True)
+    (folder / "helm" / "hello" / "Chart.yaml").write_text("name: hello\nversion: 0.1.0\n")
+    with pytest.raises(DeploymentFailed) as info:
+        target.deploy(request(folder))
+    assert "hello/local.yaml is missing" in str(info.value)
+    assert "it has a Helm chart (helm/hello), which the local target does not run: add local.yaml" in str(info.value)
