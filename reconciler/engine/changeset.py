@@ -34,7 +34,9 @@ from reconciler.spec.valuesfile import StructureClash, ValuesEditError, remove_p
 
 # Text up to this size travels inline in the events; bigger or binary files travel as the id
 # of the Git blob that holds them (it is in the config repository, reachable from the commit).
-INLINE_LIMIT = 64 * 1024
+# Every event of the context carries the change and a lane file keeps every event, so this
+# stays small: a typical chart template fits, a vendored chart does not need to.
+INLINE_LIMIT = 8 * 1024
 YAML_SUFFIXES = (".yaml", ".yml")
 MAIN_VALUES = layout.VALUES_FILE
 
