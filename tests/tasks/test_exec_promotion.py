@@ -155,3 +155,30 @@ def test_promotion_of_an_unknown_commit_fails_instead_of_raising(make_env):
     answer = promote(command("1" * 40, None), env)
     assert isinstance(answer, PromotionFailed)
     assert "1111111111" in answer.message
+
+
+def test_promotion_writes_binary_and_large_files_from_their_blobs(make_env, human_factory):
+    env, origin = make_env(stage_branches())
+    human = human_factory(origin.url, "dev")
+    base = human.head()
+    packed = bytes(range(256)) * 40                                # a packaged chart: binary
+    template = "".join(f"# line {i}\n" for i in range(2_000))     # a big template: by blob id too
+    human.write("carts/helm/carts-0.1.0.tgz", packed)
+    human.write("carts/helm/carts/templates/deployment.yaml", template)
+    commit = human.commit("chart")
+    human.push()
+    env.refresh()
+    from reconciler.engine.triggers import Trigger
+    from reconciler.tasks.promotion import delivery_change
+    change = delivery_change(env.mirror, Trigger("dev", "carts", "delivery", commit, base, CONTEXT, (commit,)))
+    assert {f["path"]: set(f) for f in change["files"]} == {
+        "helm/carts-0.1.0.tgz": {"path", "blob", "size"}, "helm/carts/templates/deployment.yaml": {"path", "blob", "size"}}
+    cmd = Promote(key=KEY, run_id=f"{CONTEXT}/staging/0", context=CONTEXT, service="carts", source_stage="dev",
+                  target_stage="staging", commit=commit, base=base, files=change["files"])
+
+    answer = promote(cmd, env)
+
+    assert isinstance(answer, PromotionFinished), answer
+    env.refresh()
+    assert env.mirror.read("staging", "carts/helm/carts-0.1.0.tgz") == packed
+    assert env.mirror.read("staging", "carts/helm/carts/templates/deployment.yaml").decode() == template
