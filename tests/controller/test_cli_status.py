@@ -76,5 +76,9 @@ def test_the_project_is_named_after_the_config_repo_and_other_branches_are_liste
     assert "ignored branch: quality-gate (not a stage of the shipyard; nothing on it is read)" in text
     assert "quality-gate@" not in text
     import httpx
-    page = httpx.get(service.url + "/", timeout=10).text
-    assert "<h1>sockshop — reconciler</h1>" in page and "<code>quality-gate</code>" in page
+    with httpx.Client(base_url=service.url, follow_redirects=True, timeout=10) as browser:
+        board = browser.get("/?token=test-token").text               # the web UI: log in once, then the board
+        assert "<header><b>sockshop</b>" in board
+        status = browser.get("/status").text
+    assert "Project <b class=project>sockshop</b> (from the repository&#x27;s name)" in status
+    assert "<code>quality-gate</code>" in status

@@ -52,7 +52,8 @@ def test_a_test_task_without_executor_shows_as_waiting_within_a_second(tmp_path,
     # status text, the page and the results branch show it
     text = CliRunner().invoke(main, ["status", "--workdir", str(service.workdir)]).output
     assert f"dev/helloservice delivery {context[:8]}: {message}" in text
-    assert "waiting for an executor" in httpx.get(service.url + "/", timeout=10).text
+    with httpx.Client(base_url=service.url, follow_redirects=True, timeout=10) as browser:
+        assert "waiting for an executor" in browser.get("/status?token=test-token").text
     lane = json.loads(git_out("show", f"{contract.RESULTS_BRANCH}:{contract.sequence_path('dev', 'helloservice', context)}",
                               cwd=origin))
     assert lane["runs"][0]["tasks"][1]["waiting"] == message
