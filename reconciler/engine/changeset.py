@@ -66,7 +66,9 @@ class KeyChange:
     removed: bool = False
 
     def to_data(self) -> dict[str, Any]:
-        return {"key": list(self.key), "removed": True} if self.removed else {"key": list(self.key), "value": self.value}
+        if self.removed:
+            return {"key": list(self.key), "removed": True}
+        return {"key": list(self.key), "value": self.value}
 
 
 @dataclass(frozen=True, slots=True)

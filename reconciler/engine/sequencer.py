@@ -660,7 +660,8 @@ def _on_promotion_failed(s: _Step, inp: PromotionFailed) -> None:
         message = f"{what}: {inp.message}"
     else:
         paths = ", ".join(inp.paths) if inp.paths else "none reported"
-        message = f"{what}: conflicting paths: {paths}. Resolve them on branch {run.stage} and trigger the sequence again"
+        message = (f"{what}: conflicting paths: {paths}. Resolve them on branch {run.stage} and trigger the "
+                   f"sequence again")
     # Nothing ran in this stage, so no follow-up (a rollback would revert nothing).
     _end(s, run, FINISHED, FAIL, ERRORED, message)
 

@@ -61,7 +61,8 @@ def render_body(view: dict[str, Any]) -> str:
     parts = []
     project = escape(str(view.get("project") or ""))
     if project:
-        parts.append(f"<p>Project <b class=project>{project}</b> (from {escape(str(view.get('projectSource') or ''))})</p>")
+        source = escape(str(view.get("projectSource") or ""))
+        parts.append(f"<p>Project <b class=project>{project}</b> (from {source})</p>")
     ignored = view.get("ignoredBranches") or []
     if ignored:
         parts.append("<p>Ignored branches (not stages of the shipyard; nothing on them is read): "
