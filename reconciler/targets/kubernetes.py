@@ -21,7 +21,7 @@ from reconciler.kube.client import Kube, KubeAccess, KubeError, NotFound
 from reconciler.kube.conflict import with_retries
 from reconciler.kube.rollout import RolloutFailed, RolloutTimeout, rollout_state, scale_deployment, wait_for_rollout
 from reconciler.spec.settings import Settings
-from reconciler.targets import bluegreen
+from reconciler.targets import bluegreen, inventory
 from reconciler.targets.base import (
     BLUE_GREEN,
     DeploymentFailed,
@@ -33,7 +33,15 @@ from reconciler.targets.base import (
     TargetBase,
     TargetContext,
 )
-from reconciler.targets.manifests import LABEL_SERVICE, MANAGED_BY, load_manifests, prepare, service_urls
+from reconciler.targets.manifests import (
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    LABEL_STAGE,
+    MANAGED_BY,
+    load_manifests,
+    prepare,
+    service_urls,
+)
 
 UNDEPLOY_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "Ingress",
                   "ServiceAccount", "Job", "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget")
@@ -83,13 +91,15 @@ class KubernetesTarget(TargetBase):
             deployments = [o for o in applied if o.get("kind") == "Deployment"]
             for dep in deployments:
                 self._wait(namespace, dep["metadata"]["name"], conf.rolloutTimeout)
+            pruned = self._prune_and_record(request, namespace, applied, conf.fieldManager)
         names = [d["metadata"]["name"] for d in deployments]
         desired = sum(rollout_state(d).desired for d in deployments)
         return DeployResult(
             deployment_uris_local=service_urls(applied, namespace),
             deployment_names=names,
             message=(f"applied {len(applied)} object(s) of {request.service} at {request.commit[:8]} into "
-                     f"namespace {namespace}; rollout of {', '.join(names) or 'no deployment'} complete"),
+                     f"namespace {namespace}; rollout of {', '.join(names) or 'no deployment'} complete"
+                     + (f"; pruned {', '.join(pruned)} (no longer in the manifests)" if pruned else "")),
             commit=request.commit, replicas=desired)
 
     def release(self, stage: str, service: str) -> str | None:
@@ -202,6 +212,8 @@ class KubernetesTarget(TargetBase):
                 self._wait(namespace, dep["metadata"]["name"], conf.rolloutTimeout)
             if live is None:       # the first blue/green deployment: nothing to keep beside, released at once
                 self._delete_other_deployments(namespace, request.service, color)
+            # the colors' Deployments come and go through release and rollback, not the inventory
+            self._prune_and_record(request, namespace, applied, conf.fieldManager, keep_colored=True)
         names = [d["metadata"]["name"] for d in deployments]
         preview = [o for o in applied if o["metadata"]["name"] == f"{request.service}{bluegreen.PREVIEW_SUFFIX}"]
         public = [o for o in applied if o.get("kind") == "Service" and o not in preview]
@@ -213,6 +225,36 @@ class KubernetesTarget(TargetBase):
             message=(f"applied {len(applied)} object(s) of {request.service} at {request.commit[:8]} into namespace "
                      f"{namespace} as color {color}, {where} (blue/green); rollout of {', '.join(names)} complete"),
             commit=request.commit, replicas=sum(rollout_state(d).desired for d in deployments))
+
+    def _prune_and_record(self, request: DeployRequest, namespace: str, applied: list[dict], field_manager: str,
+                          *, keep_colored: bool = False) -> list[str]:
+        """Delete what the previous version applied and this one did not, then record this one."""
+        path = resources.CONFIGMAP.path(namespace, inventory.name_for(request.service))
+        try:
+            previous = inventory.entries_of(with_retries(lambda: self.kube.get(path)))
+        except NotFound:
+            previous = []
+        except KubeError as exc:
+            raise DeploymentFailed("api-error", f"reading the inventory {path}: {exc}") from None
+        current = []
+        for obj in applied:
+            kind = resources.kind_of(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+            current.append(inventory.entry(obj, namespace if kind.namespaced else None))
+        pruned = []
+        for stale in inventory.stale(previous, current):
+            api_version, kind_name, ns, name = inventory.parse(stale)
+            if keep_colored and kind_name == "Deployment" and name.endswith(
+                    tuple(f"-{c}" for c in bluegreen.COLORS)):
+                current.append(stale)
+                continue
+            self._delete(resources.kind_of(api_version, kind_name).path(ns, name))
+            pruned.append(f"{kind_name} {name}")
+        labels = {MANAGED_BY: "reconciler", LABEL_PROJECT: request.project, LABEL_STAGE: request.stage,
+                  LABEL_SERVICE: request.service}
+        self._api(lambda: apply_object(self.kube, inventory.document(request.service, namespace, current, labels),
+                                       namespace=namespace, field_manager=field_manager),
+                  f"recording the inventory {path}")
+        return pruned
 
     def _services(self, namespace: str, service: str) -> list[dict]:
         selector = f"{LABEL_SERVICE}={service},{MANAGED_BY}=reconciler"

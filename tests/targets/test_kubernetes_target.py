@@ -1,6 +1,7 @@
 """The kubernetes target against the fake API server."""
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -233,3 +234,26 @@ def test_blue_green_on_kubernetes_two_deployments_and_a_selector_switch(fake_kub
     assert image_of(fake_kube, "hello-green") == "hello:3"
     assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "green"
     assert target.discard("dev", "hello") is False
+
+
+def test_objects_removed_from_the_manifests_are_pruned_through_the_inventory(fake_kube, target, tmp_path):
+    folder = service_folder(tmp_path)
+    fake_kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-dev"}})
+    fake_kube.seed({"apiVersion": "v1", "kind": "ConfigMap",          # not ours: never pruned, whatever its labels
+                    "metadata": {"name": "hand-made", "namespace": "shop-dev",
+                                 "labels": {"reconciler.sh/service": "hello",
+                                            "app.kubernetes.io/managed-by": "reconciler"}}})
+    target.deploy(request(folder, commit="1" * 40))
+    inventory = fake_kube.get("configmaps", "shop-dev", "hello-reconciler-inventory")
+    assert json.loads(inventory["data"]["entries"]) == [
+        "apps/v1|Deployment|shop-dev|hello", "v1|ConfigMap|shop-dev|hello-config", "v1|Service|shop-dev|hello"]
+
+    (folder / "k8s" / "service.yaml").write_text(SERVICE.split("---")[0])   # the ConfigMap is gone from Git
+    second = target.deploy(request(folder, commit="2" * 40))
+
+    assert fake_kube.get("configmaps", "shop-dev", "hello-config") is None
+    assert "pruned ConfigMap hello-config (no longer in the manifests)" in second.message
+    assert fake_kube.get("configmaps", "shop-dev", "hand-made") is not None
+    assert fake_kube.get("services", "shop-dev", "hello") is not None
+    inventory = fake_kube.get("configmaps", "shop-dev", "hello-reconciler-inventory")
+    assert json.loads(inventory["data"]["entries"]) == ["apps/v1|Deployment|shop-dev|hello", "v1|Service|shop-dev|hello"]
