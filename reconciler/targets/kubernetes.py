@@ -42,6 +42,7 @@ from reconciler.targets.manifests import (
     prepare,
     service_urls,
 )
+from reconciler.targets.charts import chart_manifests, find_chart
 
 UNDEPLOY_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "Ingress",
                   "ServiceAccount", "Job", "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget")
@@ -73,11 +74,17 @@ class KubernetesTarget(TargetBase):
     def deploy(self, request: DeployRequest) -> DeployResult:
         conf = self.settings.stage(request.stage).kubernetes
         namespace = self.namespace(request.stage, request.project)
-        manifests = load_manifests(request.service_dir, request.service)
-        replicas = request.replica_count if "replicaCount" in request.values else None
+        chart = find_chart(request.service_dir, request.service)
+        if chart is not None:       # a Keptn service's Helm chart: its templates place image and replicas
+            manifests = chart_manifests(request.service_dir, request.service, request.values, namespace=namespace,
+                                        chart=chart)
+            image, replicas = None, None
+        else:
+            manifests = load_manifests(request.service_dir, request.service)
+            image = request.image
+            replicas = request.replica_count if "replicaCount" in request.values else None
         prepared = prepare(manifests, namespace=namespace, project=request.project, stage=request.stage,
-                           service=request.service, commit=request.commit, image=request.image,
-                           replicas=replicas)
+                           service=request.service, commit=request.commit, image=image, replicas=replicas)
         if request.strategy == BLUE_GREEN:
             return self._deploy_beside(request, namespace, prepared)
         with self._lock(request.stage, request.service):

@@ -29,7 +29,7 @@ from reconciler.spec.settings import RemediationLimits
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, TaskFailed, commit_trailers, mapping, task_event
-from reconciler.tasks.deployment import failure_outcome
+from reconciler.tasks.deployment import deploy_commit, failure_outcome
 
 SCALING_ACTIONS = frozenset({"scaling", "scale"})
 NOT_A_STRING = "could not parse action.value to string value"
@@ -155,7 +155,15 @@ class ScalingExecutor(BuiltinExecutor):
         replicas = current_replicas(committed.decode() if committed is not None else None, f"{stage}:{path}")
         data = {"action": {"gitCommit": commit}}
         target = env.target(stage)
-        if target is not None:
+        if target is not None and f"/{layout.HELM_FOLDER}/" in path:
+            # a Helm service: the chart's replicaCount changed, so the chart is deployed again
+            try:
+                deploy_commit(env, target, project=request.project or env.settings.project, stage=stage,
+                              service=service, commit=commit)
+            except DeploymentFailed as exc:
+                return failure_outcome(exc, f"redeploying {service} in {stage} with {replicas} replicas",
+                                       data=data, gitcommitid=commit)
+        elif target is not None:
             try:
                 target.scale(stage, service, replicas)
             except DeploymentFailed as exc:

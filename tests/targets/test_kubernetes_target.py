@@ -257,3 +257,85 @@ def test_objects_removed_from_the_manifests_are_pruned_through_the_inventory(fak
     assert fake_kube.get("services", "shop-dev", "hello") is not None
     inventory = fake_kube.get("configmaps", "shop-dev", "hello-reconciler-inventory")
     assert json.loads(inventory["data"]["entries"]) == ["apps/v1|Deployment|shop-dev|hello", "v1|Service|shop-dev|hello"]
+
+
+# -- Helm charts (Keptn's helm/<service>/) -----------------------------------------------------------
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+    "values.yaml": "image: {repository: registry.example/hello, tag: '1.0'}\nreplicaCount: 1\n"
+                   "extraConfig: true\nports: [8080]\n",
+    "templates/_helpers.tpl": '{{- define "hello.labels" -}}\napp: {{ .Release.Name }}\n'
+                              'chart: {{ .Chart.Name }}-{{ .Chart.Version }}\n{{- end }}\n',
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels: {{- include "hello.labels" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata:
+      labels: {{- include "hello.labels" . | nindent 8 }}
+    spec:
+      containers:
+        - name: hello
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default "latest" }}"
+          ports:
+          {{- range .Values.ports }}
+            - containerPort: {{ . }}
+          {{- end }}
+""",
+    "templates/service.yaml": """apiVersion: v1
+kind: Service
+metadata: {name: {{ .Release.Name }}}
+spec:
+  selector: {app: {{ .Release.Name }}}
+  ports: [{port: 80, targetPort: {{ first .Values.ports }}}]
+""",
+    "templates/configmap.yaml": """{{- if .Values.extraConfig }}
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: {{ .Release.Name }}-extra}
+data: {level: {{ .Values.level | default "info" | quote }}}
+{{- end }}
+""",
+}
+
+
+def chart_folder(root: Path) -> Path:
+    folder = root / "hello"
+    for rel, text in CHART.items():
+        path = folder / "helm" / "hello" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+def test_a_helm_chart_is_rendered_with_the_stage_values_applied_and_pruned(fake_kube, target, tmp_path):
+    folder = chart_folder(tmp_path)
+    first = target.deploy(DeployRequest("shop", "dev", "hello", "1" * 40, folder,
+                                        {"image": {"tag": "2.0"}, "replicaCount": 2}))
+    dep = fake_kube.get("deployments", "shop-dev", "hello")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/hello:2.0"
+    assert dep["spec"]["replicas"] == 2 and dep["metadata"]["labels"]["chart"] == "hello-0.1.0"
+    assert fake_kube.get("configmaps", "shop-dev", "hello-extra")["data"] == {"level": "info"}
+    assert first.deployment_uris_local == ["http://hello.shop-dev:80"]
+
+    second = target.deploy(DeployRequest("shop", "dev", "hello", "2" * 40, folder,   # the stage turns it off
+                                         {"image": {"tag": "2.1"}, "extraConfig": False}))
+    assert fake_kube.get("configmaps", "shop-dev", "hello-extra") is None
+    assert "pruned ConfigMap hello-extra" in second.message
+    assert fake_kube.get("deployments", "shop-dev", "hello")["spec"]["replicas"] == 1     # the chart's default
+
+
+def test_a_chart_rendering_error_names_the_chart_file(target, tmp_path):
+    folder = chart_folder(tmp_path)
+    (folder / "helm" / "hello" / "templates" / "service.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ required \"service.name is required\" .Values.service.name }}\n")
+    with pytest.raises(DeploymentFailed) as info:
+        target.deploy(DeployRequest("shop", "dev", "hello", "1" * 40, folder, {}))
+    assert info.value.kind == "manifest-invalid"
+    assert "hello/helm/hello/templates/service.yaml" in str(info.value)
+    assert str(tmp_path) not in str(info.value)

@@ -226,7 +226,7 @@ def _deployed(env, replicas):
     return Deployed(env.mirror.tip("production"), {}, {}, replicas)
 
 
-def test_scaling_a_helm_service_commits_replica_count_in_its_chart_values(make_env):
+def test_scaling_a_helm_service_commits_replica_count_in_its_chart_values_and_redeploys(make_env):
     chart_values = "# chart defaults for payments\nreplicaCount: 2   # production\nimage:\n  tag: '1.0'\n"
     env, _ = make_env(stage_branches(production={"payments/helm/payments/values.yaml": chart_values,
                                                  "payments/helm/payments/Chart.yaml": "name: payments\nversion: 0.1.0\n"}))
@@ -242,4 +242,5 @@ def test_scaling_a_helm_service_commits_replica_count_in_its_chart_values(make_e
         chart_values.replace("replicaCount: 2 ", "replicaCount: 4 ")
     assert env.mirror.commit_info(outcome.gitcommitid).changed_paths == ("payments/helm/payments/values.yaml",)
     assert env.mirror.read(outcome.gitcommitid, "payments/values.yaml") is None
-    assert env.target_impl.calls[-1] == ("scale", "production", "payments", "4")
+    # a Helm service is deployed again (the chart renders the new count), not scaled behind its back
+    assert env.target_impl.calls[-1] == ("deploy", "production", "payments", outcome.gitcommitid)
