@@ -1,8 +1,8 @@
 """A Keptn project's Helm chart (`<service>/helm/<service>/` on every stage branch) delivered
 dev → staging → production on the kubernetes target, through the controller, against the
 fake API server: the changed chart values are promoted as state (staging's own replicaCount
-stays), a template removed from the chart is pruned, and a remediation scales the release by
-a commit to the chart's values."""
+stays), a resource the chart no longer renders (its `extra` value removed) is pruned on every
+stage, and a remediation scales the release by a commit to the chart's values."""
 from __future__ import annotations
 
 import httpx
@@ -97,12 +97,11 @@ def test_a_helm_chart_travels_dev_staging_production_with_prune_and_scaling(tmp_
             (layout / branch / rel).write_text(text)
     origin = seeded_origin(tmp_path / "shop.git", layout)
     with FakeKube(rollout_delay=0.02) as kube:
-        service = service_factory(str(origin), poll=0.05, executors=BuiltinExecutors(),
+        service = service_factory(origin.as_uri(), poll=0.05, executors=BuiltinExecutors(),
                                   environ={"RECONCILER_KUBE_URL": kube.url, "RECONCILER_KUBE_TOKEN": kube.token})
         dev = human_factory(str(origin), "dev")
         dev.write("carts/helm/carts/values.yaml", "image: registry.example/carts:2.0.0\nreplicaCount: 1   # dev\n")
-        dev.delete("carts/helm/carts/templates/configmap.yaml")          # the chart drops a resource
-        dev.commit("carts 2.0.0, no extra config")
+        dev.commit("carts 2.0.0, no extra config")        # `extra` gone: the chart renders no ConfigMap
         dev.push()
 
         def finished(stage: str) -> list[dict]:
