@@ -27,9 +27,9 @@ from bench.tasks_bench import make_repo
 from reconciler.engine.commands import Promote
 from reconciler.engine.triggers import Trigger
 from reconciler.gitstore import threeway
+from reconciler.spec.settings import Settings
 from reconciler.tasks.common import commit_trailers
 from reconciler.tasks.promotion import Change, delivery_change, promote, yaml_resolver
-from reconciler.spec.settings import Settings
 from tests.support.taskenv import FakeTaskEnv
 
 

@@ -23,8 +23,9 @@ Pure: the adapter hands in file contents (and git blob ids for large or binary f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -99,7 +100,7 @@ class FileChange:
         return out
 
     @classmethod
-    def from_data(cls, raw: Mapping[str, Any]) -> "FileChange":
+    def from_data(cls, raw: Mapping[str, Any]) -> FileChange:
         path = raw.get("path")
         if not isinstance(path, str) or not path:
             raise ValueError("a file change needs a path")
@@ -121,7 +122,7 @@ class ChangeSet:
         return [f.to_data() for f in self.files]
 
     @classmethod
-    def from_data(cls, raw: Any) -> "ChangeSet":
+    def from_data(cls, raw: Any) -> ChangeSet:
         if not isinstance(raw, list):
             raise ValueError("configurationChange.files must be a list")
         return cls(tuple(FileChange.from_data(item) for item in raw))
@@ -181,7 +182,7 @@ def _is_template(path: str) -> bool:
     return len(parts) >= 3 and parts[0] == "helm" and "templates" in parts[2:-1]
 
 
-def _mapping(data: bytes | None) -> dict | None:
+def _mapping(data: bytes | None) -> dict[str, Any] | None:
     """The YAML mapping in `data` (absent file: {}), None when it is not one mapping."""
     if data is None:
         return {}

@@ -19,8 +19,8 @@ import re
 from typing import Any
 
 from reconciler import layout
-from reconciler.engine.answers import judge
 from reconciler.engine import changeset
+from reconciler.engine.answers import judge
 from reconciler.engine.commands import (
     Command,
     ControlsChanged,
@@ -32,7 +32,16 @@ from reconciler.engine.commands import (
     ResolveCommit,
     RunsChanged,
 )
-from reconciler.engine.events import SOURCE, TASK_WAITING, CloudEvent, derived_id, iso_time, parse_type, sequence_type, task_type
+from reconciler.engine.events import (
+    SOURCE,
+    TASK_WAITING,
+    CloudEvent,
+    derived_id,
+    iso_time,
+    parse_type,
+    sequence_type,
+    task_type,
+)
 from reconciler.engine.inputs import (
     CommitResolved,
     ConfigChanged,

@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import layout
-from reconciler.contract import (APPROVAL_PREFIX, DEFAULT_BRANCHES, DEFAULT_PROJECT, RESULTS_BRANCH, SETTINGS_FILE,
-                                 SHIPYARD_FILE)
+from reconciler.contract import (
+    APPROVAL_PREFIX,
+    DEFAULT_BRANCHES,
+    DEFAULT_PROJECT,
+    RESULTS_BRANCH,
+    SETTINGS_FILE,
+    SHIPYARD_FILE,
+)
 from reconciler.layout import LOCAL_FILE, split_service
 from reconciler.spec.findings import DataPath, Finding, Issue, error, place, sort_key, warning
 from reconciler.spec.kinds import Kind, kind_of_repo_path

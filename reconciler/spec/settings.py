@@ -217,7 +217,7 @@ class Settings(_Model):
         """Where the project's name comes from, for people reading `status` or `validate`."""
         return "reconciler.yaml metadata.name" if self.metadata.name else "the repository's name"
 
-    def with_default_project(self, name: str | None) -> "Settings":
+    def with_default_project(self, name: str | None) -> Settings:
         """This settings object with `name` as the project's name when `metadata.name` is not set."""
         if not name or name == self._default_project:
             return self

@@ -320,6 +320,7 @@ def remove_path(text: str, path: tuple[str, ...]) -> str:
             continue
         if len(node.value) == 1 and depth > 0:
             # the only key of a nested mapping: the mapping becomes empty, not null
+            assert root is not None      # we walked through it
             parent_key = _parent_key(root, path[:depth])
             return _replace(text, parent_key, node, "{}")
         line_start = text.rfind("\n", 0, key_node.start_mark.index) + 1

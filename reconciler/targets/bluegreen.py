@@ -56,7 +56,7 @@ def colored(prepared: list[tuple[Manifest, dict]], service: str, color: str,
             template["labels"] = {**(template.get("labels") or {}), LABEL_COLOR: color}
             pods = template["labels"]
         out.append((m, obj))
-    previews = []
+    previews: list[tuple[Manifest, dict]] = []
     for i, (m, obj) in enumerate(out):
         if obj.get("kind") != "Service" or not selects(obj, pods):
             continue

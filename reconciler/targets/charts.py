@@ -10,8 +10,9 @@ A rendering error names the chart file and line.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from reconciler import layout
 from reconciler.targets.base import DeploymentFailed
@@ -39,7 +40,7 @@ def find_chart(service_dir: Path, service: str) -> Path | None:
 def chart_manifests(service_dir: Path, service: str, values: Mapping[str, Any], *, namespace: str,
                     chart: Path) -> list[Manifest]:
     """The rendered objects of `chart` as manifests (DeploymentFailed naming the chart file)."""
-    from reconciler.helm import ChartError, render_with_sources   # the Helm engine loads only when used
+    from reconciler.helm import ChartError, render_with_sources  # the Helm engine loads only when used
     try:
         rendered = render_with_sources(chart, dict(values), release=service, namespace=namespace)
     except ChartError as exc:

@@ -11,7 +11,7 @@ service is ever deleted, whatever its labels say.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 INVENTORY_SUFFIX = "-reconciler-inventory"
 INVENTORY_KEY = "entries"

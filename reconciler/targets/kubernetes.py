@@ -33,6 +33,7 @@ from reconciler.targets.base import (
     TargetBase,
     TargetContext,
 )
+from reconciler.targets.charts import chart_manifests, find_chart
 from reconciler.targets.manifests import (
     LABEL_PROJECT,
     LABEL_SERVICE,
@@ -42,7 +43,6 @@ from reconciler.targets.manifests import (
     prepare,
     service_urls,
 )
-from reconciler.targets.charts import chart_manifests, find_chart
 
 UNDEPLOY_KINDS = ("Deployment", "StatefulSet", "Service", "ConfigMap", "Secret", "Ingress",
                   "ServiceAccount", "Job", "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget")
@@ -278,9 +278,10 @@ class KubernetesTarget(TargetBase):
             selector = (svc.get("spec") or {}).get("selector") or {}
             if name == f"{service}{bluegreen.PREVIEW_SUFFIX}" or bluegreen.LABEL_COLOR not in selector:
                 continue
+            path = resources.SERVICE.path(namespace, name)
             body = {"spec": {"selector": {bluegreen.LABEL_COLOR: color}}}
-            self._api(lambda name=name: with_retries(lambda: self.kube.patch(
-                resources.SERVICE.path(namespace, name), body)), f"switching Service {name} to {color}")
+            self._api(lambda path=path, body=body: with_retries(lambda: self.kube.patch(path, body)),
+                      f"switching Service {name} to {color}")
 
     def _delete_other_deployments(self, namespace: str, service: str, color: str) -> list[str]:
         removed = []

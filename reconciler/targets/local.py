@@ -54,8 +54,8 @@ from reconciler.targets.base import (
     TargetContext,
     replica_count,
 )
-from reconciler.targets.proxy import TcpProxy
 from reconciler.targets.localspec import LocalSpec, load_local_spec
+from reconciler.targets.proxy import TcpProxy
 
 log = logging.getLogger("reconciler.targets.local")
 

@@ -26,7 +26,8 @@ class TcpProxy:
         self.name = name
         self._server = socket.create_server((host, 0))
         self._server.settimeout(ACCEPT_POLL)
-        self.address = "%s:%d" % self._server.getsockname()[:2]
+        host, port = self._server.getsockname()[:2]
+        self.address = f"{host}:{port}"
         self._lock = threading.Lock()
         self._backends: list[str] = []
         self._turn = itertools.count()
@@ -60,7 +61,7 @@ class TcpProxy:
         while not self._stop.is_set():
             try:
                 client, _ = self._server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pygit2
+
 from reconciler import layout
 from reconciler.engine.remediation import OutOfBounds, ReplicaBounds, scale_within
 from reconciler.engine.changeset import main_values_file
@@ -186,8 +188,9 @@ def replicas_file(tip: TipView, service: str) -> str:
         charts = tip.tree[layout.service_path(service, layout.HELM_FOLDER)]
     except KeyError:
         return own
+    if not isinstance(charts, pygit2.Tree):
+        return own
     present = [f"{layout.HELM_FOLDER}/{chart.name}/{layout.VALUES_FILE}" for chart in charts
-               if chart.type_str == "tree" and tip.exists(layout.service_path(
-                   service, f"{layout.HELM_FOLDER}/{chart.name}/{layout.VALUES_FILE}"))]
+               if isinstance(chart, pygit2.Tree) and layout.VALUES_FILE in chart]
     chosen = main_values_file(present, service)
     return layout.service_path(service, chosen) if chosen else own

@@ -8,7 +8,8 @@ anything runs. They mirror the built-ins' `applies` rules.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from reconciler.engine.events import task_type
 
@@ -58,7 +59,7 @@ def waiting_message(task: str, stage: str, service: str, *, target: str | None =
         would_answer(task, stage, service, action=action if task == "action" else None))
 
 
-def waiting_for_executor(request: "TaskRequest", env: "TaskEnv") -> str:
+def waiting_for_executor(request: TaskRequest, env: TaskEnv) -> str:
     """waiting_message for a dispatched task nothing answered (the stage's target from the
     settings in force, the action name from the event)."""
     action = request.data.get("action")

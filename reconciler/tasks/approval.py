@@ -34,6 +34,7 @@ from reconciler.contract import (
     TRAILER_STEP,
     approval_branch,
 )
+from reconciler.engine.changeset import ChangeError
 from reconciler.engine.events import task_type
 from reconciler.gitstore import threeway
 from reconciler.gitstore.errors import GitStoreError, MergeConflict, PushRejected, UnknownRevision
@@ -52,7 +53,6 @@ from reconciler.tasks.common import (
 )
 from reconciler.tasks.forges import registry as forges
 from reconciler.tasks.forges.base import ForgeError
-from reconciler.engine.changeset import ChangeError
 from reconciler.tasks.promotion import Change, change_tree_on, land, yaml_resolver
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ class Change:
     from_values: bool = False        # Keptn's configurationChange.values of an API trigger (no commit)
 
     @classmethod
-    def from_data(cls, service: str, change: object) -> "Change | None":
+    def from_data(cls, service: str, change: object) -> Change | None:
         """The change named by `data.configurationChange` (None without a commit)."""
         if not isinstance(change, dict) or not isinstance(change.get("commit"), str) or not change["commit"]:
             return None
@@ -141,7 +141,7 @@ def configuration_change(service: str, commit: str, base: str | None, change: Ch
     return out
 
 
-def delivery_change(mirror: "Mirror", trigger: "Trigger") -> dict | None:
+def delivery_change(mirror: Mirror, trigger: Trigger) -> dict | None:
     """`data.configurationChange` for a pushed trigger: what `base..commit` did to the
     service's deployables (None when a commit is missing: promotion then computes it)."""
     try:
@@ -187,15 +187,16 @@ def apply_change(repo: pygit2.Repository, change: Change, onto: pygit2.Tree | No
 def _onto_main_values(repo: pygit2.Repository, files: ChangeSet, service: str, onto: pygit2.Tree | None) -> ChangeSet:
     """Trigger values go to the stage's main values file (`values.yaml`, else the chart's)."""
     folder = treeedit.subtree(repo, onto, service)
-    present = []
-    for entry in ("values.yaml", "helm"):
-        if entry not in folder:
-            continue
-        if entry == "values.yaml":
-            present.append(entry)
-        elif isinstance(folder[entry], pygit2.Tree):
-            present += [f"helm/{chart.name}/values.yaml" for chart in folder[entry]
-                        if isinstance(chart, pygit2.Tree) and "values.yaml" in chart]
+    present: list[str] = []
+    if layout.VALUES_FILE in folder:
+        present.append(layout.VALUES_FILE)
+    try:
+        charts = folder[layout.HELM_FOLDER]
+    except KeyError:
+        charts = None
+    if isinstance(charts, pygit2.Tree):
+        present += [f"{layout.HELM_FOLDER}/{chart.name}/{layout.VALUES_FILE}" for chart in charts
+                    if isinstance(chart, pygit2.Tree) and layout.VALUES_FILE in chart]
     main = changeset.main_values_file(present, service) or changeset.MAIN_VALUES
     return ChangeSet(tuple(dataclasses.replace(f, path=main) if f.path == changeset.MAIN_VALUES else f
                            for f in files.files))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from reconciler import layout
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
-from reconciler.tasks.deployment import failure_outcome
 from reconciler.tasks.common import BuiltinExecutor, stage_commit
+from reconciler.tasks.deployment import failure_outcome
 
 
 class ReleaseExecutor(BuiltinExecutor):

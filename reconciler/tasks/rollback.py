@@ -24,6 +24,7 @@ import pygit2
 
 from reconciler import layout
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT
+from reconciler.engine.changeset import ChangeError
 from reconciler.engine.events import task_type
 from reconciler.gitstore import objects, threeway
 from reconciler.gitstore.errors import UnknownRevision
@@ -40,7 +41,6 @@ from reconciler.tasks.common import (
     text,
 )
 from reconciler.tasks.deployment import deploy_commit, failure_outcome
-from reconciler.engine.changeset import ChangeError
 from reconciler.tasks.promotion import apply_changeset, changeset_between, yaml_resolver
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ import httpx
 
 from reconciler.controller.executors import BuiltinExecutors
 from tests.support.controller import layout_without_test_executor
-from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 
 
 def test_api_delivery_with_values_commits_them_on_the_stage(tmp_path, service_factory, human_factory):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import httpx
 
 from reconciler.controller.executors import BuiltinExecutors
-from tests.support.fake_kube import FakeKube
 from tests.support.controller import seeded_origin
+from tests.support.fake_kube import FakeKube
 from tests.support.remotes import git_out
 from tests.support.waiting import wait_until
 

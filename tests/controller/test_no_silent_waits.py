@@ -14,8 +14,8 @@ from reconciler.cli import main
 from reconciler.controller.executors import BuiltinExecutors
 from reconciler.engine.events import TASK_WAITING
 from tests.support.controller import layout_without_test_executor
-from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 
 
 def at(event: dict) -> dt.datetime:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.waiting import wait_until
 from tests.support.remotes import git_out
+from tests.support.waiting import wait_until
 
 STAGING_ONLY = "ingress:\n  host: staging.example.com   # staging only\n"
 

@@ -14,9 +14,9 @@ from reconciler import contract
 from reconciler.cli import main
 from reconciler.controller.executors import BuiltinExecutors
 from tests.support.controller import start_service
-from tests.support.waiting import wait_until
 from tests.support.prometheus import running_prometheus
 from tests.support.remotes import Human, git_out
+from tests.support.waiting import wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -47,7 +47,7 @@ def test_the_readme_steps_deliver_a_push_with_a_real_quality_gate(tmp_path):
     config = re.search(r"<<'EOF'\n(.*?)\nEOF\n", moved, re.S).group(1)
     assert f"{workdir}/prometheus/targets/*.json" in config
     serve = commands[2].split()
-    options = dict(zip(serve[2::2], serve[3::2]))
+    options = dict(zip(serve[2::2], serve[3::2], strict=True))
     assert options["--repo"] == str(repo) and options["--workdir"] == str(workdir)
 
     with running_prometheus(tmp_path / "prometheus", config=config) as prom:

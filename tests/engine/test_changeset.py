@@ -6,8 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.engine.changeset import (ChangeError, ChangeSet, FileDiff, KeyChange, apply, compute,
-                                         main_values_file)
+from reconciler.engine.changeset import ChangeError, ChangeSet, FileDiff, KeyChange, apply, compute, main_values_file
 
 STAGING = """# carts in staging
 image: carts:1.0.0   # the build

@@ -202,7 +202,8 @@ def test_project_name_and_ignored_branches_are_warnings(tmp_path):
     dest = tmp_path / "My_Shop.git"
     assert run("init", str(dest)).exit_code == 0
     settings = (EXAMPLE / "main" / "reconciler.yaml").read_text()
-    commit_file(dest, "main", "reconciler.yaml", settings.replace("metadata:\n  name: hello                 # $PROJECT in SLI queries\n", "").encode())
+    unnamed = settings.replace("metadata:\n  name: hello                 # $PROJECT in SLI queries\n", "")
+    commit_file(dest, "main", "reconciler.yaml", unnamed.encode())
     git = pygit2.Repository(str(dest))
     git.branches.local.create("quality-gate", git.branches["dev"].peel(pygit2.Commit))
     result = run("validate", str(dest), "--output", "json")
