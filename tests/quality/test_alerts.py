@@ -64,12 +64,12 @@ def test_cli_names_the_project_like_serve_the_repository_name_unless_settings_se
     repo = tmp_path / "sockshop.git"
     seed_bare_repo(repo, layout)
     out = tmp_path / "rules.yml"
-    assert CliRunner().invoke(main, ["alerts", str(repo), "-o", str(out)]).exit_code == 0
+    assert CliRunner().invoke(main, ["alerts", str(repo), "--file", str(out)]).exit_code == 0
     group = yaml.safe_load(out.read_text())["groups"][0]
     assert group["name"] == "reconciler-sockshop-production-helloservice"
     assert 'job="helloservice-sockshop-production"' in group["rules"][0]["expr"]
 
     named = tmp_path / "other.git"
     seed_bare_repo(named, EXAMPLE)                       # reconciler.yaml says `name: hello`
-    assert CliRunner().invoke(main, ["alerts", str(named), "-o", str(out)]).exit_code == 0
+    assert CliRunner().invoke(main, ["alerts", str(named), "--file", str(out)]).exit_code == 0
     assert yaml.safe_load(out.read_text())["groups"][0]["name"] == "reconciler-hello-production-helloservice"
