@@ -23,8 +23,8 @@ from typing import Any
 import pygit2
 
 from reconciler import layout
-from reconciler.engine.remediation import OutOfBounds, ReplicaBounds, scale_within
 from reconciler.engine.changeset import main_values_file
+from reconciler.engine.remediation import OutOfBounds, ReplicaBounds, scale_within
 from reconciler.gitstore.writer import TipView
 from reconciler.spec import yamltext
 from reconciler.spec.settings import RemediationLimits
