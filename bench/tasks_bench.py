@@ -6,7 +6,8 @@ Every figure is compared with a baseline measured in the same run:
 
 1. Git write-backs — baseline: `Writer.write` of one file on a stage branch (in-memory
    commit + compare-and-swap push), the least any write-back can cost. Measured: promotion
-   (three-way in `<service>/`), scaling (read, edit, commit), rollback (history scan, revert,
+   (the change set of `<service>/` set as state; `bench/promotion_bench.py` compares it with
+   the cherry-pick it replaced), scaling (read, edit, commit), rollback (history scan, revert,
    commit), opening a manual approval (promotion commit + branch), and `decide` on a waiting
    approval (what every tips change costs per pending approval).
 2. Dispatch: `Registry.executors_for` (which reads the job config up to three times) —
@@ -152,7 +153,7 @@ def writes(env: FakeTaskEnv, n: int) -> None:
 
     for i in range(-2, n):
         prepare(i)
-    row("promotion (three-way in <service>/, commit, push)", timed(do_promote, n), b)
+    row("promotion (change set of <service>/ set as state, commit, push)", timed(do_promote, n), b)
 
     env.target_impl.deployed[("production", "svc-0003")] = Deployed("x", {}, {}, 1)
 

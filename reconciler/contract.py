@@ -31,3 +31,19 @@ def evaluation_path(stage: str, service: str, timestamp: str, context: str) -> s
 
 def sequence_path(stage: str, service: str, context: str) -> str:
     return f"sequences/{stage}/{service}/{context}.json"
+
+
+DEFAULT_PROJECT = "project"
+
+
+def project_name_from_repo(location: str | None) -> str:
+    """The project's name from the config repository's URL or path: its last component
+    without `.git` (`https://host/org/sockshop.git` → `sockshop`, `/srv/git/sockshop` →
+    `sockshop`); DEFAULT_PROJECT when nothing is left."""
+    text = (location or "").strip().rstrip("/")
+    if text.endswith("/.git"):
+        text = text[:-5]
+    last = text.replace("\\", "/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if last.endswith(".git"):
+        last = last[:-4]
+    return last or DEFAULT_PROJECT

@@ -18,7 +18,7 @@ def _report(path: Path):
         tree = snapshot.read_branches(snapshot.open_repository(path), lazy=True)
     except Exception as exc:  # noqa: BLE001
         fail(f"cannot read the Git repository at {path}: {exc}")
-    return ProjectValidator(repo_name).set_tree(tree).report()
+    return ProjectValidator(repo_name, project_name=snapshot.project_name(path)).set_tree(tree).report()
 
 
 @click.command("alerts")

@@ -44,7 +44,8 @@ _REJECTING_KINDS = ("invalid_slo", "invalid_criteria", "invalid_total_score")
 @click.option("--end", metavar="TIME", help="Live: window end (default: now).")
 @click.option("--timeframe", metavar="DURATION", help="Live: window length, e.g. 5m (instead of --start).")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Live: $LABEL.<key> values.")
-@click.option("--project", default="", help="Live: $PROJECT.")
+@click.option("--project", default="", help="Live: $PROJECT. Default: the name of the config repository "
+              "the first --sli file is in (as `serve` names the project), else empty.")
 @click.option("--stage", default="", help="Live: $STAGE.")
 @click.option("--service", default="", help="Live: $SERVICE.")
 @click.option("--deployment", default="primary", show_default=True, help="Live: $DEPLOYMENT.")
@@ -125,6 +126,9 @@ def _live(slo_text: str, sli_files, url, start, end, timeframe, labels, project,
         config = PrometheusConfig.from_settings(settings, url=url)
     except ValueError as exc:
         _usage(str(exc))
+    if not project:
+        from reconciler.gitstore.snapshot import discovered_project_name
+        project = discovered_project_name(Path(sli_files[0]).resolve().parent) or ""
     window = SliContext(window_start, window_end, project, stage, service, deployment, label_map)
     return evaluate_window(slo_text, indicators, window, PrometheusProvider(config), history)
 

@@ -54,8 +54,14 @@ def status_text(view: dict[str, Any]) -> str:
     lines: list[str] = []
     out = lines.append
     config = view["config"]
+    if view.get("project"):
+        out(f"project: {view['project']} (from {view.get('projectSource') or 'the repository'})")
     out(f"results commit: {(view['resultsCommit'] or '-')[:12]}")
-    out("branches: " + (", ".join(f"{b}@{o[:8]}" for b, o in sorted(view["branches"].items())) or "-"))
+    ignored = {i["branch"] for i in view.get("ignoredBranches", [])}
+    out("branches: " + (", ".join(f"{b}@{o[:8]}" for b, o in sorted(view["branches"].items())
+                                  if b not in ignored) or "-"))
+    for item in view.get("ignoredBranches", []):
+        out(f"  ignored branch: {item['branch']} ({item['reason']}; nothing on it is read)")
     errors = [f for f in config["findings"] if f.get("severity") == "error"]
     if config["valid"]:
         out(f"config: valid ({len(config['findings'])} warnings)")
@@ -73,6 +79,9 @@ def status_text(view: dict[str, Any]) -> str:
     headers = ("stage", "service", "sequence", "state", "task", "result", "triggered (UTC)", "context")
     out("\nactive sequences:")
     out(table(headers, rows(view["active"])) if view["active"] else "  none")
+    for r in view["active"]:
+        if r.get("message"):
+            out(f"  {r['stage']}/{r['service']} {r['sequence']} {r['context'][:8]}: {r['message']}")
     out("\nrecent sequences:")
     out(table(headers, rows(view["recent"])) if view["recent"] else "  none")
     failures = failure_lines(view["active"] + view["recent"])

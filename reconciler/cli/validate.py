@@ -9,19 +9,21 @@ Nothing escapes as a traceback: an internal failure is reported as an `internal-
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 import click
 
 from reconciler.cli.output import EXIT_USAGE, FORMATS, fail, render
-from reconciler.contract import DEFAULT_BRANCHES, SHIPYARD_FILE
+from reconciler.contract import DEFAULT_BRANCHES, SETTINGS_FILE, SHIPYARD_FILE
 from reconciler.forked import map_forked
 from reconciler.spec.findings import Finding
 from reconciler.spec.kinds import kind_from_name
 from reconciler.spec.project import ProjectValidator, repo_name
 from reconciler.spec.validate import check_document
 
+PROJECT_NAME = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
 
 
@@ -79,10 +81,77 @@ def _repository(path: Path, snapshot) -> tuple[list[Finding], int]:
         tree = snapshot.read_branches(repo, lazy=True)
     except Exception as exc:
         raise _Usage(f"cannot read the Git repository at {path}: {exc}") from None
-    validator = ProjectValidator(repo_name).set_tree(tree)
+    validator = ProjectValidator(repo_name, project_name=snapshot.project_name(path)).set_tree(tree)
     validator.warm(map_forked)      # a big repository: documents checked on every core
     report = validator.report()
-    return report.findings, sum(len(files) for files in tree.values())
+    return (report.findings + project_findings(report) + unanswered_findings(report, tree),
+            sum(len(files) for files in tree.values()))
+
+
+def unanswered_findings(report, tree) -> list[Finding]:
+    """Shipyard tasks nothing would answer (tasks.answerers): they would wait for an
+    integration until their timeout. Checked against the job configs a service would use."""
+    from reconciler.spec.jobconfig import JobConfigError, load_jobconfig
+    from reconciler.spec.project import content
+    from reconciler.spec.yamltext import Positions
+    from reconciler.tasks.answerers import unanswered_tasks, would_answer
+    if report.shipyard is None or report.default_branch is None:
+        return []
+    parsed: dict[tuple[str, str], object] = {}
+
+    def read(branch: str, path: str) -> object:
+        if (branch, path) not in parsed:
+            source = tree.get(branch, {}).get(path)
+            try:
+                parsed[(branch, path)] = None if source is None else load_jobconfig(content(source), path)
+            except (JobConfigError, ValueError):
+                parsed[(branch, path)] = object()      # broken: the job executor answers it (errored)
+        return parsed[(branch, path)]
+
+    def job_config(stage: str, service: str) -> object:
+        for branch, path in ((stage, f"{service}/job/config.yaml"), (stage, "job/config.yaml"),
+                             (report.default_branch, "job/config.yaml")):
+            found = read(branch, path)
+            if found is not None:
+                return found
+        return None
+
+    services: dict[str, list[str]] = {}
+    for stage, service in report.services:
+        services.setdefault(stage, []).append(service)
+    found = unanswered_tasks(report.shipyard, report.settings, services, job_config)
+    if not found:
+        return []
+    shipyard_file = f"{report.default_branch}:{SHIPYARD_FILE}"
+    positions = Positions(content(tree[report.default_branch][SHIPYARD_FILE]))
+    out = []
+    for path, task, waiting in found:
+        line, column = positions.of(path)
+        stage = report.shipyard.stages[path[2]].name
+        shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+        out.append(Finding(shipyard_file, line, column, "warning", "unanswered-task",
+                           f"nothing answers task {task!r} in stage {stage} for {shown}: no built-in executor, no job "
+                           f"config action; it would wait for an integration until its timeout. It would be "
+                           f"answered by " + ", or ".join(would_answer(task, stage, waiting[0]))))
+    return out
+
+
+def project_findings(report) -> list[Finding]:
+    """What `serve` will call the project, and branches it will not read, as warnings where
+    they matter: `$PROJECT` in SLI queries and `<project>-<stage>` namespaces need a Keptn name."""
+    out = []
+    settings_file = f"{report.default_branch or DEFAULT_BRANCHES[0]}:{SETTINGS_FILE}"
+    if not PROJECT_NAME.match(report.project):
+        out.append(Finding(settings_file, None, None, "warning", "project-name",
+                           f"the project's name {report.project!r} (from "
+                           f"{report.settings.project_source if report.settings else 'the repository name'}) is not "
+                           f"a Keptn name (lowercase letters, digits and '-', starting with a letter); $PROJECT "
+                           f"in SLI queries and the namespaces <project>-<stage> use it. Set metadata.name in "
+                           f"{SETTINGS_FILE}"))
+    for branch in report.ignored_branches:
+        out.append(Finding(branch, None, None, "warning", "ignored-branch",
+                           f"branch {branch!r} is not a stage of the shipyard; nothing on it is read"))
+    return out
 
 
 def _branch_folders(path: Path) -> tuple[list[Finding], int]:

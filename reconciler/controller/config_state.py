@@ -66,17 +66,20 @@ def _where(finding: Finding) -> tuple[str, str, str | None] | None:
 class ConfigState:
     def __init__(self, mirror: Mirror):
         self.mirror = mirror
-        self.validator = ProjectValidator()
+        # the project's name: reconciler.yaml's metadata.name, else the config repo's name
+        self.repo_project = contract.project_name_from_repo(getattr(mirror, "url", None))
+        self.validator = ProjectValidator(project_name=self.repo_project)
         self._whole_branch_fed = False
         self.tracked: dict[str, str] = {}           # branch -> commit fed to the validator
         self.report: ProjectReport | None = None
         self.shipyard: Shipyard | None = None        # last valid
-        self.settings: Settings = Settings()         # last valid (defaults until one exists)
+        self.settings: Settings = Settings().with_default_project(self.repo_project)  # last valid
         self.project_commit: str | None = None       # default-branch commit of the valid shipyard
         self.default_branch: str | None = None
         self.last_valid: dict[tuple[str, str], str] = {}
         self.findings: list[Finding] = []
         self.rejected: list[dict[str, Any]] = []     # triggers refused because of invalid config
+        self.ignored_branches: list[str] = []        # neither default branch, stage, nor ours
 
     # -- loading --------------------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class ConfigState:
 
     def load(self, tips: dict[str, str]) -> ConfigUpdate:
         """Bring the validator to `tips` (the default branch first: it names the stages)."""
-        before = (self.shipyard, self.settings, [f.to_dict() for f in self.findings])
+        before = (self.shipyard, self.settings, [f.to_dict() for f in self.findings], self.ignored_branches)
         for _ in range(2):       # a changed shipyard can name new stage branches
             for branch in self.wanted_branches(tips):
                 self._feed(branch, tips[branch])
@@ -101,9 +104,19 @@ class ConfigState:
             self._evaluate()
             if all(b in self.tracked for b in self.wanted_branches(tips)):
                 break
+        self.ignored_branches = self._ignored(tips)
         return ConfigUpdate(self.shipyard is not before[0] and self.shipyard != before[0],
                             self.settings != before[1],
-                            [f.to_dict() for f in self.findings] != before[2])
+                            [f.to_dict() for f in self.findings] != before[2] or self.ignored_branches != before[3])
+
+    def _ignored(self, tips: dict[str, str]) -> list[str]:
+        """Branches that are not the default branch, not a stage and not reconciler's own:
+        nothing on them is read (a leftover `quality-gate` branch, a feature branch)."""
+        if self.shipyard is None:
+            return []
+        known = set(self.shipyard.stage_names) | set(contract.DEFAULT_BRANCHES)
+        return sorted(b for b in tips if b not in known and b != contract.RESULTS_BRANCH
+                      and not b.startswith(contract.APPROVAL_PREFIX))
 
     def _feed(self, branch: str, tip: str) -> None:
         old = self.tracked.get(branch)
@@ -133,7 +146,7 @@ class ConfigState:
         project_errors = [f for f in report.findings if f.is_error and self._is_project(f)]
         if not project_errors and report.shipyard is not None:
             self.shipyard = report.shipyard
-            self.settings = report.settings or Settings()
+            self.settings = (report.settings or Settings()).with_default_project(self.repo_project)
             if report.default_branch:
                 self.project_commit = self.tracked.get(report.default_branch)
         for (stage, service), _config in report.services.items():
@@ -181,6 +194,9 @@ class ConfigState:
             "apiVersion": "reconciler/v1", "kind": STATUS_KIND,
             "valid": not any(f.is_error for f in self.findings),
             "defaultBranch": self.default_branch,
+            "project": self.settings.project,
+            "projectSource": self.settings.project_source,
+            "ignoredBranches": [{"branch": b, "reason": "not a stage of the shipyard"} for b in self.ignored_branches],
             "projectCommit": self.project_commit,
             "findings": [f.to_dict() for f in self.findings],
             "invalidServices": invalid,

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 from reconciler.controller.inbox import Answer, Done, Inbox, Started
 from reconciler.engine.commands import DispatchTask, Promote
-from reconciler.engine.events import CloudEvent, task_type
-from reconciler.engine.inputs import PromotionFailed, PromotionFinished
+from reconciler.engine.events import CloudEvent
+from reconciler.engine.inputs import PromotionFailed, PromotionFinished, TaskWaiting
 from reconciler.logs import log_context
+from reconciler.tasks.answerers import waiting_for_executor
 from reconciler.tasks.base import Executor, TaskEnv, TaskOutcome, TaskRequest
 
 log = logging.getLogger("reconciler.controller")
@@ -108,8 +109,10 @@ class Effects:
             self.inbox.put(Done(req, "controller", TaskOutcome.errored(f"choosing an executor failed: {exc}")))
             return
         if not executors:
-            log.info("%s/%s: task %s waits for an external executor (%s)", req.stage, req.service, req.task,
-                     task_type(req.task, "triggered"))
+            # no silent waits: the task says so, and what would answer it (tasks.answerers)
+            message = waiting_for_executor(req, self.env)
+            log.info("%s/%s: %s", req.stage, req.service, message)
+            self.inbox.put(Answer(TaskWaiting(command.run_id, command.task_index, command.event.id, message)))
             return
         for executor in executors:
             if getattr(executor, "started_on_dispatch", True):

@@ -66,6 +66,8 @@ def _locked(method):
     return wrapper
 
 
+_ENDED = frozenset({"finished", "aborted", "timedOut"})
+
 class Index:
     """One writer (the controller thread), any number of readers (other connections)."""
 
@@ -212,14 +214,17 @@ class Index:
                 continue
             tasks = run.get("tasks") or []
             current = run.get("current", 0)
-            task = tasks[current].get("name") if isinstance(current, int) and 0 <= current < len(tasks) else None
+            now = tasks[current] if isinstance(current, int) and 0 <= current < len(tasks) else {}
+            task = now.get("name")
+            # an active run whose task nothing answers shows what would (tasks.answerers)
+            message = run.get("message") or (now.get("waiting") if run.get("state") not in _ENDED else None)
             trigger = run.get("trigger") or {}
             change = (trigger.get("data") or {}).get("configurationChange") or {}
             self.db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run["id"], run.get("context"), run.get("stage"), run.get("service"), run.get("index", 0),
                  run.get("sequence"), run.get("state"), run.get("result"), run.get("status"),
-                 run.get("message"), task, run.get("triggeredAt"), run.get("startedAt"),
+                 message, task, run.get("triggeredAt"), run.get("startedAt"),
                  run.get("finishedAt"), run.get("gitcommitid"), change.get("commit"), path))
             rows = []
             for event in [trigger] + list(run.get("events") or []):

@@ -62,6 +62,7 @@ from reconciler.engine.state import RUN_STATES, TERMINAL, StateFormatError
 from reconciler.engine.world import World
 from reconciler.gitstore import GitStoreError, Mirror
 from reconciler.tasks.base import TaskEnv
+from reconciler.tasks.evaluation import missing_sli_provider
 
 __all__ = ["Controller", "ExecutorSet", "Notifier"]
 
@@ -183,6 +184,7 @@ class Controller:
         self.index.sync(self.journal)
         self.config.load(tips)
         self.config.restore(self.journal.read_json(J.CONFIG_STATUS))
+        self.warn_sli_provider()
         self.metrics.config_errors.set(sum(1 for f in self.config.findings if f.is_error))
         self._load_world()
         stored = self.journal.read_json(J.TIPS)
@@ -203,6 +205,13 @@ class Controller:
         self.maintenance.tick(self._pool, now_due=True)
         log.info("controller ready: %d active runs, %d branches", sum(1 for _ in self.world.active_runs()),
                  len(self.tips))
+
+    def warn_sli_provider(self) -> None:
+        """Say at start (and when the config changes) that evaluations cannot read SLIs."""
+        no_provider = missing_sli_provider(self.config.shipyard, self.config.settings, self.env.environ)
+        if no_provider:
+            log.warning("config: %s", no_provider)
+            self.batch.note(f"config: WARNING {no_provider}")
 
     def _fetch_until_ok(self) -> dict[str, str] | None:
         delay = 0.5

@@ -19,6 +19,7 @@ from reconciler.engine.config_gate import gate
 from reconciler.engine.inputs import ConfigChanged, EventReceived
 from reconciler.engine.triggers import BranchUpdate, CommitFacts, classify
 from reconciler.gitstore import GitStoreError, Mirror
+from reconciler.tasks.promotion import delivery_change
 
 if TYPE_CHECKING:
     from reconciler.controller.loop import Controller
@@ -96,6 +97,7 @@ def process_tips(ctl: Controller, now: float) -> None:
     if update.shipyard_changed or update.settings_changed:
         ctl.feed(ConfigChanged(config.shipyard, settings.spec.timeouts, settings.project), now)
         batch.note("config: new shipyard/settings in force")
+        ctl.warn_sli_provider()
     stages = config.shipyard.stage_names if config.shipyard else []
     report = classify(updates, stages, config.default_branch or "main")
     for notice in report.notices:
@@ -113,7 +115,7 @@ def process_tips(ctl: Controller, now: float) -> None:
                         trigger.service, "; ".join(f.human() for f in errors[:3]))
             continue
         ctl.ensure_context(trigger.context)
-        event = trigger.event(settings.project, now)
+        event = trigger.event(settings.project, now, delivery_change(ctl.mirror, trigger))
         rejected = ctl.feed(EventReceived(event), now)
         if not rejected:
             ctl.metrics.triggers.labels(trigger.stage).inc()

@@ -32,6 +32,9 @@ def status_view(index: Index, integrations: Any = None) -> dict[str, Any]:
     return {
         "resultsCommit": index.results_tip,
         "branches": tips,
+        "project": config.get("project"),
+        "projectSource": config.get("projectSource"),
+        "ignoredBranches": config.get("ignoredBranches", []),
         "config": {"valid": config.get("valid", True), "defaultBranch": config.get("defaultBranch"),
                    "findings": config.get("findings", []), "rejectedTriggers": config.get("rejectedTriggers", [])},
         "active": active,

@@ -8,6 +8,7 @@ goes into the `Reconciler-Step` trailer of a write-back commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.engine.events import CloudEvent
 
@@ -53,10 +54,11 @@ class ResolveCommit:
 
 @dataclass(frozen=True, slots=True)
 class Promote:
-    """Land the context's change on `target_stage`: the diff `base..commit` (base None = the
-    commit's first parent) restricted to `<service>/`, applied three-way onto the target
-    branch tip and committed with trailers. Answer with PromotionFinished (the new commit, or
-    the tip when the change is already there) or PromotionFailed (conflicting paths)."""
+    """Land the context's change on `target_stage` as state: the change set `files`
+    (`data.configurationChange.files`, engine.changeset; None: computed from `base..commit`,
+    base None = the commit's first parent) set on the target branch tip and committed with
+    trailers. Answer with PromotionFinished (the new commit, or the tip when the change is
+    already there) or PromotionFailed (a structural clash, naming file and key)."""
 
     key: str
     run_id: str
@@ -66,6 +68,7 @@ class Promote:
     target_stage: str
     commit: str
     base: str | None
+    files: Any = None
 
 
 @dataclass(frozen=True, slots=True)

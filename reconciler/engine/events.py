@@ -16,6 +16,9 @@ PREFIX = "sh.keptn.event."
 SPEC_VERSION = "1.0"
 KEPTN_SPEC_VERSION = "0.2.4"
 SOURCE = "reconciler"
+# Our own event (not a Keptn type): a dispatched task that nothing here answers, with what
+# would answer it; `data.message` says it, `triggeredid` names the task's `.triggered`.
+TASK_WAITING = "sh.reconciler.task.waiting"
 
 Kind = Literal["triggered", "started", "finished", "invalidated"]
 

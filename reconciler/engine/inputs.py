@@ -67,6 +67,18 @@ class PromotionFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskWaiting:
+    """Nothing here answers a dispatched task (no built-in applies, no job config action):
+    record it visibly, with `message` saying what would answer it. Timeouts are unchanged."""
+
+    run_id: str
+    task_index: int
+    triggered_id: str
+    message: str
+    answered_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigChanged:
     """A new valid shipyard and/or timeouts from the default branch (None = unchanged).
 
@@ -78,4 +90,5 @@ class ConfigChanged:
     project: str | None = None
 
 
-Input = EventReceived | Tick | Control | CommitResolved | PromotionFinished | PromotionFailed | ConfigChanged
+Input = (EventReceived | Tick | Control | CommitResolved | PromotionFinished | PromotionFailed | ConfigChanged
+         | TaskWaiting)

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from reconciler import layout
+from reconciler.engine import changeset
 from reconciler.engine.answers import judge
 from reconciler.engine.commands import (
     Command,
@@ -31,7 +32,16 @@ from reconciler.engine.commands import (
     ResolveCommit,
     RunsChanged,
 )
-from reconciler.engine.events import SOURCE, CloudEvent, derived_id, iso_time, parse_type, sequence_type, task_type
+from reconciler.engine.events import (
+    SOURCE,
+    TASK_WAITING,
+    CloudEvent,
+    derived_id,
+    iso_time,
+    parse_type,
+    sequence_type,
+    task_type,
+)
 from reconciler.engine.inputs import (
     CommitResolved,
     ConfigChanged,
@@ -40,6 +50,7 @@ from reconciler.engine.inputs import (
     Input,
     PromotionFailed,
     PromotionFinished,
+    TaskWaiting,
     Tick,
 )
 from reconciler.engine.payload import ABORTED as STATUS_ABORTED
@@ -137,6 +148,8 @@ def step(world: World, inp: Input, now: float) -> tuple[World, list[Command]]:
         _on_promotion_failed(s, inp)
     elif isinstance(inp, ConfigChanged):
         _on_config(s, inp)
+    elif isinstance(inp, TaskWaiting):
+        _on_task_waiting(s, inp)
     else:
         raise TypeError(f"not a sequencer input: {type(inp).__name__}")
     _settle(s)
@@ -215,9 +228,27 @@ def _on_sequence_triggered(s: _Step, event: CloudEvent, stage: str, sequence: st
         problem = f"sequence {sequence!r} is not defined in stage {stage!r} of shipyard.yaml"
     elif not definition.tasks:
         problem = f"sequence {sequence!r} in stage {stage!r} does not contain any tasks"
-    run = _create_run(s, event, stage, sequence, service, definition)
+    run = _create_run(s, event, stage, sequence, service, definition,
+                      promotion=_values_promotion(run_data=data, stage=stage) if problem is None else None)
     if problem is not None:
         _end(s, run, FINISHED, FAIL, ERRORED, problem)
+    elif run.promotion is not None:
+        change = dict(run.data.get("configurationChange") or {})
+        change["files"] = changeset.from_values(change.get("values") or {}).to_data()
+        run.data["configurationChange"] = change
+
+
+def _values_promotion(*, run_data: dict[str, Any], stage: str) -> Promotion | None:
+    """Keptn's `keptn trigger delivery --image …` sends the values in the event and no commit:
+    set them on the stage first (as state, a commit with trailers, like a promotion from the
+    stage into itself), so the tasks read them and later stages promote them (DESIGN §2)."""
+    change = run_data.get("configurationChange")
+    if not isinstance(change, dict) or change.get("commit") or change.get("files"):
+        return None
+    values = change.get("values")
+    if not isinstance(values, dict) or not values:
+        return None
+    return Promotion(mode=PROMOTE_AT_START, source_stage=stage, commit="")
 
 
 def _emit_unstored_finished(s: _Step, trigger: CloudEvent, stage: str, sequence: str, service: str,
@@ -247,6 +278,7 @@ def _on_task_answer(s: _Step, event: CloudEvent, task_name: str, kind: str) -> N
     w.applied.add(event.id)
     run.record(event, s.world.event_order(s.now))
     s.touch(run)
+    task.waiting = None
     if kind == "started":
         task.started[source] = Answer(event.id, s.now)
         if task.state == TASK_TRIGGERED:
@@ -622,6 +654,11 @@ def _on_promotion_finished(s: _Step, inp: PromotionFinished) -> None:
         return s.reject("invalid-commit", f"run {run.id}: the promotion commit is empty")
     promotion.landed = inp.commit
     run.gitcommitid = inp.commit
+    if not promotion.commit:
+        # the values of an API trigger are now this commit: later stages promote from it
+        change = dict(run.data.get("configurationChange") or {})
+        change["commit"] = inp.commit
+        run.data["configurationChange"] = change
     run.awaiting = None
     s.touch(run)
     _advance(s, run)
@@ -638,14 +675,38 @@ def _on_promotion_failed(s: _Step, inp: PromotionFailed) -> None:
     if run.awaiting != AWAIT_PROMOTION or promotion is None:
         return s.reject("not-awaiting", f"run {run.id} is not waiting for a promotion")
     promotion.failed = True
-    paths = ", ".join(inp.paths) if inp.paths else "none reported"
-    message = (f"could not promote change {promotion.commit[:12]} of {run.service} from stage "
-               f"{promotion.source_stage} to {run.stage}: conflicting paths: {paths}. Resolve them on "
-               f"branch {run.stage} and trigger the sequence again")
+    what = (f"could not promote change {promotion.commit[:12]} of {run.service} from stage "
+            f"{promotion.source_stage} to {run.stage}" if promotion.commit else
+            f"could not set the trigger's configurationChange.values of {run.service} on {run.stage}")
     if inp.message:
-        message += f" ({inp.message})"
+        message = f"{what}: {inp.message}"
+    else:
+        paths = ", ".join(inp.paths) if inp.paths else "none reported"
+        message = (f"{what}: conflicting paths: {paths}. Resolve them on branch {run.stage} and trigger the "
+                   f"sequence again")
     # Nothing ran in this stage, so no follow-up (a rollback would revert nothing).
     _end(s, run, FINISHED, FAIL, ERRORED, message)
+
+
+def _on_task_waiting(s: _Step, inp: TaskWaiting) -> None:
+    """Make a task nobody answers visible: on the task (lane file, status, page) and as an
+    event in the context's log. Nothing else changes: the `.triggered` timeout still runs."""
+    run = s.world.runs.get(inp.run_id)
+    if run is None or run.terminal or not 0 <= inp.task_index < len(run.tasks):
+        return
+    task = run.tasks[inp.task_index]
+    if (task.triggered_id != inp.triggered_id or task.state != TASK_TRIGGERED or task.started
+            or task.finished or task.waiting == inp.message):
+        return
+    task.waiting = inp.message
+    data: dict[str, Any] = {"project": run.data.get("project", ""), "stage": run.stage, "service": run.service,
+                            "task": task.name, "message": inp.message, "answeredBy": list(inp.answered_by)}
+    event = CloudEvent(type=TASK_WAITING, data=data, shkeptncontext=run.context,
+                       id=derived_id(run.id, "waiting", str(task.index), inp.triggered_id), source=SOURCE,
+                       time=s.time, triggeredid=inp.triggered_id, gitcommitid=run.gitcommitid)
+    run.record(event)
+    s.touch(run)
+    s.commands.append(EmitEvent(f"{run.id}/{task.index}/waiting", run.id, event))
 
 
 def _on_config(s: _Step, inp: ConfigChanged) -> None:
@@ -698,8 +759,11 @@ def _resolve_command(run: SequenceRun) -> ResolveCommit:
 def _promote_command(run: SequenceRun) -> Promote:
     p = run.promotion
     assert p is not None
+    change = run.data.get("configurationChange")
+    files = change.get("files") if isinstance(change, dict) else None
     return Promote(key=f"{run.id}/-/promote", run_id=run.id, context=run.context, service=run.service,
-                   source_stage=p.source_stage, target_stage=run.stage, commit=p.commit, base=p.base)
+                   source_stage=p.source_stage, target_stage=run.stage, commit=p.commit, base=p.base,
+                   files=json_copy(files) if isinstance(files, list) else None)
 
 
 def _promotion_data(run: SequenceRun) -> dict[str, Any]:

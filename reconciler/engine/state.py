@@ -98,6 +98,7 @@ class TaskRun:
     message: str | None = None
     completed_at: float | None = None
     promotes: bool = False                      # this approval carries the promotion
+    waiting: str | None = None                  # nothing answers it here: what would (until answered)
 
     @property
     def first_started_at(self) -> float | None:
@@ -108,7 +109,7 @@ class TaskRun:
         for key, attr in (("triggeredId", "triggered_id"), ("triggeredAt", "triggered_at"),
                           ("scheduledAt", "scheduled_at"), ("gitcommitid", "gitcommitid"),
                           ("result", "result"), ("status", "status"), ("message", "message"),
-                          ("completedAt", "completed_at")):
+                          ("completedAt", "completed_at"), ("waiting", "waiting")):
             value = getattr(self, attr)
             if value is not None:
                 out[key] = value
@@ -136,6 +137,7 @@ class TaskRun:
             data=dict(raw.get("data") or {}), gitcommitid=raw.get("gitcommitid"),
             result=raw.get("result"), status=raw.get("status"), message=raw.get("message"),
             completed_at=_opt_float(raw.get("completedAt")), promotes=bool(raw.get("promotes")),
+            waiting=raw.get("waiting"),
         )
 
 

@@ -81,19 +81,22 @@ class Trigger:
     context: str
     commits: tuple[str, ...]      # every triggering commit of this service in the push, oldest first
 
-    def event(self, project: str, now: float) -> CloudEvent:
+    def event(self, project: str, now: float, change: Mapping[str, Any] | None = None) -> CloudEvent:
         """The `<stage>.<sequence>.triggered` CloudEvent, with an id derived from the context.
 
-        `data.configurationChange.commit`/`.base` name the context's change; promotion into
-        later stages cherry-picks exactly that range, restricted to `<service>/`.
+        `change` is `data.configurationChange` as the adapter computed it from the commit
+        (Keptn's `values`, our `files`: engine.changeset); `commit`/`base` always name the
+        context's change. Promotion into later stages sets that change as state.
         """
-        change: dict[str, Any] = {"commit": self.commit}
+        data_change: dict[str, Any] = dict(change or {})
+        data_change["commit"] = self.commit
+        data_change.pop("base", None)
         if self.base:
-            change["base"] = self.base
+            data_change["base"] = self.base
         return CloudEvent(
             type=sequence_type(self.stage, self.sequence, "triggered"),
             data={"project": project, "stage": self.stage, "service": self.service,
-                  "configurationChange": change},
+                  "configurationChange": data_change},
             shkeptncontext=self.context, id=derived_id(self.context, "trigger"), source=SOURCE,
             time=iso_time(now), gitcommitid=self.commit,
         )

@@ -89,3 +89,27 @@ def read_branches(repo: pygit2.Repository, *, lazy: bool = False,
     """branch → {path → source} for every branch (see list_branches)."""
     return {name: read_tree(repo, commit, lazy=lazy)
             for name, commit in list_branches(repo, remote_tracking=remote_tracking).items()}
+
+
+def project_name(path: str | Path) -> str:
+    """The project's name for the repository at (or around) `path`: the name of its `origin`
+    remote when it is a clone, else its own folder's name (`sockshop.git` → `sockshop`),
+    as `serve` names it from the URL it is given (contract.project_name_from_repo)."""
+    from reconciler import contract
+    return discovered_project_name(path) or contract.project_name_from_repo(str(Path(path).resolve()))
+
+
+def discovered_project_name(path: str | Path) -> str | None:
+    """project_name of the repository holding `path`, None when it is in none."""
+    from reconciler import contract
+    found = pygit2.discover_repository(str(path))
+    if found is None:
+        return None
+    repo = pygit2.Repository(found)
+    try:
+        origin = repo.remotes["origin"].url
+    except (KeyError, ValueError):
+        origin = None
+    if origin:
+        return contract.project_name_from_repo(origin)
+    return contract.project_name_from_repo(str(Path(repo.workdir or repo.path).resolve()))

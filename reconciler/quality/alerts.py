@@ -118,7 +118,7 @@ def rules_file(report: ProjectReport, stages: Sequence[str], window_seconds: int
     if unknown:
         raise AlertRulesError(f"unknown stage(s): {', '.join(unknown)}; "
                               f"the shipyard has {', '.join(report.shipyard.stage_names)}")
-    project = (report.settings.project if report.settings else None) or report.shipyard.name or "project"
+    project = report.project        # reconciler.yaml's metadata.name, else the repository's name
     groups: list[dict[str, Any]] = []
     notes: list[str] = []
     for (stage, service), config in sorted(report.services.items()):

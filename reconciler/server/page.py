@@ -40,7 +40,7 @@ def _runs(rows: list[dict[str, Any]]) -> str:
             f"<td>{escape(str(r.get('task') or ''))}</td>"
             f"<td class=\"{_cls(r.get('result'))}\">{escape(str(r.get('result') or ''))}</td>"
             f"<td>{_when(r.get('triggered_at'))}</td><td><code>{escape(str(r['context'])[:8])}</code></td>"
-            f"<td>{escape(str(r.get('message') or ''))[:200]}</td></tr>")
+            f"<td>{escape(str(r.get('message') or ''))[:600]}</td></tr>")
     out.append("</table>")
     return "".join(out)
 
@@ -64,8 +64,10 @@ def _integrations(rows: list[dict[str, Any]]) -> str:
 def render_page(view: dict[str, Any]) -> str:
     """The page on its own (refreshed every 5 s): the board's predecessor, kept as the
     benchmark's baseline and for `render_body`."""
+    project = escape(str(view.get("project") or ""))
+    title = f"{project} — reconciler" if project else "reconciler"
     return (f"<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=5>"
-            f"<title>reconciler</title><style>{_STYLE}</style></head><body><h1>reconciler</h1>"
+            f"<title>{title}</title><style>{_STYLE}</style></head><body><h1>{title}</h1>"
             + render_body(view) + "</body></html>")
 
 
@@ -73,6 +75,14 @@ def render_body(view: dict[str, Any]) -> str:
     config = view.get("config", {})
     findings = config.get("findings", [])
     parts = []
+    project = escape(str(view.get("project") or ""))
+    if project:
+        source = escape(str(view.get("projectSource") or ""))
+        parts.append(f"<p>Project <b class=project>{project}</b> (from {source})</p>")
+    ignored = view.get("ignoredBranches") or []
+    if ignored:
+        parts.append("<p>Ignored branches (not stages of the shipyard; nothing on them is read): "
+                     + ", ".join(f"<code>{escape(str(i.get('branch')))}</code>" for i in ignored) + "</p>")
     state = "valid" if config.get("valid", True) else "has errors (the last valid config stays in force)"
     parts.append(f"<p>Config: <b class=\"{'pass' if config.get('valid', True) else 'fail'}\">{state}</b>; "
                  f"results commit <code>{escape(str(view.get('resultsCommit') or '-'))[:12]}</code></p>")

@@ -80,6 +80,12 @@ CODES: dict[str, str] = {
     "stage-without-branch": "a shipyard stage has no branch of the same name",
     "unknown-stage": "reconciler.yaml configures a stage the shipyard does not have",
     "ignored-file": "a config file in a place Keptn and reconciler never read",
+    "evaluation-window": "an evaluation with neither a timeframe nor a test task before it",
+    "unanswered-task": "a shipyard task that no built-in, job config action or target answers "
+                       "(it would wait for an integration)",
+    "ignored-branch": "a branch that is neither the default branch nor a stage of the shipyard: nothing on it is read",
+    "project-name": "the project's name (reconciler.yaml metadata.name, else the repository's name) "
+                    "is not a Keptn name",
     "invalid-service-name": "a service folder name that is not a valid Keptn entity name",
     "missing-slo": "a service in a stage with evaluations has no slo.yaml",
     "missing-remediation": "a service in a stage with a remediation sequence has no remediation.yaml",

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import layout
-from reconciler.contract import APPROVAL_PREFIX, DEFAULT_BRANCHES, RESULTS_BRANCH, SETTINGS_FILE, SHIPYARD_FILE
+from reconciler.contract import (
+    APPROVAL_PREFIX,
+    DEFAULT_BRANCHES,
+    DEFAULT_PROJECT,
+    RESULTS_BRANCH,
+    SETTINGS_FILE,
+    SHIPYARD_FILE,
+)
 from reconciler.layout import LOCAL_FILE, split_service
 from reconciler.spec.findings import DataPath, Finding, Issue, error, place, sort_key, warning
 from reconciler.spec.kinds import Kind, kind_of_repo_path
@@ -81,6 +88,8 @@ class ProjectReport:
     shipyard: Shipyard | None
     settings: Settings | None
     services: dict[tuple[str, str], ServiceConfig]
+    project: str = DEFAULT_PROJECT            # reconciler.yaml metadata.name, else the repository's name
+    ignored_branches: tuple[str, ...] = ()    # neither the default branch, a stage, nor ours
 
     @property
     def has_errors(self) -> bool:
@@ -165,8 +174,10 @@ class ProjectValidator:
     the `report()`; in the reconciler that is the controller thread.
     """
 
-    def __init__(self, name: NameFn = repo_name, *, reserved_prefixes: Iterable[str] = ()):
+    def __init__(self, name: NameFn = repo_name, *, reserved_prefixes: Iterable[str] = (),
+                 project_name: str | None = None):
         self._name = name
+        self._project_name = project_name or DEFAULT_PROJECT
         self._branches: dict[str, _Branch] = {}
         self._docs: dict[tuple[Any, str], DocumentResult] = {}
         self._project: _Project | None = None
@@ -235,7 +246,7 @@ class ProjectValidator:
                                     "no-default-branch",
                                     "the repository has neither a `main` nor a `master` branch; the default "
                                     "branch holds shipyard.yaml"))
-            return ProjectReport(findings, None, None, None, services)
+            return ProjectReport(findings, None, None, None, services, self._project_name)
         project = self._project_state(default)
         findings += project.findings
         stage_names = self._stage_names(default, project)
@@ -256,7 +267,11 @@ class ProjectValidator:
                 findings += svc.memo[1]
                 services[(stage, service)] = svc.memo[2]
         self._prune()
-        return ProjectReport(findings, default, project.shipyard, project.settings, services)
+        settings = project.settings.with_default_project(self._project_name) if project.settings else None
+        ignored = tuple(sorted(b for b in self._branches if b != default and b not in stage_names
+                               and not b.startswith(self._reserved))) if project.shipyard is not None else ()
+        return ProjectReport(findings, default, project.shipyard, settings, services,
+                             settings.project if settings else self._project_name, ignored)
 
     # -- documents ----------------------------------------------------------------------
 

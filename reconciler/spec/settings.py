@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from reconciler.contract import DEFAULT_PROJECT
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(h|m|s|ms))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
@@ -124,7 +126,7 @@ class KubernetesTarget(_Model):
 
 
 class StageSettings(_Model):
-    target: str = "local"          # a module of reconciler.targets (checked by the schema), or none
+    target: str = "local"          # a module of reconciler.targets (checked by the schema), none or external
     kubernetes: KubernetesTarget = KubernetesTarget()
 
 
@@ -243,7 +245,7 @@ class SettingsSpec(_Model):
 
 
 class Metadata(_Model):
-    name: str = "project"
+    name: str | None = None      # None: the config repository's name (contract.project_name_from_repo)
 
 
 class Settings(_Model):
@@ -252,9 +254,26 @@ class Settings(_Model):
     metadata: Metadata = Metadata()
     spec: SettingsSpec = SettingsSpec()
 
+    # The config repository's name, the project's name unless `metadata.name` sets one
+    # (DESIGN §2: `sockshop.git` → `sockshop`); set by whoever knows the repository.
+    _default_project: str = PrivateAttr(default=DEFAULT_PROJECT)
+
     @property
     def project(self) -> str:
-        return self.metadata.name
+        return self.metadata.name or self._default_project
+
+    @property
+    def project_source(self) -> str:
+        """Where the project's name comes from, for people reading `status` or `validate`."""
+        return "reconciler.yaml metadata.name" if self.metadata.name else "the repository's name"
+
+    def with_default_project(self, name: str | None) -> Settings:
+        """This settings object with `name` as the project's name when `metadata.name` is not set."""
+        if not name or name == self._default_project:
+            return self
+        copy = self.model_copy()
+        copy._default_project = name
+        return copy
 
     @property
     def sli_files_of(self) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from reconciler.spec.settings import Settings
 
+BLUE_GREEN = "blue_green_service"
+
 FailureKind = Literal["manifest-invalid", "not-healthy", "rollout-timeout", "rollout-failed",
                       "not-deployed", "api-error"]
 
@@ -46,6 +48,7 @@ class DeployRequest:
     commit: str                         # the config-repo commit being deployed
     service_dir: Path                   # `<service>/` exported at that commit
     values: Mapping[str, Any] = field(default_factory=dict)   # parsed `<service>/values.yaml`
+    strategy: str = "direct"            # Keptn's deployment.deploymentstrategy (BLUE_GREEN: beside the old one)
 
     @property
     def image(self) -> str | None:
@@ -158,6 +161,14 @@ class DeploymentTarget(Protocol):
 
     def status(self, stage: str, service: str) -> ServiceStatus: ...
 
+    def release(self, stage: str, service: str) -> str | None:
+        """Blue/green: send traffic to the version deployed beside the released one and stop the
+        old one; says what happened, None when nothing runs beside it (a direct deployment)."""
+
+    def discard(self, stage: str, service: str) -> bool:
+        """Blue/green: stop the version deployed beside the released one (rollback); False
+        when there is none."""
+
     def close(self) -> None:
         """Release resources; the local target also stops every process it started."""
 
@@ -169,6 +180,14 @@ class TargetBase:
 
     def configure(self, settings: Settings) -> None:
         """Nothing to take from reconciler.yaml."""
+
+    def release(self, stage: str, service: str) -> str | None:
+        """Deployments are direct: nothing runs beside the released version."""
+        return None
+
+    def discard(self, stage: str, service: str) -> bool:
+        """Deployments are direct: nothing runs beside the released version."""
+        return False
 
     def close(self) -> None:
         """Nothing to release."""

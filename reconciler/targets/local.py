@@ -43,6 +43,7 @@ from reconciler.kube.expansion import expand
 from reconciler.sandbox.launch import give_to, host_exec_denied, run_as, run_dir
 from reconciler.targets import filesd, processes
 from reconciler.targets.base import (
+    BLUE_GREEN,
     DeploymentFailed,
     DeployRequest,
     DeployResult,
@@ -54,6 +55,7 @@ from reconciler.targets.base import (
     replica_count,
 )
 from reconciler.targets.localspec import LocalSpec, load_local_spec
+from reconciler.targets.proxy import TcpProxy
 
 log = logging.getLogger("reconciler.targets.local")
 
@@ -100,6 +102,14 @@ class _Group:
     lock: threading.Lock = field(default_factory=threading.Lock)
     release: _Release | None = None
     replicas: list[_Replica] = field(default_factory=list)
+    # blue/green: the new version beside the released one, and the load balancer in front
+    candidate: _Release | None = None
+    candidate_replicas: list[_Replica] = field(default_factory=list)
+    proxy: TcpProxy | None = None
+
+    @property
+    def all_replicas(self) -> list[_Replica]:
+        return self.replicas + self.candidate_replicas
 
 
 def value_env(values: Mapping[str, Any]) -> dict[str, str]:
@@ -169,21 +179,75 @@ class LocalTarget(TargetBase):
             release = _Release(request.project, request.stage, request.service, request.commit, spec,
                                dict(request.values), directory, generation)
             new = self._start_healthy(release, range(count), count)
+            self._drop_candidate(group)
+            if request.strategy == BLUE_GREEN and group.release is not None:
+                return self._beside(group, release, new)
             with self._lock:
                 old_release, old = group.release, group.replicas
                 group.release, group.replicas = release, new
+                if request.strategy == BLUE_GREEN and group.proxy is None:
+                    group.proxy = TcpProxy(f"{request.stage}-{request.service}")
+                if group.proxy is not None:
+                    group.proxy.set_backends([r.address for r in new])
                 self._save_state()
                 self._write_file_sd(group)
             self._stop_replicas(old)
             if old_release is not None and old_release.directory != directory:
                 shutil.rmtree(old_release.directory, ignore_errors=True)
         ports = ", ".join(str(r.port) for r in new) or "none"
+        uris = [f"http://{r.address}" for r in new]
+        if group.proxy is not None:
+            return DeployResult(deployment_uris_local=uris, deployment_uris_public=[f"http://{group.proxy.address}"],
+                                deployment_names=[request.service],
+                                message=(f"{request.service} at {request.commit[:8] or '(no commit)'} runs {count} "
+                                         f"replica(s) on the local target (ports {ports}) behind "
+                                         f"{group.proxy.address}"),
+                                commit=request.commit, replicas=count)
         return DeployResult(
-            deployment_uris_local=[f"http://{r.address}" for r in new],
+            # the replicas' addresses are all there is on this machine: local and public alike
+            # (job configs written for Keptn read `deploymentURIsPublic[0]`)
+            deployment_uris_local=uris, deployment_uris_public=list(uris),
             deployment_names=[request.service],
             message=(f"{request.service} at {request.commit[:8] or '(no commit)'} runs {count} replica(s) "
                      f"on the local target (ports {ports})"),
             commit=request.commit, replicas=count)
+
+    def release(self, stage: str, service: str) -> str | None:
+        """Blue/green: switch the load balancer to the new version and stop the old one.
+        Returns what happened, None when nothing runs beside the released version."""
+        self._check_open()
+        with self._lock:
+            group = self._groups.get((stage, service))
+        if group is None or group.candidate is None:
+            return None
+        with group.lock:
+            candidate, new = group.candidate, group.candidate_replicas
+            if candidate is None:
+                return None
+            with self._lock:
+                old_release, old = group.release, group.replicas
+                group.release, group.replicas = candidate, new
+                group.candidate, group.candidate_replicas = None, []
+                if group.proxy is not None:
+                    group.proxy.set_backends([r.address for r in new])
+                self._save_state()
+                self._write_file_sd(group)
+            self._stop_replicas(old)
+            if old_release is not None and old_release.directory != candidate.directory:
+                shutil.rmtree(old_release.directory, ignore_errors=True)
+        where = group.proxy.address if group.proxy is not None else "the service"
+        return (f"switched {where} to {service} at {candidate.commit[:8]}; stopped the replicas of "
+                f"{old_release.commit[:8] if old_release else 'the old version'}")
+
+    def discard(self, stage: str, service: str) -> bool:
+        """Blue/green: stop the new version that runs beside the released one (rollback);
+        the released one keeps serving. False when there is none."""
+        with self._lock:
+            group = self._groups.get((stage, service))
+        if group is None or group.candidate is None:
+            return False
+        with group.lock:
+            return self._drop_candidate(group)
 
     def scale(self, stage: str, service: str, replicas: int) -> ServiceStatus:
         self._check_open()
@@ -217,12 +281,16 @@ class LocalTarget(TargetBase):
         if group is None:
             return
         with group.lock:
+            self._drop_candidate(group)
             with self._lock:
                 removed, release = group.replicas, group.release
                 group.replicas, group.release = [], None
                 self._groups.pop((stage, service), None)
                 self._save_state()
                 filesd.remove_file_sd(self.file_sd_dir, stage, service)
+            if group.proxy is not None:
+                group.proxy.close()
+                group.proxy = None
             self._stop_replicas(removed)
             if release is not None:
                 shutil.rmtree(release.directory, ignore_errors=True)
@@ -259,6 +327,10 @@ class LocalTarget(TargetBase):
             self._groups.clear()
         for (stage, service), group in groups:
             with group.lock:
+                self._drop_candidate(group)
+                if group.proxy is not None:
+                    group.proxy.close()
+                    group.proxy = None
                 self._stop_replicas(group.replicas)
                 group.replicas = []
                 if group.release is not None:
@@ -278,10 +350,43 @@ class LocalTarget(TargetBase):
 
     def pids(self, stage: str | None = None, service: str | None = None) -> list[int]:
         with self._lock:
-            return [r.proc.pid for (st, sv), g in self._groups.items() for r in g.replicas
+            return [r.proc.pid for (st, sv), g in self._groups.items() for r in g.all_replicas
                     if r.proc is not None and (stage in (None, st)) and (service in (None, sv))]
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _beside(self, group: _Group, release: _Release, new: list[_Replica]) -> DeployResult:
+        """Keep the released version serving behind the load balancer, `new` beside it."""
+        with self._lock:
+            group.candidate, group.candidate_replicas = release, new
+            if group.proxy is None:
+                group.proxy = TcpProxy(f"{release.stage}-{release.service}")
+                group.proxy.set_backends([r.address for r in group.replicas])
+            self._write_file_sd(group)
+        old = group.release
+        ports = ", ".join(str(r.port) for r in new) or "none"
+        return DeployResult(
+            deployment_uris_local=[f"http://{r.address}" for r in new],
+            deployment_uris_public=[f"http://{group.proxy.address}"],
+            deployment_names=[release.service],
+            message=(f"{release.service} at {release.commit[:8] or '(no commit)'} runs {len(new)} replica(s) beside "
+                     f"{old.commit[:8] if old else '-'} (blue/green, ports {ports}); {group.proxy.address} still "
+                     f"serves the released version until the release task switches it"),
+            commit=release.commit, replicas=len(new))
+
+    def _drop_candidate(self, group: _Group) -> bool:
+        """Stop the new version beside the released one (caller holds group.lock)."""
+        with self._lock:
+            candidate, replicas = group.candidate, group.candidate_replicas
+            group.candidate, group.candidate_replicas = None, []
+            if candidate is not None:
+                self._write_file_sd(group)
+        if candidate is None:
+            return False
+        self._stop_replicas(replicas)
+        if group.release is None or candidate.directory != group.release.directory:
+            shutil.rmtree(candidate.directory, ignore_errors=True)
+        return True
 
     def _check_open(self) -> None:
         if self._closed:
@@ -415,7 +520,7 @@ class LocalTarget(TargetBase):
         if release is None:
             return
         groups = filesd.file_sd_groups(release.project, release.stage, release.service,
-                                       [r.address for r in group.replicas], release.spec.metricsPath)
+                                       [r.address for r in group.all_replicas], release.spec.metricsPath)
         filesd.write_file_sd(self.file_sd_dir, release.stage, release.service, groups)
 
     def _save_state(self) -> None:
@@ -477,7 +582,7 @@ class LocalTarget(TargetBase):
                 changed = False
                 now = time.monotonic()
                 for (stage, service), group in self._groups.items():
-                    for r in group.replicas:
+                    for r in group.all_replicas:
                         changed |= self._supervise_one(stage, service, group, r, now)
                 if changed:
                     self._save_state()

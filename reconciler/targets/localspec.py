@@ -24,9 +24,14 @@ def load_local_spec(service_dir: Path, *, display: str | None = None) -> LocalSp
     try:
         text = path.read_bytes()
     except FileNotFoundError:
+        charts = sorted(p.parent.name for p in (service_dir / "helm").glob("*/Chart.yaml"))
+        charts += sorted(p.name for p in (service_dir / "helm").glob("*.tgz"))
+        hint = (f"; it has a Helm chart (helm/{charts[0]}), which the local target does not run: add "
+                f"local.yaml with the command that starts the service, or deploy this stage with "
+                f"`target: kubernetes` from plain manifests in k8s/" if charts else "")
         raise DeploymentFailed("manifest-invalid",
                                f"{shown} is missing: the local target needs it to know how to start the "
-                               f"service (see docs/targets.md)") from None
+                               f"service (see docs/targets.md){hint}") from None
     except OSError as exc:
         raise DeploymentFailed("manifest-invalid", f"{shown}: cannot read it: {exc.strerror or exc}") from None
     result = check_document(text, "local", SPEC_FILE)

@@ -129,7 +129,7 @@ def _set_image(dep: dict, where: str, service: str, image: str) -> None:
 def prepare(manifests: list[Manifest], *, namespace: str, project: str, stage: str, service: str,
             commit: str, image: str | None, replicas: int | None) -> list[tuple[Manifest, dict]]:
     """The objects to apply, each with the manifest it came from."""
-    primary = _service_deployment(manifests, service)
+    primary = _service_deployment(manifests, service) if image or replicas is not None else None
     out = []
     for m in manifests:
         obj: dict[str, Any] = copy.deepcopy(m.obj)

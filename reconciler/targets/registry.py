@@ -11,13 +11,17 @@ import importlib
 
 from reconciler.targets.base import DeploymentTarget, TargetContext
 
-NONE = "none"           # without a module of that name: no built-in deployment (None)
+NONE = "none"           # without a module of that name: the deployment only records the change (None)
+EXTERNAL = "external"   # never a module: an integration deploys, no built-in answers (None)
+WITHOUT_MODULE = frozenset({NONE, EXTERNAL})
 _NOT_TARGETS = frozenset({"base", "registry"})
 
 
 def create(kind: str, context: TargetContext) -> DeploymentTarget | None:
     """A new target of `kind`; None for `none` while no module says otherwise; ValueError for
     any other kind without a module."""
+    if kind == EXTERNAL:
+        return None
     try:
         module = None if kind in _NOT_TARGETS else importlib.import_module(f"{__package__}.{kind}")
     except ModuleNotFoundError:

@@ -20,7 +20,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pygit2
+
 from reconciler import layout
+from reconciler.engine.changeset import main_values_file
 from reconciler.engine.remediation import OutOfBounds, ReplicaBounds, scale_within
 from reconciler.gitstore.writer import TipView
 from reconciler.spec import yamltext
@@ -28,7 +31,7 @@ from reconciler.spec.settings import RemediationLimits
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
 from reconciler.tasks.common import BuiltinExecutor, TaskFailed, commit_trailers, mapping, task_event
-from reconciler.tasks.deployment import failure_outcome
+from reconciler.tasks.deployment import deploy_commit, failure_outcome
 
 SCALING_ACTIONS = frozenset({"scaling", "scale"})
 NOT_A_STRING = "could not parse action.value to string value"
@@ -120,7 +123,6 @@ class ScalingExecutor(BuiltinExecutor):
         except ValueError as exc:
             return TaskOutcome(result="fail", message=str(exc), data={"action": {"gitCommit": ""}})
         stage, service = request.stage, request.service
-        path = layout.service_path(service, layout.VALUES_FILE)
         if env.mirror.tip(stage) is None:
             env.mirror.fetch([stage])
         outcome: dict[str, str] = {}
@@ -129,6 +131,7 @@ class ScalingExecutor(BuiltinExecutor):
             if not tip.exists(service):
                 raise TaskFailed(TaskOutcome.errored(
                     f"there is no folder {service}/ on branch {stage}; nothing to scale"))
+            path = outcome["path"] = replicas_file(tip, service)
             old = tip.read(path)
             text = old.decode() if old is not None else None
             try:
@@ -149,11 +152,20 @@ class ScalingExecutor(BuiltinExecutor):
             commit_trailers(request.context, task_event(request)), step=request.key)
         commit = written.oid
         assert commit is not None
+        path = outcome.get("path") or layout.service_path(service, layout.VALUES_FILE)
         committed = env.mirror.read(commit, path)
         replicas = current_replicas(committed.decode() if committed is not None else None, f"{stage}:{path}")
         data = {"action": {"gitCommit": commit}}
         target = env.target(stage)
-        if target is not None:
+        if target is not None and f"/{layout.HELM_FOLDER}/" in path:
+            # a Helm service: the chart's replicaCount changed, so the chart is deployed again
+            try:
+                deploy_commit(env, target, project=request.project or env.settings.project, stage=stage,
+                              service=service, commit=commit)
+            except DeploymentFailed as exc:
+                return failure_outcome(exc, f"redeploying {service} in {stage} with {replicas} replicas",
+                                       data=data, gitcommitid=commit)
+        elif target is not None:
             try:
                 target.scale(stage, service, replicas)
             except DeploymentFailed as exc:
@@ -163,3 +175,22 @@ class ScalingExecutor(BuiltinExecutor):
         return TaskOutcome(result="pass", gitcommitid=commit, data=data,
                            message=f"Successfully executed scaling action: {service} in {stage} {change} "
                                    f"replica(s), committed as {commit[:12]}")
+
+
+def replicas_file(tip: TipView, service: str) -> str:
+    """Where a service's `replicaCount` lives on the stage: `<service>/values.yaml`, else the
+    values of its Helm chart (`helm/<service>/values.yaml`, else the only chart's), as Keptn's
+    helm-service scaled the chart."""
+    own = layout.service_path(service, layout.VALUES_FILE)
+    if tip.exists(own) or tip.tree is None:
+        return own
+    try:
+        charts = tip.tree[layout.service_path(service, layout.HELM_FOLDER)]
+    except KeyError:
+        return own
+    if not isinstance(charts, pygit2.Tree):
+        return own
+    present = [f"{layout.HELM_FOLDER}/{chart.name}/{layout.VALUES_FILE}" for chart in charts
+               if isinstance(chart, pygit2.Tree) and layout.VALUES_FILE in chart]
+    chosen = main_values_file(present, service)
+    return layout.service_path(service, chosen) if chosen else own

@@ -34,6 +34,7 @@ from reconciler.contract import (
     TRAILER_STEP,
     approval_branch,
 )
+from reconciler.engine.changeset import ChangeError
 from reconciler.engine.events import task_type
 from reconciler.gitstore import threeway
 from reconciler.gitstore.errors import GitStoreError, MergeConflict, PushRejected, UnknownRevision
@@ -89,7 +90,13 @@ def promotion_of(request: TaskRequest) -> tuple[Change, dict[str, Any]] | None:
     commit = text(raw.get("commit"))
     if not commit:
         return None
-    return Change(request.service, commit, text(raw.get("base")) or None), dict(raw)
+    # The change set travels in the events (`configurationChange.files`) when it is the same change.
+    carried = mapping(request.data.get("configurationChange"))
+    files = carried.get("files") if text(carried.get("commit")) == commit else None
+    change = Change.from_data(request.service, {"commit": commit, "base": text(raw.get("base")) or None,
+                                                 "files": files})
+    assert change is not None
+    return change, dict(raw)
 
 
 class ApprovalExecutor(BuiltinExecutor):
@@ -116,8 +123,8 @@ class ApprovalExecutor(BuiltinExecutor):
                 commit = land(env, change, context=request.context,
                               source_stage=text(raw.get("sourceStage")) or "?", target_stage=request.stage,
                               step=text(raw.get("key")) or request.step("promote"), event_type=APPROVAL_TRIGGERED)
-            except MergeConflict as exc:
-                return TaskOutcome.errored(_conflict_message(change, request.stage, exc.paths))
+            except ChangeError as exc:
+                return TaskOutcome.errored(_clash_message(change, exc))
             except GitStoreError as exc:
                 return TaskOutcome.errored(f"approved automatically, but the change could not be landed on "
                                            f"{request.stage}: {exc}")
@@ -145,9 +152,9 @@ class ApprovalExecutor(BuiltinExecutor):
             try:
                 commit = _approval_commit(env.mirror, stage, service, context, stage_tip, step,
                                           promotion[0] if promotion else None)
-            except MergeConflict as exc:
+            except ChangeError as exc:
                 assert promotion is not None
-                return TaskOutcome.errored(_conflict_message(promotion[0], stage, exc.paths))
+                return TaskOutcome.errored(_clash_message(promotion[0], exc))
             env.writer.create_branch(branch, commit)
             base = stage_tip
         else:                      # a redelivery: the branch is already there
@@ -187,9 +194,8 @@ def _existing_approval(env: TaskEnv, branch: str, step: str, context: str, stage
     return mine[-1].oid if mine else None
 
 
-def _conflict_message(change: Change, stage: str, paths: tuple[str, ...]) -> str:
-    return (f"cannot approve: change {change.describe()} of {change.service} conflicts with branch {stage} "
-            f"in: {', '.join(paths)}. Resolve them on {stage} and trigger the sequence again")
+def _clash_message(change: Change, exc: ChangeError) -> str:
+    return f"cannot approve: change {change.describe()} of {change.service} cannot be set: {exc}"
 
 
 def _approval_commit(mirror: Mirror, stage: str, service: str, context: str, stage_tip: str, step: str,

@@ -3,8 +3,11 @@
 The folder is exported from the mirror at the sequence's commit into a fresh temporary
 directory (targets copy what they keep), `values.yaml` is parsed, and the target deploys.
 Its answer is Keptn's `deployment.finished` payload (`deploymentURIsLocal`,
-`deploymentNames`, `gitCommit`). A stage whose target is `none` has no built-in deployment
-executor at all (the registry leaves the task to a job or an external executor).
+`deploymentNames`, `gitCommit`). On a stage whose target is `none` the deployment only
+records the change: the commit is in Git, nothing runs it, and the task finishes at once
+saying so (as `schemas/reconciler.json` promises). A stage with `target: external` hands
+deployment to an integration: no built-in answers, and the task waits visibly for it
+(tasks.answerers).
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def read_values(env: TaskEnv, commit: str, service: str) -> Mapping[str, Any]:
 
 
 def deploy_commit(env: TaskEnv, target: DeploymentTarget, *, project: str, stage: str, service: str,
-                  commit: str) -> DeployResult:
+                  commit: str, strategy: str = "direct") -> DeployResult:
     """Export `<service>/` at `commit`, parse its values, deploy. Raises DeploymentFailed."""
     if not env.mirror.list_tree(commit, service):
         raise DeploymentFailed("manifest-invalid", f"there is no folder {service}/ on branch {stage} at "
@@ -48,7 +51,7 @@ def deploy_commit(env: TaskEnv, target: DeploymentTarget, *, project: str, stage
     try:
         env.mirror.export(commit, service, folder / service)
         return target.deploy(DeployRequest(project=project, stage=stage, service=service, commit=commit,
-                                           service_dir=folder / service, values=values))
+                                           service_dir=folder / service, values=values, strategy=strategy))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -64,16 +67,22 @@ class DeploymentExecutor(BuiltinExecutor):
     task = layout.TASK_DEPLOYMENT
 
     def applies(self, request: TaskRequest, env: TaskEnv) -> bool:
-        return request.task == self.task and env.target(request.stage) is not None
+        return request.task == self.task and env.settings.stage(request.stage).target != "external"
 
     def execute(self, request: TaskRequest, env: TaskEnv) -> TaskOutcome:
         target = env.target(request.stage)
-        if target is None:
-            return TaskOutcome.errored(f"stage {request.stage} has target: none; nothing deploys it")
         commit = stage_commit(request, env)
+        if target is None:
+            return TaskOutcome(result="pass", gitcommitid=commit, data={"deployment": {
+                "deploymentNames": [request.service], "deploymentURIsLocal": [], "deploymentURIsPublic": [],
+                "gitCommit": commit}},
+                message=f"target none: the change to {request.service} is recorded on {request.stage} as "
+                        f"{commit[:12]}; nothing deploys it (set a target in reconciler.yaml to run it)")
         try:
+            strategy = request.properties.get("deploymentstrategy")
             result = deploy_commit(env, target, project=request.project or env.settings.project,
-                                   stage=request.stage, service=request.service, commit=commit)
+                                   stage=request.stage, service=request.service, commit=commit,
+                                   strategy=strategy if isinstance(strategy, str) and strategy else "direct")
         except DeploymentFailed as exc:
             return failure_outcome(exc, f"deployment of {request.service} to {request.stage}")
         data = result.event_data()

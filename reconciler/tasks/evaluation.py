@@ -218,3 +218,26 @@ class EvaluationExecutor(BuiltinExecutor):
         body = (json.dumps(document, indent=2, sort_keys=False) + "\n").encode()
         return TaskOutcome(result=result.event_result, status=result.event_status, message=result.message,
                            data=finished_data(result, window, slo_text, ref), journal={path: body})
+
+
+def missing_sli_provider(shipyard: Any, settings: Any, environ: Mapping[str, str]) -> str | None:
+    """Why evaluations in this shipyard cannot look at SLIs, or None when they can (or when
+    nothing evaluates). `serve` says it at start instead of every evaluation saying it later."""
+    if shipyard is None:
+        return None
+    stages = [s.name for s in shipyard.stages if any(t.name == "evaluation" for q in s.sequences for t in q.tasks)]
+    if not stages:
+        return None
+    where = f"the shipyard evaluates in {', '.join(stages)}"
+    sli = settings.spec.sli
+    if sli.provider == registry.NONE:
+        return (f"{where} but reconciler.yaml sets `spec.sli.provider: none`: every evaluation passes without "
+                f"looking at any SLI")
+    try:
+        provider = registry.create(sli, environ)
+        close = getattr(provider, "close", None)
+        if callable(close):
+            close()
+    except ValueError as exc:
+        return f"{where} but no SLI provider is set ({exc}); until then every evaluation with an slo.yaml errors"
+    return None

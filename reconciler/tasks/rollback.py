@@ -4,14 +4,16 @@ What the context changed on a stage branch is (a) every commit carrying
 `Reconciler-Context: <context>` that touched `<service>/` — promotions, approval commits and
 their merges, remediation changes — and (b) on the stage where the context started, the
 person's change itself (`configurationChange.base..commit`). They are reverted newest first,
-three-way and restricted to `<service>/`, as **one** commit with trailers and
+three-way and restricted to `<service>/` (where a revert does not apply cleanly because a
+later change touched the same lines, the previous values of the keys and files it changed are
+restored as state, engine.changeset), as **one** commit with trailers and
 `Reconciler-Step`, then the result is deployed through the stage's target (or undeployed,
 when the service folder is gone). Walking stops at an earlier rollback of the same context:
 what lies behind it was already undone.
 
 A rollback after an approval that was declined finds nothing (the change never landed) and
-passes with "nothing to roll back". A revert that conflicts with later changes fails as
-errored and names the paths.
+passes with "nothing to roll back". A structural clash while restoring fails as errored and
+names the file and key.
 """
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ import pygit2
 
 from reconciler import layout
 from reconciler.contract import TRAILER_CONTEXT, TRAILER_EVENT
+from reconciler.engine.changeset import ChangeError
 from reconciler.engine.events import task_type
 from reconciler.gitstore import objects, threeway
-from reconciler.gitstore.errors import MergeConflict, UnknownRevision
+from reconciler.gitstore.errors import UnknownRevision
 from reconciler.gitstore.writer import TipView, TreeChange
 from reconciler.targets.base import DeploymentFailed
 from reconciler.tasks.base import TaskEnv, TaskOutcome, TaskRequest
@@ -38,7 +41,7 @@ from reconciler.tasks.common import (
     text,
 )
 from reconciler.tasks.deployment import deploy_commit, failure_outcome
-from reconciler.tasks.promotion import yaml_resolver
+from reconciler.tasks.promotion import apply_changeset, changeset_between, yaml_resolver
 
 if TYPE_CHECKING:
     from reconciler.gitstore import Mirror
@@ -93,10 +96,14 @@ def revert_builder(reverts: list[Revert], service: str, stage: str):
         for revert in reverts:
             changed, original = revert.trees(repo)
             result = threeway.merge_into(repo, changed, tree, original, layout.service_prefix(service), yaml_resolver)
-            if not result.ok:
-                raise MergeConflict("revert", revert.commit, stage, result.conflicts)
-            assert result.tree is not None     # ok: merged, so there is a tree
-            tree = objects.tree(repo, result.tree)
+            if result.ok:
+                assert result.tree is not None     # ok: merged, so there is a tree
+                tree = objects.tree(repo, result.tree)
+                continue
+            # A later change touched the same lines: restore, as state, the previous value of
+            # each key (and the previous content of each file) this commit changed.
+            restore = changeset_between(repo, changed, original, service)
+            tree = objects.tree(repo, apply_changeset(repo, restore, service, tree, stage))
         assert tree is not None
         return TreeChange(tree.id)
     return build
@@ -125,10 +132,10 @@ class RollbackExecutor(BuiltinExecutor):
             written = env.writer.write(stage, revert_builder(reverts, service, stage),
                                        f"roll back {service} in {stage}\n\nReverts, newest first:\n{listing}",
                                        commit_trailers(context, task_event(request)), step=request.key)
-        except MergeConflict as exc:
-            return TaskOutcome.errored(f"cannot roll back {service} in {stage}: reverting "
-                                       f"{', '.join(r.commit[:12] for r in reverts)} conflicts with later changes "
-                                       f"in: {', '.join(exc.paths)}. Revert by hand on {stage}")
+        except ChangeError as exc:
+            return TaskOutcome.errored(f"cannot roll back {service} in {stage}: restoring the previous values of "
+                                       f"{', '.join(r.commit[:12] for r in reverts)} clashes with later changes: "
+                                       f"{exc}. Revert by hand on {stage}")
         assert written.oid is not None
         if not written.created and not written.existing:
             return TaskOutcome(result="pass", message=f"nothing to roll back: the changes of context {context} "
@@ -141,7 +148,10 @@ class RollbackExecutor(BuiltinExecutor):
         data: dict[str, Any] = {ROLLBACK: {"gitCommit": commit, "revertedCommits": [r.commit for r in reverts]}}
         target = env.target(stage)
         detail = ""
-        if target is not None:
+        if target is not None and target.discard(stage, service):
+            # blue/green: the new version ran beside the released one, which never stopped serving
+            detail = "; dropped the new version that ran beside the released one, which keeps serving"
+        elif target is not None:
             try:
                 if env.mirror.list_tree(commit, service):
                     result = deploy_commit(env, target, project=request.project or env.settings.project,

@@ -41,3 +41,44 @@ def test_status_and_events_show_branches_config_errors_and_sequences(origin, ser
 def test_status_without_an_index_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["status", "--workdir", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "reconciler serve" in result.output
+
+
+def test_the_project_is_named_after_the_config_repo_and_other_branches_are_listed_as_ignored(
+        tmp_path, service_factory, human_factory):
+    import shutil
+
+    from tests.support.controller import EXAMPLE, seeded_origin
+    layout = tmp_path / "layout"
+    shutil.copytree(EXAMPLE, layout)
+    settings = layout / "main" / "reconciler.yaml"
+    settings.write_text(settings.read_text().replace("metadata:\n  name: hello                 # $PROJECT in SLI queries\n",
+                                                     ""))
+    assert "metadata" not in settings.read_text()
+    origin = seeded_origin(tmp_path / "sockshop.git", layout)
+    service = service_factory(str(origin), poll=0.05)
+    human = human_factory(str(origin), "dev")
+    human.change("helloservice/values.yaml", "image: helloservice:4.0.0\nreplicaCount: 1\n", "bump")
+    # a leftover branch that is not a stage
+    from tests.support.remotes import git
+    git("push", "-q", "origin", "HEAD:refs/heads/quality-gate", cwd=human.path)
+
+    trigger = wait_until(lambda: service.index.events(type_prefix="sh.keptn.event.dev.delivery.triggered"),
+                         what="the delivery")[0]
+    assert trigger["data"]["project"] == "sockshop"
+    wait_until(lambda: (service.index.document("config/status.json") or {}).get("ignoredBranches"),
+               what="the ignored branch in the status")
+    runner = CliRunner()
+    view = json.loads(runner.invoke(main, ["status", "--workdir", str(service.workdir), "--output", "json"]).output)
+    assert (view["project"], view["projectSource"]) == ("sockshop", "the repository's name")
+    assert view["ignoredBranches"] == [{"branch": "quality-gate", "reason": "not a stage of the shipyard"}]
+    text = runner.invoke(main, ["status", "--workdir", str(service.workdir)]).output
+    assert "project: sockshop (from the repository's name)" in text
+    assert "ignored branch: quality-gate (not a stage of the shipyard; nothing on it is read)" in text
+    assert "quality-gate@" not in text
+    import httpx
+    with httpx.Client(base_url=service.url, follow_redirects=True, timeout=10) as browser:
+        board = browser.get("/?token=test-token").text               # the web UI: log in once, then the board
+        assert "<header><b>sockshop</b>" in board
+        status = browser.get("/status").text
+    assert "Project <b class=project>sockshop</b> (from the repository&#x27;s name)" in status
+    assert "<code>quality-gate</code>" in status

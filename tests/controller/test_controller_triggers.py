@@ -34,11 +34,18 @@ def test_push_to_stage_branch_records_a_triggered_sequence(origin, service_facto
     # the record is on the remote's results branch, with the contract's trailers
     lane = read_results(origin, run["path"])
     assert lane["runs"][0]["trigger"]["type"] == "sh.keptn.event.dev.delivery.triggered"
-    message = git_out("log", "-1", "--format=%B", contract.RESULTS_BRANCH, cwd=origin.path)
+    # (the newest results commit may already be the next step: the deployment waiting for an executor)
+    message = git_out("log", "-1", "--format=%B", "--grep=Reconciler-Event: sh.keptn.event.dev.delivery.triggered",
+                      contract.RESULTS_BRANCH, cwd=origin.path)
     assert f"Reconciler-Context: {run['context']}" in message
     assert "Reconciler-Event: sh.keptn.event.dev.delivery.triggered" in message
     tips = read_results(origin, "state/tips.json")["tips"]
     assert tips["dev"] == commit
+    # the change travels as data: Keptn's values plus our per-file change
+    change = lane["runs"][0]["trigger"]["data"]["configurationChange"]
+    assert change["values"] == {"image": "helloservice:1.1.0"}
+    assert change["files"] == [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "helloservice:1.1.0"}]}]
+    assert change["commit"] == commit
 
 
 def test_quality_gate_only_change_is_validated_but_triggers_nothing(origin, service_factory, human_factory):

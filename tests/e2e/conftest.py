@@ -131,11 +131,12 @@ class Project:
 
     def __init__(self, name: str, root: Path, exporter: GaugeExporter, prom_url: str, *,
                  services=("helloservice",), test_sleep: float = 0.1, production_target: str = "local",
-                 settings_extra: str = ""):
+                 settings_extra: str = "", version: str = "1.0.0", extra_values: dict[str, str] | None = None,
+                 shipyard: str = SHIPYARD, job: str | None = None):
         self.name, self.exporter, self.prom_url = name, exporter, prom_url
         layout = root / "layout"
         (layout / "main").mkdir(parents=True)
-        (layout / "main" / "shipyard.yaml").write_text(SHIPYARD.replace("PROJECT", name))
+        (layout / "main" / "shipyard.yaml").write_text(shipyard.replace("PROJECT", name))
         (layout / "main" / "reconciler.yaml").write_text(
             f"apiVersion: reconciler/v1\nkind: Settings\nmetadata: {{name: {name}}}\n"
             "spec:\n  timeouts: {taskTriggered: 60s, taskStarted: 120s}\n"
@@ -145,11 +146,12 @@ class Project:
                 folder = layout / stage / service
                 (folder / "job").mkdir(parents=True)
                 (folder / "values.yaml").write_text(
-                    f"# {stage} values\nimage: {service}:1.0.0\nreplicaCount: {replicas}   # {stage}-specific\n")
+                    f"# {stage} values\nimage: {service}:{version}\nreplicaCount: {replicas}   # {stage}-specific\n"
+                    + (extra_values or {}).get(stage, ""))
                 (folder / "local.yaml").write_text(LOCAL)
                 (folder / "slo.yaml").write_text(SLO)
                 (folder / "sli.yaml").write_text(SLI)
-                (folder / "job" / "config.yaml").write_text(job_config(test_sleep))
+                (folder / "job" / "config.yaml").write_text(job or job_config(test_sleep))
                 if stage == "production":
                     (folder / "remediation.yaml").write_text(REMEDIATION)
                 self.set_sli(stage, service, 100)

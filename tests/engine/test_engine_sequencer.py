@@ -792,3 +792,48 @@ def test_every_recorded_event_has_an_order_that_puts_causes_before_reactions():
     from reconciler.engine.state import SequenceRun
     restored.add(SequenceRun.from_dict(run.to_dict()))
     assert restored.event_order(0) > max(orders)          # a restarted controller continues after them
+
+
+# -- no silent waits ------------------------------------------------------------------------------
+
+def test_a_task_nothing_answers_is_recorded_as_waiting_until_an_answer_arrives():
+    from reconciler.engine.events import TASK_WAITING
+    from reconciler.engine.inputs import TaskWaiting
+    sim = manual()
+    sim.feed(trigger("dev"))
+    finish(sim, last_dispatch(sim))
+    d = last_dispatch(sim, "test")
+    run = sim.world.runs[d.run_id]
+    message = "waiting for an executor: no built-in executor for task 'test'; it would be answered by x"
+
+    cmds = sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
+    task = run.tasks[d.task_index]
+    assert task.waiting == message and task.to_dict()["waiting"] == message
+    [emitted] = [c for c in cmds if isinstance(c, EmitEvent)]
+    assert emitted.event.type == TASK_WAITING and emitted.event.triggeredid == d.event.id
+    assert emitted.event.data["message"] == message and emitted.event.data["task"] == "test"
+    assert any(isinstance(c, RunsChanged) for c in cmds)                  # the lane file is rewritten
+    assert [c for c in sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
+            if isinstance(c, EmitEvent)] == []                              # said once
+    assert run.state == "started"                                          # nothing else changes
+
+    sim.feed(answer(d, "started", source="integration"))
+    assert task.waiting is None
+    stale = sim.feed(TaskWaiting(d.run_id, d.task_index, d.event.id, message))
+    assert task.waiting is None and not [c for c in stale if isinstance(c, EmitEvent)]
+
+
+def test_an_api_trigger_with_values_sets_them_on_the_stage_first_and_later_stages_promote_them():
+    sim = manual()
+    sim.feed(trigger("dev", change=None, data={"configurationChange": {"values": {"image": "carts:2.0.1"}}}))
+    [promote] = [c for c in sim.commands if isinstance(c, Promote)]
+    assert (promote.commit, promote.source_stage, promote.target_stage) == ("", "dev", "dev")
+    assert promote.files == [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "carts:2.0.1"}]}]
+    assert not [c for c in sim.commands if isinstance(c, DispatchTask)]       # nothing runs before the values land
+
+    sim.feed(PromotionFinished(promote.run_id, "c-values"))
+    d = last_dispatch(sim)
+    assert d.task == "deployment" and d.event.gitcommitid == "c-values"
+    assert d.event.data["configurationChange"] == {
+        "values": {"image": "carts:2.0.1"}, "commit": "c-values",
+        "files": [{"path": "values.yaml", "keys": [{"key": ["image"], "value": "carts:2.0.1"}]}]}

@@ -54,3 +54,22 @@ def test_cli_rejects_unknown_stages(tmp_path):
     seed_bare_repo(repo, EXAMPLE)
     result = CliRunner().invoke(main, ["alerts", str(repo), "--stage", "moon"])
     assert result.exit_code == 2 and "unknown stage" in result.output
+
+
+def test_cli_names_the_project_like_serve_the_repository_name_unless_settings_set_one(tmp_path):
+    layout = tmp_path / "layout"
+    shutil.copytree(EXAMPLE, layout)
+    settings = layout / "main" / "reconciler.yaml"
+    settings.write_text(settings.read_text().replace("metadata:\n  name: hello                 # $PROJECT in SLI queries\n", ""))
+    repo = tmp_path / "sockshop.git"
+    seed_bare_repo(repo, layout)
+    out = tmp_path / "rules.yml"
+    assert CliRunner().invoke(main, ["alerts", str(repo), "--file", str(out)]).exit_code == 0
+    group = yaml.safe_load(out.read_text())["groups"][0]
+    assert group["name"] == "reconciler-sockshop-production-helloservice"
+    assert 'job="helloservice-sockshop-production"' in group["rules"][0]["expr"]
+
+    named = tmp_path / "other.git"
+    seed_bare_repo(named, EXAMPLE)                       # reconciler.yaml says `name: hello`
+    assert CliRunner().invoke(main, ["alerts", str(named), "--file", str(out)]).exit_code == 0
+    assert yaml.safe_load(out.read_text())["groups"][0]["name"] == "reconciler-hello-production-helloservice"

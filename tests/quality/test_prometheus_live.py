@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -20,7 +21,7 @@ from reconciler.quality.provider import evaluate_window
 from reconciler.quality.providers.prometheus import PrometheusProvider
 from reconciler.quality.providers.prometheus.client import PrometheusConfig
 from reconciler.quality.sli import SliContext, merge_indicators, parse_sli
-from tests.support.prometheus import Reply, Series, misbehaving_server, refused_url, running_prometheus, steady
+from tests.support.prometheus import Reply, Series, misbehaving_server, refused_url, running_prometheus, steady, vector
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.xdist_group("quality-prometheus")]
 
@@ -218,3 +219,22 @@ def test_support_starts_prometheus_with_a_scrape_config(tmp_path):
         process = prom.process
         assert "job_name: helloservice" in loaded
     assert process.poll() is not None                 # stopped on leaving the block
+
+
+def test_cli_live_mode_names_the_project_after_the_config_repo_like_serve(tmp_path):
+    import subprocess
+    clone = tmp_path / "work"
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "remote", "add", "origin", "https://git.example.com/org/sockshop.git"],
+                   check=True)
+    (clone / "carts").mkdir()
+    (clone / "carts" / "sli.yaml").write_text('indicators:\n  up: up{job="$SERVICE-$PROJECT-$STAGE"}\n')
+    (tmp_path / "slo.yaml").write_text(slo('  - sli: up\n    pass: [{criteria: [">=1"]}]', 'total_score: {pass: "90%"}'))
+    with misbehaving_server(Reply(body={"status": "success", "data": {
+            "resultType": "vector", "result": [vector("1")]}})) as server:
+        result = CliRunner().invoke(evaluate_command, [
+            "--slo", str(tmp_path / "slo.yaml"), "--prometheus", server.url, "--sli", str(clone / "carts" / "sli.yaml"),
+            "--stage", "dev", "--service", "carts", "--timeframe", "5m", "--output", "json"])
+        sent = " ".join(urllib.parse.unquote_plus(r["path"] + " " + r["body"]) for r in server.requests)
+    assert result.exit_code in (0, 1), result.output     # the verdict does not matter here
+    assert 'job="carts-sockshop-dev"' in sent

@@ -196,3 +196,41 @@ def test_human_lines_all_parse(shared_dir):
         m = LINE.match(line)
         assert m, line
         assert m.group("code") in CODES
+
+
+def test_project_name_and_ignored_branches_are_warnings(tmp_path):
+    dest = tmp_path / "My_Shop.git"
+    assert run("init", str(dest)).exit_code == 0
+    settings = (EXAMPLE / "main" / "reconciler.yaml").read_text()
+    unnamed = settings.replace("metadata:\n  name: hello                 # $PROJECT in SLI queries\n", "")
+    commit_file(dest, "main", "reconciler.yaml", unnamed.encode())
+    git = pygit2.Repository(str(dest))
+    git.branches.local.create("quality-gate", git.branches["dev"].peel(pygit2.Commit))
+    result = run("validate", str(dest), "--output", "json")
+    assert result.exit_code == 0, result.output
+    found = {f["code"]: f for f in json.loads(result.stdout)}
+    assert set(found) == {"project-name", "ignored-branch"}
+    assert found["project-name"]["file"] == "main:reconciler.yaml"
+    assert "'My_Shop' (from the repository's name)" in found["project-name"]["message"]
+    assert found["ignored-branch"]["file"] == "quality-gate"
+    assert "not a stage of the shipyard" in found["ignored-branch"]["message"]
+
+
+def test_a_task_nothing_answers_is_a_warning_at_its_line_in_the_shipyard(tmp_path):
+    dest = tmp_path / "hello.git"
+    assert run("init", str(dest)).exit_code == 0
+    git = pygit2.Repository(str(dest))
+    tip = git.branches["dev"].peel(pygit2.Commit)
+    index = pygit2.Index()
+    index.read_tree(tip.tree)
+    index.remove("helloservice/job/config.yaml")                       # nothing answers `test` on dev now
+    who = pygit2.Signature("dev", "dev@example.com")
+    git.create_commit("refs/heads/dev", who, who, "no job config", index.write_tree(git), [tip.id])
+
+    result = run("validate", str(dest), "--output", "json")
+    assert result.exit_code == 0, result.output
+    [finding] = [f for f in json.loads(result.stdout) if f["code"] == "unanswered-task"]
+    shipyard_lines = (EXAMPLE / "main" / "shipyard.yaml").read_text().splitlines()
+    assert finding["file"] == "main:shipyard.yaml" and shipyard_lines[finding["line"] - 1].strip() == "- name: test"
+    assert finding["message"].startswith("nothing answers task 'test' in stage dev for helloservice")
+    assert "sh.keptn.event.test.triggered in helloservice/job/config.yaml on dev" in finding["message"]

@@ -263,6 +263,19 @@ CASES: list[tuple[str, str, str, str, str]] = [
                     pass: auto  # !
                     warning: manual
         """), "approval-value", "warning"),
+    ("evaluation-window", "shipyard.yaml", shipyard("""
+        - name: dev
+          sequences:
+            - name: delivery
+              tasks:
+                - name: deployment
+                - name: evaluation  # !
+                - name: test
+                - name: evaluation
+            - name: gate
+              tasks:
+                - {name: evaluation, properties: {timeframe: 5m}}
+        """), "evaluation-window", "warning"),
     ("approval-waits", "shipyard.yaml", shipyard("""
         - name: dev
           sequences:
@@ -425,7 +438,7 @@ def test_every_code_has_a_case_or_a_project_test():
     elsewhere = {"internal-error", "unreadable-file", "unknown-placeholder", "sli-undefined",
                  "sli-ambiguous", "no-default-branch", "missing-shipyard", "stage-without-branch",
                  "unknown-stage", "ignored-file", "invalid-service-name", "missing-slo", "missing-remediation",
-                 "remediation-unused", "missing-local-yaml"}
+                 "remediation-unused", "missing-local-yaml", "project-name", "ignored-branch", "unanswered-task"}
     assert set(CODES) - covered == elsewhere
 
 
@@ -452,7 +465,7 @@ def test_clean_documents_have_no_findings():
                   triggeredOn:
                     - event: dev.remediation.finished
                       selector: {match: {evaluation.result: fail}}
-                  tasks: [{name: get-action}, {name: action}, {name: evaluation}]
+                  tasks: [{name: get-action}, {name: action}, {name: evaluation, properties: {timeframe: 5m}}]
             - name: qg
             """),
         "slo.yaml": slo("""

@@ -55,3 +55,26 @@ def test_merge_by_key_refuses_real_conflicts_and_what_it_cannot_edit_faithfully(
     assert merge_values("a: [1]\n", "a: [1]\nb: 2\n", "a: [2]\n") is None            # a list changed
     assert merge_values(BASE, "- not a mapping\n", THEIRS) is None
     assert merge_values(BASE, OURS.replace("h:1.0.0", "h:1.1.0"), THEIRS) == OURS.replace("h:1.0.0", "h:1.1.0")
+
+
+def test_set_path_creates_nested_keys_and_keeps_comments_and_order():
+    from reconciler.spec.valuesfile import set_path
+    out = set_path(VALUES, ("resources", "limits", "memory"), "1Gi")
+    assert out == VALUES + "  limits:\n    memory: 1Gi\n"
+    assert set_path("a: {x: 1}  # flow\n", ("a", "y"), 2) == "a: {x: 1, y: 2}  # flow\n"
+    assert set_path("a:\n- 1\n- 2\nb: 1 # keep\n", ("a",), [3]) == "a: [3]\nb: 1 # keep\n"
+
+
+def test_remove_path_drops_the_key_with_its_block_and_nothing_else():
+    from reconciler.spec.valuesfile import remove_path
+    text = "a:\n- 1\n- 2\nb:\n  c: 1  # c\n  d: 2\n"
+    assert remove_path(text, ("a",)) == "b:\n  c: 1  # c\n  d: 2\n"
+    assert remove_path(text, ("b", "d")) == "a:\n- 1\n- 2\nb:\n  c: 1  # c\n"
+    assert remove_path(text, ("missing", "x")) == text
+
+
+def test_set_path_under_a_list_is_a_structure_clash_naming_the_key():
+    from reconciler.spec.valuesfile import StructureClash, set_path
+    with pytest.raises(StructureClash) as info:
+        set_path("a:\n  b:\n  - 1\n", ("a", "b", "c"), 1)
+    assert info.value.key == ("a", "b") and info.value.found == "list"

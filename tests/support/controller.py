@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,3 +103,16 @@ def processes_under(path: Path) -> list[str]:
         if state not in ("Z", "X") and (cwd == root or cwd.startswith(root + "/")):
             found.append(f"{entry.name} {cmd.strip()}")
     return found
+
+
+def layout_without_test_executor(tmp_path: Path, dev_target: str) -> Path:
+    """The example project as a bare repo where nothing answers `test` on dev and dev's
+    target is `dev_target`."""
+    layout = tmp_path / "layout"
+    shutil.copytree(EXAMPLE, layout)
+    shutil.rmtree(layout / "dev" / "helloservice" / "job")          # nothing answers `test` on dev
+    settings = layout / "main" / "reconciler.yaml"
+    text = settings.read_text()
+    assert "    dev:\n      target: local" in text
+    settings.write_text(text.replace("    dev:\n      target: local", f"    dev:\n      target: {dev_target}"))
+    return seeded_origin(tmp_path / "hello.git", layout)

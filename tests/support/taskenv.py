@@ -137,7 +137,7 @@ class FakeTaskEnv:
         return self.mirror.default_branch() or "main"
 
     def target(self, stage: str) -> RecordingTarget | None:
-        return None if self._settings.stage(stage).target == "none" else self.target_impl
+        return None if self._settings.stage(stage).target in ("none", "external") else self.target_impl
 
     def previous_evaluations(self, stage: str, service: str, limit: int) -> list[dict[str, Any]]:
         self.history_requests.append((stage, service, limit))

@@ -1,6 +1,7 @@
 """The kubernetes target against the fake API server."""
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -186,3 +187,155 @@ def test_api_rejections_are_reported_with_the_manifest(fake_kube, target, tmp_pa
         target.deploy(request(folder, replicaCount=1))
     assert err.value.kind == "manifest-invalid"
     assert "hello/k8s/bad.yaml:1 (ConfigMap Not_Valid)" in str(err.value) and "422" in str(err.value)
+
+
+# -- blue/green ----------------------------------------------------------------------------------
+
+def bg_request(folder: Path, commit: str, image: str) -> DeployRequest:
+    from reconciler.targets.base import BLUE_GREEN
+    return DeployRequest("shop", "dev", "hello", commit, folder, {"image": image, "replicaCount": 1},
+                         strategy=BLUE_GREEN)
+
+
+def image_of(fake_kube, name: str) -> str:
+    dep = fake_kube.get("deployments", "shop-dev", name)
+    return {c["name"]: c["image"] for c in dep["spec"]["template"]["spec"]["containers"]}["hello"]
+
+
+def test_blue_green_on_kubernetes_two_deployments_and_a_selector_switch(fake_kube, target, tmp_path):
+    folder = service_folder(tmp_path)
+    target.deploy(request(folder, commit="1" * 40, image="hello:1"))       # direct: Deployment `hello`
+
+    first = target.deploy(bg_request(folder, "2" * 40, "hello:2"))        # nothing colored live: released at once
+    assert "released at once" in first.message
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"] == {"app": "hello",
+                                                                               "reconciler.sh/color": "blue"}
+    assert fake_kube.get("deployments", "shop-dev", "hello") is None         # the direct one is gone
+    assert image_of(fake_kube, "hello-blue") == "hello:2"
+
+    second = target.deploy(bg_request(folder, "3" * 40, "hello:3"))       # beside blue
+    assert image_of(fake_kube, "hello-green") == "hello:3" and image_of(fake_kube, "hello-blue") == "hello:2"
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "blue"
+    preview = fake_kube.get("services", "shop-dev", "hello-preview")
+    assert preview["spec"]["selector"] == {"app": "hello", "reconciler.sh/color": "green"}
+    assert second.deployment_uris_local == ["http://hello-preview.shop-dev:80"]
+    assert second.deployment_uris_public == ["http://hello.shop-dev:80"]
+
+    message = target.release("dev", "hello")
+    assert message.startswith("switched the Service selector of hello in shop-dev to green; deleted hello-blue")
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "green"
+    assert fake_kube.get("deployments", "shop-dev", "hello-blue") is None
+    assert target.release("dev", "hello") is None
+
+    target.deploy(bg_request(folder, "4" * 40, "hello:4"))                # beside green, then rolled back
+    assert image_of(fake_kube, "hello-blue") == "hello:4"
+    assert target.discard("dev", "hello") is True
+    assert fake_kube.get("deployments", "shop-dev", "hello-blue") is None
+    assert image_of(fake_kube, "hello-green") == "hello:3"
+    assert fake_kube.get("services", "shop-dev", "hello")["spec"]["selector"]["reconciler.sh/color"] == "green"
+    assert target.discard("dev", "hello") is False
+
+
+def test_objects_removed_from_the_manifests_are_pruned_through_the_inventory(fake_kube, target, tmp_path):
+    folder = service_folder(tmp_path)
+    fake_kube.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop-dev"}})
+    fake_kube.seed({"apiVersion": "v1", "kind": "ConfigMap",          # not ours: never pruned, whatever its labels
+                    "metadata": {"name": "hand-made", "namespace": "shop-dev",
+                                 "labels": {"reconciler.sh/service": "hello",
+                                            "app.kubernetes.io/managed-by": "reconciler"}}})
+    target.deploy(request(folder, commit="1" * 40))
+    inventory = fake_kube.get("configmaps", "shop-dev", "hello-reconciler-inventory")
+    assert json.loads(inventory["data"]["entries"]) == [
+        "apps/v1|Deployment|shop-dev|hello", "v1|ConfigMap|shop-dev|hello-config", "v1|Service|shop-dev|hello"]
+
+    (folder / "k8s" / "service.yaml").write_text(SERVICE.split("---")[0])   # the ConfigMap is gone from Git
+    second = target.deploy(request(folder, commit="2" * 40))
+
+    assert fake_kube.get("configmaps", "shop-dev", "hello-config") is None
+    assert "pruned ConfigMap hello-config (no longer in the manifests)" in second.message
+    assert fake_kube.get("configmaps", "shop-dev", "hand-made") is not None
+    assert fake_kube.get("services", "shop-dev", "hello") is not None
+    inventory = fake_kube.get("configmaps", "shop-dev", "hello-reconciler-inventory")
+    assert json.loads(inventory["data"]["entries"]) == ["apps/v1|Deployment|shop-dev|hello", "v1|Service|shop-dev|hello"]
+
+
+# -- Helm charts (Keptn's helm/<service>/) -----------------------------------------------------------
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: hello\nversion: 0.1.0\n",
+    "values.yaml": "image: {repository: registry.example/hello, tag: '1.0'}\nreplicaCount: 1\n"
+                   "extraConfig: true\nports: [8080]\n",
+    "templates/_helpers.tpl": '{{- define "hello.labels" -}}\napp: {{ .Release.Name }}\n'
+                              'chart: {{ .Chart.Name }}-{{ .Chart.Version }}\n{{- end }}\n',
+    "templates/deployment.yaml": """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels: {{- include "hello.labels" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata:
+      labels: {{- include "hello.labels" . | nindent 8 }}
+    spec:
+      containers:
+        - name: hello
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default "latest" }}"
+          ports:
+          {{- range .Values.ports }}
+            - containerPort: {{ . }}
+          {{- end }}
+""",
+    "templates/service.yaml": """apiVersion: v1
+kind: Service
+metadata: {name: {{ .Release.Name }}}
+spec:
+  selector: {app: {{ .Release.Name }}}
+  ports: [{port: 80, targetPort: {{ first .Values.ports }}}]
+""",
+    "templates/configmap.yaml": """{{- if .Values.extraConfig }}
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: {{ .Release.Name }}-extra}
+data: {level: {{ .Values.level | default "info" | quote }}}
+{{- end }}
+""",
+}
+
+
+def chart_folder(root: Path) -> Path:
+    folder = root / "hello"
+    for rel, text in CHART.items():
+        path = folder / "helm" / "hello" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return folder
+
+
+def test_a_helm_chart_is_rendered_with_the_stage_values_applied_and_pruned(fake_kube, target, tmp_path):
+    folder = chart_folder(tmp_path)
+    first = target.deploy(DeployRequest("shop", "dev", "hello", "1" * 40, folder,
+                                        {"image": {"tag": "2.0"}, "replicaCount": 2}))
+    dep = fake_kube.get("deployments", "shop-dev", "hello")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/hello:2.0"
+    assert dep["spec"]["replicas"] == 2 and dep["metadata"]["labels"]["chart"] == "hello-0.1.0"
+    assert fake_kube.get("configmaps", "shop-dev", "hello-extra")["data"] == {"level": "info"}
+    assert first.deployment_uris_local == ["http://hello.shop-dev:80"]
+
+    second = target.deploy(DeployRequest("shop", "dev", "hello", "2" * 40, folder,   # the stage turns it off
+                                         {"image": {"tag": "2.1"}, "extraConfig": False}))
+    assert fake_kube.get("configmaps", "shop-dev", "hello-extra") is None
+    assert "pruned ConfigMap hello-extra" in second.message
+    assert fake_kube.get("deployments", "shop-dev", "hello")["spec"]["replicas"] == 1     # the chart's default
+
+
+def test_a_chart_rendering_error_names_the_chart_file(target, tmp_path):
+    folder = chart_folder(tmp_path)
+    (folder / "helm" / "hello" / "templates" / "service.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ required \"service.name is required\" .Values.service.name }}\n")
+    with pytest.raises(DeploymentFailed) as info:
+        target.deploy(DeployRequest("shop", "dev", "hello", "1" * 40, folder, {}))
+    assert info.value.kind == "manifest-invalid"
+    assert "hello/helm/hello/templates/service.yaml" in str(info.value)
+    assert str(tmp_path) not in str(info.value)

@@ -351,3 +351,68 @@ def test_prometheus_accepts_the_file_sd_files(target, tmp_path):
         """))
     check = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+# -- blue/green ----------------------------------------------------------------------------------
+
+def served_image(address: str) -> str:
+    return get(address)["VALUE_IMAGE"]
+
+
+def test_blue_green_runs_the_new_version_beside_the_old_and_release_switches_the_balancer(target, tmp_path):
+    from reconciler.targets.base import BLUE_GREEN
+    folder = make_service(tmp_path / "export")
+    first = target.deploy(request(folder, commit="1" * 40, replicaCount=2, image="hello:1", **{}))
+    old_pids = set(target.pids())
+
+    second = target.deploy(DeployRequest(project="shop", stage="dev", service="hello", commit="2" * 40,
+                                         service_dir=folder, values={"image": "hello:2", "replicaCount": 1},
+                                         strategy=BLUE_GREEN))
+    [balancer] = second.deployment_uris_public
+    balancer = balancer.removeprefix("http://")
+    assert old_pids < set(target.pids())                                    # the old replicas still run
+    assert {served_image(u.removeprefix("http://")) for u in second.deployment_uris_local} == {"hello:2"}
+    assert {served_image(balancer) for _ in range(4)} == {"hello:1"}        # traffic stays on the old version
+    assert "beside 11111111 (blue/green" in second.message
+    doc = json.loads((target.file_sd_dir / "dev-hello.json").read_text())
+    assert len(doc[0]["targets"]) == 3                                      # Prometheus sees both versions
+
+    message = target.release("dev", "hello")
+    assert message.startswith(f"switched {balancer} to hello at 22222222")
+    assert {served_image(balancer) for _ in range(4)} == {"hello:2"}
+    assert not any(processes.alive(p) for p in old_pids)
+    assert target.status("dev", "hello").commit == "2" * 40
+    assert target.release("dev", "hello") is None
+    assert first.deployment_uris_public == first.deployment_uris_local     # direct: no balancer yet
+
+
+def test_blue_green_rollback_drops_the_new_version_and_the_old_keeps_serving(target, tmp_path):
+    from reconciler.targets.base import BLUE_GREEN
+
+    def deploy(commit, image):
+        return target.deploy(DeployRequest(project="shop", stage="dev", service="hello", commit=commit,
+                                           service_dir=folder, values={"image": image, "replicaCount": 1},
+                                           strategy=BLUE_GREEN))
+    folder = make_service(tmp_path / "export")
+    first = deploy("1" * 40, "hello:1")                                     # first deployment: no old version
+    balancer = first.deployment_uris_public[0].removeprefix("http://")
+    assert served_image(balancer) == "hello:1"
+    released = set(target.pids())
+    deploy("2" * 40, "hello:2")
+    candidate = set(target.pids()) - released
+
+    assert target.discard("dev", "hello") is True
+    assert not any(processes.alive(p) for p in candidate) and set(target.pids()) == released
+    assert served_image(balancer) == "hello:1"
+    assert target.discard("dev", "hello") is False
+    assert target.status("dev", "hello").commit == "1" * 40
+
+
+def test_a_keptn_helm_service_without_local_yaml_says_what_to_do(target, tmp_path):
+    folder = tmp_path / "export" / "hello"
+    (folder / "helm" / "hello").mkdir(parents=True)
+    (folder / "helm" / "hello" / "Chart.yaml").write_text("name: hello\nversion: 0.1.0\n")
+    with pytest.raises(DeploymentFailed) as info:
+        target.deploy(request(folder))
+    assert "hello/local.yaml is missing" in str(info.value)
+    assert "it has a Helm chart (helm/hello), which the local target does not run: add local.yaml" in str(info.value)

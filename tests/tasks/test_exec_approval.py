@@ -94,12 +94,28 @@ def test_automatic_approval_without_promotion_and_automatic_decline(make_env):
     assert env.mirror.tip("staging") == tip and BRANCH not in env.mirror.tips()
 
 
-def test_automatic_approval_with_a_conflicting_promotion_errors_naming_paths(make_env, human_factory):
+def test_automatic_approval_sets_the_change_whatever_version_the_stage_holds(make_env, human_factory):
     env, origin = make_env(stage_branches(staging={"carts/values.yaml": values_yaml("carts:0.9", 2, "staging only")}))
     base, commit = dev_change(env, origin, human_factory)
     outcome = ApprovalExecutor().run(approval_request(env, promotion=promotion(base, commit)), env)
+    assert isinstance(outcome, TaskOutcome) and outcome.result == "pass", outcome
+    env.refresh()
+    assert env.mirror.read("staging", "carts/values.yaml").decode() == values_yaml("carts:1.1", 2, "staging only")
+
+
+def test_automatic_approval_with_a_structural_clash_errors_naming_file_and_key(make_env, human_factory):
+    env, origin = make_env(stage_branches(staging={"carts/values.yaml": "image:\n  - carts:0.9\n"}))
+    human = human_factory(origin.url, "dev")
+    human.write("carts/values.yaml", "image:\n  repository: carts\n  tag: '1.0'\n")
+    human.commit("image as a mapping")
+    base = human.head()
+    human.write("carts/values.yaml", "image:\n  repository: carts\n  tag: '1.1'\n")
+    commit = human.commit("image tag 1.1")
+    human.push()
+    env.refresh()
+    outcome = ApprovalExecutor().run(approval_request(env, promotion=promotion(base, commit)), env)
     assert isinstance(outcome, TaskOutcome) and outcome.status == "errored" and outcome.result == "fail"
-    assert "carts/values.yaml" in outcome.message
+    assert "staging:carts/values.yaml: image holds a list" in outcome.message and "image.tag" in outcome.message
 
 
 def open_manual(env, origin, human_factory, **kw):

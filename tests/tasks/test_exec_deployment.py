@@ -47,10 +47,12 @@ def test_bad_values_and_missing_folder_fail_with_the_file(make_env):
     assert env.target_impl.calls == []
 
 
-def test_stage_without_target_has_no_builtin_deployment(make_env):
-    settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}}}})
+def test_an_external_target_has_no_builtin_deployment(make_env):
+    settings = Settings.from_data({"spec": {"stages": {"production": {"target": "external"},
+                                                       "staging": {"target": "none"}}}})
     env, _ = make_env(stage_branches(), settings=settings)
     assert not DeploymentExecutor().applies(env.request("deployment", "production", "carts"), env)
+    assert DeploymentExecutor().applies(env.request("deployment", "staging", "carts"), env)
     assert DeploymentExecutor().applies(env.request("deployment", "dev", "carts"), env)
 
 
@@ -59,3 +61,15 @@ def test_release_names_the_commit(make_env):
     outcome = ReleaseExecutor().run(env.request("release", "staging", "carts"), env)
     assert outcome.result == "pass"
     assert outcome.data == {"release": {"gitCommit": env.mirror.tip("staging")}}
+
+
+def test_target_none_records_the_change_and_finishes_at_once(make_env):
+    env, _ = make_env(stage_branches(), settings=Settings.from_data({"spec": {"stages": {"dev": {"target": "none"}}}}))
+    outcome = DeploymentExecutor().run(env.request("deployment", "dev", "carts", {}), env)
+    tip = env.mirror.tip("dev")
+    assert (outcome.result, outcome.status) == ("pass", "succeeded"), outcome.message
+    assert outcome.message.startswith(f"target none: the change to carts is recorded on dev as {tip[:12]}; "
+                                      "nothing deploys it")
+    assert outcome.data["deployment"] == {"deploymentNames": ["carts"], "deploymentURIsLocal": [],
+                                          "deploymentURIsPublic": [], "gitCommit": tip}
+    assert env.target_impl.calls == []

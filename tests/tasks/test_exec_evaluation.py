@@ -229,3 +229,20 @@ def test_a_broken_stored_evaluation_is_skipped_not_fatal(env_at):
     second = EvaluationExecutor().run(env.request("evaluation", "dev", "carts", window_data(end)), env)
     assert second.result == "pass", second.message
     assert second.data["evaluation"]["comparedEvents"] == [next(iter(first.journal))]
+
+
+def test_serve_says_when_the_shipyard_evaluates_without_a_usable_sli_provider():
+    from reconciler.spec.settings import Settings
+    from reconciler.spec.shipyard import Shipyard
+    from reconciler.tasks.evaluation import missing_sli_provider
+    shipyard = Shipyard.from_data({"apiVersion": "spec.keptn.sh/0.2.3", "kind": "Shipyard", "metadata": {"name": "x"},
+                                   "spec": {"stages": [{"name": "dev", "sequences": [{"name": "delivery", "tasks": [
+                                       {"name": "deployment"}, {"name": "evaluation"}]}]}, {"name": "prod"}]}})
+    plain = Settings()
+    assert "evaluates in dev but no SLI provider is set (no Prometheus URL" in missing_sli_provider(shipyard, plain, {})
+    assert missing_sli_provider(shipyard, plain, {"RECONCILER_PROMETHEUS_URL": "http://127.0.0.1:9090"}) is None
+    none = Settings.from_data({"spec": {"sli": {"provider": "none"}}})
+    assert "`spec.sli.provider: none`: every evaluation passes" in missing_sli_provider(shipyard, none, {})
+    quiet = Shipyard.from_data({"apiVersion": "spec.keptn.sh/0.2.3", "kind": "Shipyard", "metadata": {"name": "x"},
+                                "spec": {"stages": [{"name": "dev"}]}})
+    assert missing_sli_provider(quiet, plain, {}) is None

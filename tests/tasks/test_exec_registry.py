@@ -38,12 +38,14 @@ def names(env, task, stage="dev", service="carts", **data):
 
 
 def test_builtins_answer_their_tasks(make_env):
-    settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"}}}})
+    settings = Settings.from_data({"spec": {"stages": {"production": {"target": "none"},
+                                                       "staging": {"target": "external"}}}})
     env, _ = make_env(stage_branches(), settings=settings)
     for task in ("evaluation", "approval", "get-action", "rollback", "release"):
         assert names(env, task) == [task]
     assert names(env, "deployment") == ["deployment"]
-    assert names(env, "deployment", stage="production") == []                    # target: none
+    assert names(env, "deployment", stage="production") == ["deployment"]        # target: none records the change
+    assert names(env, "deployment", stage="staging") == []                        # target: external: an integration
     assert names(env, "action", action={"action": "scaling", "value": "1"}) == ["scaling"]
     assert names(env, "action", action={"action": "featuretoggle"}) == []        # an external provider's
     assert names(env, "test") == []                                               # waits for an external executor

@@ -224,3 +224,23 @@ def test_scaling_bounds_reach_the_action_from_remediation_yaml(make_env):
 def _deployed(env, replicas):
     from tests.support.taskenv import Deployed
     return Deployed(env.mirror.tip("production"), {}, {}, replicas)
+
+
+def test_scaling_a_helm_service_commits_replica_count_in_its_chart_values_and_redeploys(make_env):
+    chart_values = "# chart defaults for payments\nreplicaCount: 2   # production\nimage:\n  tag: '1.0'\n"
+    env, _ = make_env(stage_branches(production={"payments/helm/payments/values.yaml": chart_values,
+                                                 "payments/helm/payments/Chart.yaml": "name: payments\nversion: 0.1.0\n"}))
+    from tests.support.taskenv import Deployed
+    env.target_impl.deployed[("production", "payments")] = Deployed(env.mirror.tip("production"), {}, {}, 2)
+    data = {"action": {"name": "Scale up", "action": "scaling", "value": "2"}, "problem": {"problemTitle": "x"}}
+
+    outcome = ScalingExecutor().run(env.request("action", "production", "payments", data), env)
+
+    assert (outcome.result, outcome.status) == ("pass", "succeeded"), outcome.message
+    env.refresh()
+    assert env.mirror.read(outcome.gitcommitid, "payments/helm/payments/values.yaml").decode() == \
+        chart_values.replace("replicaCount: 2 ", "replicaCount: 4 ")
+    assert env.mirror.commit_info(outcome.gitcommitid).changed_paths == ("payments/helm/payments/values.yaml",)
+    assert env.mirror.read(outcome.gitcommitid, "payments/values.yaml") is None
+    # a Helm service is deployed again (the chart renders the new count), not scaled behind its back
+    assert env.target_impl.calls[-1] == ("deploy", "production", "payments", outcome.gitcommitid)

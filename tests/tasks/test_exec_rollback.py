@@ -106,16 +106,31 @@ def test_rollback_after_an_approval_merged_with_a_merge_commit(make_env, human_f
     assert env.mirror.read("staging", "orders/values.yaml") == b"image: orders:2.0\n"
 
 
-def test_rollback_conflict_is_errored_naming_the_paths(make_env, human_factory):
+def test_rollback_restores_previous_values_where_the_revert_conflicts(make_env, human_factory):
     env, origin = make_env(stage_branches())
     base, commit = dev_change(env, origin, human_factory)
     promote_to_staging(env, base, commit)
-    human_factory(origin.url, "staging").change("carts/values.yaml", values_yaml("carts:1.2", 2, "staging only"))
+    # a later change on the same lines: the revert does not apply, the keys are restored as state
+    later = values_yaml("carts:1.1", 3, "staging only") + "extra: true\n"
+    human_factory(origin.url, "staging").change("carts/values.yaml", later)
+    env.refresh()
+    outcome = rollback(env, "staging", base, commit)
+    assert (outcome.result, outcome.status) == ("pass", "succeeded"), outcome.message
+    env.refresh()
+    assert env.mirror.read("staging", "carts/values.yaml").decode() == \
+        values_yaml("carts:1.0", 3, "staging only") + "extra: true\n"
+
+
+def test_rollback_structural_clash_is_errored_naming_file_and_key(make_env, human_factory):
+    env, origin = make_env(stage_branches(staging={"carts/values.yaml": "image: carts:1.0\nlimits:\n  cpu: 1\n"}))
+    base, commit = dev_change(env, origin, human_factory, content="image: carts:1.1\nlimits:\n  cpu: 2\n")
+    promote_to_staging(env, base, commit)
+    human_factory(origin.url, "staging").change("carts/values.yaml", "image: carts:1.1\nlimits:\n  - 2\n")
     env.refresh()
     before = env.mirror.tip("staging")
     outcome = rollback(env, "staging", base, commit)
     assert (outcome.result, outcome.status) == ("fail", "errored")
-    assert "carts/values.yaml" in outcome.message
+    assert "staging:carts/values.yaml: limits holds a list" in outcome.message
     assert env.mirror.tip("staging") == before
 
 

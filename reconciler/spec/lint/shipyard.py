@@ -169,8 +169,20 @@ def _sequence(path: DataPath, seq: dict[str, Any], seen: set[str],
         out.append(warning("empty-tasks", f"sequence {name!r} has no tasks; it fails as soon as it is "
                            "triggered ('does not contain any tasks'), as in Keptn; add at least one task", where,
                            key="tasks" in seq))
+    tested = False
     for tpath, task in entries(seq, "tasks", path):
         out += _task(tpath, task)
+        if task.get("name") == "test":
+            tested = True
+        elif task.get("name") == "evaluation" and not tested:
+            props = as_dict(task.get("properties"))
+            if not any(props.get(k) for k in ("timeframe", "start", "end")):
+                out.append(warning(
+                    "evaluation-window", "this evaluation has no `timeframe` and no `test` task before it in the "
+                    "sequence, so its window can only come from data the trigger carries (a `test` of the stage "
+                    "that triggered it, or an API trigger's evaluation.start/end); without one it errors "
+                    "(\"does not contain evaluation timeframe\"). Add `properties: {timeframe: 5m}`",
+                    tpath + ("name",)))
     for trig_path, trig in entries(seq, "triggeredOn", path):
         out += _trigger(trig_path, trig, index)
     return out

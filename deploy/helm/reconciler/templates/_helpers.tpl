@@ -58,6 +58,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [apps]
   resources: [deployments/scale]
   verbs: [get, update]
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get]                     # the inventory of what was applied (<service>-reconciler-inventory), for pruning
 {{- end -}}
 
 {{/* What a job/config.yaml task run as a Kubernetes Job needs: the Job, its files in a
