@@ -26,4 +26,5 @@ def status_view(index: Index) -> dict[str, Any]:
         "recent": recent,
         "evaluations": index.evaluations(limit=10),
         "escalations": list(index.documents("escalations/").values()),
+        "controller": index.controller_health() or {},
     }
