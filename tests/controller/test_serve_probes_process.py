@@ -87,3 +87,50 @@ def test_readyz_fails_after_the_origin_grace_and_recovers_when_the_origin_is_bac
     finally:
         took = sigterm_takes(proc)
     assert took < 10, f"SIGTERM took {took:.1f}s"
+
+
+SHIPYARD = """apiVersion: spec.keptn.sh/0.2.3
+kind: Shipyard
+metadata: {name: hello}
+spec:
+  stages:
+    - name: dev
+      sequences:
+        - name: delivery
+          tasks: [{name: test}]
+    - name: staging
+    - name: production
+"""
+
+LONG_JOB = """apiVersion: v2
+actions:
+  - name: long test
+    events: [{name: sh.keptn.event.test.triggered}]
+    tasks:
+      - name: sleeps
+        image: python:3.11-slim
+        cmd: [python, -c, "import time; time.sleep(300)"]
+        maxPollDuration: 600
+"""
+
+
+def test_sigterm_stops_serve_quickly_during_a_long_job_and_leaves_no_job_behind(tmp_path, human_factory):
+    from tests.support.controller import processes_under
+    origin = seeded_origin(tmp_path / "config.git")
+    human_factory(origin.as_uri(), "main").change("shipyard.yaml", SHIPYARD, "a test-only delivery")
+    workdir = tmp_path / "work"
+    proc = serve(origin.as_uri(), workdir, "--poll-interval", "0.2")
+    try:
+        url = wait_until(lambda: api(workdir), timeout=30, what="serve.json")
+        wait_until(lambda: readyz(url) == 200, timeout=30, what="ready")
+        dev = human_factory(origin.as_uri(), "dev")
+        dev.write("helloservice/job/config.yaml", LONG_JOB)
+        dev.write("helloservice/values.yaml", "image: helloservice:9.0.0\n")
+        dev.commit("a job that runs for minutes")
+        dev.push()
+        wait_until(lambda: [p for p in processes_under(workdir) if "time.sleep(300)" in p], timeout=60,
+                   what="the job to run")
+    finally:
+        took = sigterm_takes(proc)
+    assert took < 10, f"SIGTERM took {took:.1f}s"
+    wait_until(lambda: not processes_under(workdir), timeout=10, what="the job to be gone")
