@@ -117,6 +117,8 @@ def test_a_second_controller_on_the_same_origin_stops_writing_and_names_the_firs
     assert httpx.get(second.url + "/healthz").status_code == 200     # restarting it would not help
     # its status says so too
     assert first.journal.identity in status_json(second.workdir)["controller"]["faults"]["foreign-controller"]
+    text = CliRunner().invoke(cli, ["status", "--workdir", str(second.workdir)]).output
+    assert "NOT READY: another controller writes reconciler/results" in text and first.journal.identity in text
     # the requests it gets are refused with the reason, not recorded
     refused = httpx.post(second.url + "/api/v1/sequences/none/control", json={"state": "abort"},
                          headers={"x-token": "test-token"}).json()
