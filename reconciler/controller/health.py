@@ -31,7 +31,8 @@ class Health:
     """Thread-safe: the controller thread reports, the HTTP thread asks."""
 
     def __init__(self, *, origin_grace: float = DEFAULT_ORIGIN_GRACE, stuck_after: float = DEFAULT_STUCK_AFTER,
-                 clock: Callable[[], float] = time.monotonic, on_change: Callable[[dict[str, Any]], None] | None = None):
+                 clock: Callable[[], float] = time.monotonic,
+                 on_change: Callable[[dict[str, Any]], None] | None = None):
         self.origin_grace = origin_grace
         self.stuck_after = stuck_after
         self.clock = clock

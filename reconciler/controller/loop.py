@@ -99,6 +99,7 @@ class Controller:
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._ready_reason = "starting"
+        self._standby = False
         self._last_iteration = 0.0
         self.effects = Effects(executors=executors, env=env, pool=self._pool, inbox=self._inbox, notifier=notifier)
         self.approvals = Approvals(executors=executors, env=env, pool=self._pool, inbox=self._inbox,
@@ -134,7 +135,8 @@ class Controller:
 
     def health(self) -> dict[str, Any]:
         """`/healthz`: the loop thread runs and no pass of it is stuck (`controller.health`)."""
-        alive = bool(self._thread and self._thread.is_alive())
+        standby = self._thread is None and self._standby     # not started on purpose: alive
+        alive = standby or bool(self._thread and self._thread.is_alive())
         stuck = self.health_state.stuck_for()
         reason = ("the controller loop ended: " + (self.last_error or "stopped")) if not alive else (
             f"the controller loop has not advanced for {stuck:.0f}s (limit {self.health_state.stuck_after:g}s)"
@@ -154,8 +156,10 @@ class Controller:
         return True, "; ".join(["ready", *notices])
 
     def standby(self, reason: str) -> None:
-        """Not started on purpose (an HA standby): say why in `ready()`."""
+        """Not started on purpose (an HA standby): say why in `ready()`; `/healthz` passes, so
+        Kubernetes does not restart a standby for waiting."""
         self._ready_reason = reason
+        self._standby = True
 
     # == lifecycle ===========================================================================
 

@@ -141,6 +141,9 @@ def test_with_a_lease_the_journal_leaves_the_decision_to_the_lease(origin, tmp_p
                                    lease=("default", "reconciler")), environ={"RECONCILER_API_TOKEN": "t"})
     try:
         assert service.journal.exclusive is False
+        service.controller.standby("standby: waiting for the lease default/reconciler")
+        assert service.controller.health()["alive"] is True          # a standby is not restarted
+        assert service.controller.ready() == (False, "standby: waiting for the lease default/reconciler")
     finally:
         service.stop()
     plain = Service(ServeOptions(repo=origin.as_uri(), workdir=tmp_path / "plain", port=0),
