@@ -32,8 +32,14 @@ from pygit2.enums import FetchPrune, ObjectType, SortMode
 from reconciler.contract import BOT_NAME, DEFAULT_BRANCHES
 from reconciler.gitstore import locks, objects
 from reconciler.gitstore.credentials import GitCredentials, StaleRef, TransportCallbacks, configure_timeouts, redact
-from reconciler.gitstore.errors import (AuthenticationError, CorruptOrigin, GitStoreError, PushRejected, RemoteError,
-                                       UnknownRevision)
+from reconciler.gitstore.errors import (
+    AuthenticationError,
+    CorruptOrigin,
+    GitStoreError,
+    PushRejected,
+    RemoteError,
+    UnknownRevision,
+)
 from reconciler.gitstore.models import CommitInfo, Person
 from reconciler.gitstore.objectcheck import CorruptObject, LooseObjectGuard
 from reconciler.gitstore.trailers import parse as parse_trailers

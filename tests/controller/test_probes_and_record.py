@@ -25,7 +25,6 @@ from tests.gitstore.test_gitstore_corrupt_origin import loose, truncate
 from tests.support.controller import seeded_origin
 from tests.support.waiting import wait_until
 
-
 good: dict[str, bytes] = {}
 
 
@@ -107,7 +106,7 @@ def test_a_second_controller_on_the_same_origin_stops_writing_and_names_the_firs
     deliveries = 4
     for i in range(deliveries):
         deliver(human_factory, origin, f"2.0.{i}")
-        wait_until(lambda: len({r["trigger_commit"] for r in first.index.runs()}) > i, timeout=30,
+        wait_until(lambda i=i: len({r["trigger_commit"] for r in first.index.runs()}) > i, timeout=30,
                    what=f"delivery {i}")
     wait_until(lambda: second.controller.halted, timeout=30, what="the second controller to stop writing")
     ready = httpx.get(second.url + "/readyz")

@@ -18,10 +18,10 @@ from tests.support.waiting import wait_until
 
 def serve(repo: str, workdir, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "RECONCILER_API_TOKEN": "test-token"}
-    log = open(workdir.parent / f"{workdir.name}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "reconciler.cli", "serve", "--repo", repo, "--workdir",
-                             str(workdir), "--listen", "127.0.0.1:0", *extra],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
+    with open(workdir.parent / f"{workdir.name}.log", "ab") as log:    # the child keeps its own copy
+        return subprocess.Popen([sys.executable, "-m", "reconciler.cli", "serve", "--repo", repo, "--workdir",
+                                 str(workdir), "--listen", "127.0.0.1:0", *extra],
+                                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True)
 
 
 def api(workdir) -> str | None:
