@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
@@ -30,13 +31,19 @@ from reconciler.cli.common import fail
 @click.option("--lease", metavar="NAMESPACE/NAME", default=None,
               help="High availability: run several replicas; only the one holding this Kubernetes Lease "
                    "works, the others wait (and take over within the lease duration).")
+@click.option("--origin-grace", default=60.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="/readyz fails once the origin has been unreachable this long (and passes again when it "
+                   "is back); the controller keeps serving its last state meanwhile.")
+@click.option("--stuck-after", default=900.0, show_default=True, type=click.FloatRange(min=1), metavar="SECONDS",
+              help="/healthz fails when one pass of the controller loop has been busy this long, so "
+                   "Kubernetes restarts a stuck process. Waiting for work is not being stuck.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--log-format", default="text", show_default=True, type=click.Choice(["text", "json"]),
               help="json: one object per line with context, stage, service and task (for log collectors). "
                    "HTTP client request lines appear only with --log-level debug.")
 def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watch: bool, workers: int,
-            lease: str | None, log_level: str, log_format: str) -> None:
+            lease: str | None, origin_grace: float, stuck_after: float, log_level: str, log_format: str) -> None:
     """Watch REPO and run its shipyard: pushes to stage branches start sequences, results are
     committed to the branch `reconciler/results`.
 
@@ -45,6 +52,8 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
     RECONCILER_ALERTMANAGER_TOKEN, RECONCILER_PROMETHEUS_URL/_TOKEN, RECONCILER_FORGE_TOKEN.
     Jobs and local replicas run as RECONCILER_RUN_AS (an unprivileged user); RECONCILER_HOST_EXEC=deny
     refuses to run repository code on this host (docs/security.md).
+
+    SIGTERM stops it within 10 s in every state; work in flight is redone after the restart.
     """
     from reconciler.logs import configure
     from reconciler.runtime.service import ServeOptions, Service, parse_listen
@@ -74,7 +83,8 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
             fail(f"--lease must be NAMESPACE/NAME (got {lease!r})")
         lease_ref = (namespace, name)
     options = ServeOptions(repo=repo, workdir=workdir, host=host, port=port, poll_interval=poll_interval,
-                           watch=not no_watch, workers=workers, lease=lease_ref)
+                           watch=not no_watch, workers=workers, lease=lease_ref, origin_grace=origin_grace,
+                           stuck_after=stuck_after)
     try:
         service = Service(options)
     except Exception as exc:  # noqa: BLE001 - a bad URL or workdir is a usage error, not a traceback
@@ -83,17 +93,33 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        service.start()
+        service.start(ready_timeout=0)          # the wait for ready below heeds SIGTERM
     except Exception as exc:  # noqa: BLE001
         service.stop()
         fail(f"cannot start: {exc}")
+    if lease_ref is None:
+        ready_by = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < ready_by and not service.controller.wait_ready(0.2):
+            pass
     ok, reason = service.controller.ready()
     click.echo(f"reconciler serving {service.mirror.display_url} on {service.url} "
                f"({'ready' if ok else 'not ready: ' + reason}); token in {workdir / 'api-token'}", err=True)
+    code = 0
     while not stop.wait(0.5):
         if service.lost_leadership.is_set():
             click.echo("lost the lease; exiting so a restart rejoins as a standby", err=True)
-            service.stop()
-            sys.exit(3)
-    click.echo("stopping…", err=True)
+            code = 3
+            break
+    if code == 0:
+        click.echo("stopping…", err=True)
     service.stop()
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit now: a task still running in a worker thread (left by `stop` at its deadline) must
+    not hold the process past Kubernetes' grace period, as the interpreter's exit would."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

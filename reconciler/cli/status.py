@@ -57,6 +57,7 @@ def status_text(view: dict[str, Any]) -> str:
     if view.get("project"):
         out(f"project: {view['project']} (from {view.get('projectSource') or 'the repository'})")
     out(f"results commit: {(view['resultsCommit'] or '-')[:12]}")
+    lines += controller_lines(view.get("controller") or {})
     ignored = {i["branch"] for i in view.get("ignoredBranches", [])}
     out("branches: " + (", ".join(f"{b}@{o[:8]}" for b, o in sorted(view["branches"].items())
                                   if b not in ignored) or "-"))
@@ -124,3 +125,16 @@ def failure_lines(runs: list[dict[str, Any]]) -> list[str]:
             message = message[:297] + "..."
         lines.append(f"  {r['context'][:8]} {r['stage']}/{r['service']} {r['sequence']}: {message}")
     return lines
+
+
+def controller_lines(health: dict[str, Any]) -> list[str]:
+    """What stops or degrades the controller: faults (it is not ready), an outage, notices."""
+    origin = health.get("origin") or {}
+    lines = [f"  NOT READY: {m}" for m in (health.get("faults") or {}).values()]
+    if origin.get("reachable") is False:
+        lines.append(f"  origin unreachable for {origin.get('downForSeconds')}s: {origin.get('error')}")
+    lines += [f"  notice: {m}" for m in (health.get("notices") or {}).values()]
+    if not lines:
+        return []
+    as_of = when(health["updated"]) if isinstance(health.get("updated"), (int, float)) else "?"
+    return [f"controller (as of {as_of} UTC):", *lines]

@@ -1,7 +1,8 @@
 """SQLite index of the results branch: fast queries for `status`, `events` and the API.
 
 It holds nothing Git does not: every row is derived from a file on `reconciler/results`,
-and `meta.results_tip` says which commit it reflects. Deleting the file and starting again
+and `meta.results_tip` says which commit it reflects (one exception: `meta.controller_health`,
+the running controller's faults for `status`). Deleting the file and starting again
 rebuilds the same rows (`sync` walks the whole branch when the index is empty, and only the
 changed paths between the recorded tip and the new one otherwise). WAL mode lets `reconciler
 status` read while the controller writes.
@@ -18,6 +19,7 @@ from typing import Any
 
 from reconciler.controller import journal as J
 
+CONTROLLER_HEALTH = "controller_health"
 SCHEMA_VERSION = "3"      # 2: lane_summary (the web board), evaluations_lane_path, runs_time; 3: events.ord
 
 SCHEMA = """
@@ -96,8 +98,9 @@ class Index:
     # -- maintenance ----------------------------------------------------------------------
 
     def _reset(self) -> None:
-        for table in ("runs", "events", "evaluations", "documents", "lane_summary", "meta"):
+        for table in ("runs", "events", "evaluations", "documents", "lane_summary"):
             self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("DELETE FROM meta WHERE key != ?", (CONTROLLER_HEALTH,))   # not derived from Git
 
     @_locked
     def meta(self, key: str) -> str | None:
@@ -110,6 +113,20 @@ class Index:
     @property
     def results_tip(self) -> str | None:
         return self.meta("results_tip")
+
+    @_locked
+    def publish_health(self, health: Mapping[str, Any]) -> None:
+        """The running controller's faults and notices, for `status` (the one row not from Git)."""
+        with self.db:
+            self._set_meta(CONTROLLER_HEALTH, json.dumps(dict(health), sort_keys=True))
+
+    def controller_health(self) -> dict[str, Any] | None:
+        raw = self.meta(CONTROLLER_HEALTH)
+        try:
+            value = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
 
     def sync(self, journal: J.Journal) -> int:
         """Bring the index to the journal's tip; returns how many files were (re)indexed."""

@@ -134,6 +134,7 @@ class Journal:
         self.writer = writer
         self.identity = identity or controller_identity(str(mirror.workdir))
         self.exclusive = exclusive
+        self._foreign: ForeignController | None = None
 
     def _record(self) -> str | None:
         ref = self.mirror.repo.references.get(RECORD_REF)
@@ -145,6 +146,8 @@ class Journal:
     def guard(self) -> str | None:
         """Check the results branch against the last whole record; restore it when the origin
         lost commits. Returns what was restored (for the log and the events), else None."""
+        if self._foreign is not None:
+            raise self._foreign
         known, tip = self._record(), self.tip()
         if known is None or tip == known:
             if tip is not None and known is None:
@@ -223,13 +226,23 @@ class Journal:
                         "and will stop writing", other)
 
     def commit(self, batch: Batch) -> WriteResult:
+        if self._foreign is not None:
+            raise self._foreign
         restored = self.guard()
         if restored:
             batch.note(f"restored the record ({restored})", event=RESTORED_EVENT)
+        before = self._record()
         files = dict(batch.files)
         trailers = [*batch.trailers(), (TRAILER_CONTROLLER, self.identity)]
         result = self.writer.write(contract.RESULTS_BRANCH, lambda tip: files, batch.message(), trailers)
         if result.oid:
+            if self.exclusive and before is not None:
+                # the writer may have put this commit on top of another controller's (a rejected
+                # push, retried on the new tip): those commits are about to be hidden behind ours
+                try:
+                    self._check_others(self.mirror.repo, before, result.oid)
+                except ForeignController as exc:
+                    self._foreign = exc              # this write landed; the next one is refused
             self._remember(result.oid)
         return result
 

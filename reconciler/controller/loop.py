@@ -37,6 +37,7 @@ from reconciler.controller.api import Admission
 from reconciler.controller.approvals import Approvals
 from reconciler.controller.config_state import ConfigState
 from reconciler.controller.effects import Effects, ExecutorSet, Notifier
+from reconciler.controller.health import Health
 from reconciler.controller.inbox import Inbox, Item, Problems, Submit
 from reconciler.controller.index import Index
 from reconciler.controller.maintenance import MirrorMaintenance
@@ -61,6 +62,7 @@ from reconciler.engine.problems import Problem
 from reconciler.engine.state import RUN_STATES, TERMINAL, StateFormatError
 from reconciler.engine.world import World
 from reconciler.gitstore import GitStoreError, Mirror
+from reconciler.gitstore.errors import CorruptOrigin, RemoteError
 from reconciler.tasks.base import TaskEnv
 from reconciler.tasks.evaluation import missing_sli_provider
 
@@ -75,7 +77,8 @@ class Controller:
     def __init__(self, *, mirror: Mirror, journal: J.Journal, index: Index, config: ConfigState,
                  executors: ExecutorSet, env: TaskEnv, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.time, workers: int = 8, metrics: Metrics | None = None,
-                 approval_check_interval: float = 5.0, maintenance: MirrorMaintenance | None = None):
+                 approval_check_interval: float = 5.0, maintenance: MirrorMaintenance | None = None,
+                 health: Health | None = None):
         self.mirror = mirror
         self.journal = journal
         self.index = index
@@ -89,12 +92,15 @@ class Controller:
         self.tips: dict[str, str] = {}
         self.tips_dirty = threading.Event()
         self.last_error: str | None = None
+        self.health_state = health or Health()
+        self.halted: str | None = None       # why this controller must not write (another one does)
         self._inbox = Inbox()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="executor")
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._ready_reason = "starting"
+        self._standby = False
         self._last_iteration = 0.0
         self.effects = Effects(executors=executors, env=env, pool=self._pool, inbox=self._inbox, notifier=notifier)
         self.approvals = Approvals(executors=executors, env=env, pool=self._pool, inbox=self._inbox,
@@ -129,16 +135,32 @@ class Controller:
         return future
 
     def health(self) -> dict[str, Any]:
-        alive = bool(self._thread and self._thread.is_alive())
-        return {"alive": alive, "lastIteration": self._last_iteration, "inbox": self._inbox.qsize(),
-                "lastError": self.last_error}
+        """`/healthz`: the loop thread runs and no pass of it is stuck (`controller.health`)."""
+        standby = self._thread is None and self._standby     # not started on purpose: alive
+        alive = standby or bool(self._thread and self._thread.is_alive())
+        stuck = self.health_state.stuck_for()
+        reason = ("the controller loop ended: " + (self.last_error or "stopped")) if not alive else (
+            f"the controller loop has not advanced for {stuck:.0f}s (limit {self.health_state.stuck_after:g}s)"
+            if stuck is not None else "ok")
+        return {"alive": alive and stuck is None, "reason": reason, "lastIteration": self._last_iteration,
+                "inbox": self._inbox.qsize(), "lastError": self.last_error, **self.health_state.snapshot()}
 
     def ready(self) -> tuple[bool, str]:
-        return (self._ready.is_set(), "ready" if self._ready.is_set() else self._ready_reason)
+        """`/readyz`: started, no fault, the origin not unreachable for long; notices (a corrupt
+        object in the origin) are named without failing it."""
+        reasons = self.health_state.not_ready_reasons()
+        if not self._ready.is_set() and not self.halted:
+            reasons.insert(0, self._ready_reason)
+        if reasons:
+            return False, "; ".join(reasons)
+        notices = list(self.health_state.snapshot()["notices"].values())
+        return True, "; ".join(["ready", *notices])
 
     def standby(self, reason: str) -> None:
-        """Not started on purpose (an HA standby): say why in `ready()`."""
+        """Not started on purpose (an HA standby): say why in `ready()`; `/healthz` passes, so
+        Kubernetes does not restart a standby for waiting."""
         self._ready_reason = reason
+        self._standby = True
 
     # == lifecycle ===========================================================================
 
@@ -147,14 +169,25 @@ class Controller:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 30.0, *, wait_for_work: bool = True) -> int:
+        """Stop the loop and the executor pool, waiting at most `timeout` in all; with
+        `wait_for_work` False, tasks still running then are left (a process about to exit: the
+        record says what was dispatched and the restart redoes it). Returns how many were left."""
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         self._inbox.stop()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=wait_for_work, cancel_futures=True)
+        left = 0
+        for worker in list(getattr(self._pool, "_threads", ())):
+            worker.join(max(0.0, deadline - time.monotonic()))
+            left += worker.is_alive()
+        if left:
+            log.warning("stopping with %d task(s) still running; they are redone after the restart", left)
         if self.notifier is not None:
             self.notifier.close()
+        return left
 
     def wait_ready(self, timeout: float) -> bool:
         return self._ready.wait(timeout)
@@ -168,18 +201,25 @@ class Controller:
             return
         while not self._stopping.is_set():
             try:
-                self._iteration()
+                worked = self._iteration()
+                if worked:
+                    self.health_state.clear("loop")
             except Exception as exc:  # noqa: BLE001 - one bad batch must not end the loop
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("controller iteration failed")
+                # logged (with its traceback) once per kind of failure, not once per retry
+                self.health_state.fault("loop", f"the controller loop fails: {self.last_error}",
+                                  signature=_signature(exc), exc_info=exc)
                 self._reload_world()
-                time.sleep(0.5)
+                self._stopping.wait(0.5)
+            finally:
+                self.health_state.idle()
 
     # == startup =============================================================================
 
     def _startup(self) -> None:
+        self.health_state.busy()
         tips = self._fetch_until_ok()
-        if tips is None:
+        if tips is None or not self.guard_record():
             return
         self.index.sync(self.journal)
         self.config.load(tips)
@@ -216,20 +256,71 @@ class Controller:
     def _fetch_until_ok(self) -> dict[str, str] | None:
         delay = 0.5
         while not self._stopping.is_set():
-            try:
-                started = time.perf_counter()
-                tips = self.mirror.fetch()
-                self.metrics.fetch_seconds.observe(time.perf_counter() - started)
-                self.metrics.last_fetch.set_to_current_time()
+            tips = self.fetch()
+            if tips is not None:
                 return tips
-            except GitStoreError as exc:
-                self.metrics.fetch_errors.inc()
-                self._ready_reason = f"cannot fetch the config repo: {exc}"
-                self.last_error = self._ready_reason
-                log.warning("%s; retrying in %.1fs", self._ready_reason, delay)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
+            self._ready_reason = f"cannot fetch the config repo: {self.last_error}"
+            self.health_state.idle()
+            self._stopping.wait(delay)
+            self.health_state.busy()
+            delay = min(delay * 2, 30.0)
         return None
+
+    def fetch(self) -> dict[str, str] | None:
+        """Fetch every branch; None when the origin cannot be fetched (the health says why,
+        once). A corrupt object in the origin is a notice, not an outage: the mirror keeps its
+        last good state and the controller keeps serving it."""
+        try:
+            started = time.perf_counter()
+            tips = self.mirror.fetch()
+        except CorruptOrigin as exc:
+            self.metrics.fetch_errors.inc()
+            self.last_error = f"fetch failed: {exc}"
+            self.health_state.origin_ok()
+            self.health_state.notice("origin-object", f"the origin holds a corrupt object; serving the last good "
+                                                f"state until it is repaired: {exc}")
+            return None
+        except GitStoreError as exc:
+            self.metrics.fetch_errors.inc()
+            self.last_error = f"fetch failed: {exc}"
+            self.health_state.origin_failed(str(exc))
+            return None
+        self.metrics.fetch_seconds.observe(time.perf_counter() - started)
+        self.metrics.last_fetch.set_to_current_time()
+        self.health_state.origin_ok()
+        self.health_state.clear("origin-object")
+        return tips
+
+    def guard_record(self) -> bool:
+        """Right after a fetch, before anything reads the record: put back a deleted or rewound
+        `reconciler/results` (so the index never sees it empty), and stop writing when another
+        controller writes it. False when this controller must not go on."""
+        if self.halted:
+            return False
+        try:
+            restored = self.journal.guard()
+        except J.ForeignController as exc:
+            self.halt(str(exc))
+            return False
+        except GitStoreError as exc:
+            self.health_state.fault("record", f"cannot restore {contract.RESULTS_BRANCH}: {exc}")
+            return True
+        if restored:
+            self.health_state.notice("record-restored", f"{contract.RESULTS_BRANCH} was {restored}; the record was "
+                                                  f"restored from the mirror with a new commit")
+            self.batch.note(f"restored the record ({restored})", event=J.RESTORED_EVENT)
+            self.index.sync(self.journal)
+        return True
+
+    def halt(self, reason: str) -> None:
+        """Another controller writes this record and started first: write nothing more (no
+        retries), answer every request with the reason, and say so in `/readyz` and `status`."""
+        self.halted = reason
+        self.batch = J.Batch()
+        self._dirty_lanes.clear()
+        self.effects.clear()
+        self.health_state.fault("foreign-controller", reason)
+        self._refuse_admissions()
 
     def _load_world(self) -> None:
         """Active lanes from Git (found through the index), plus the pause registry."""
@@ -257,21 +348,33 @@ class Controller:
             self._admissions.clear()
             self.index.sync(self.journal)
             self._load_world()
-        except Exception:  # noqa: BLE001
-            log.exception("reloading state after an error failed")
+            self.health_state.clear("reload")
+        except Exception as exc:  # noqa: BLE001
+            self.health_state.fault("reload", f"reloading state after an error failed: {type(exc).__name__}: {exc}",
+                              signature=_signature(exc), exc_info=exc)
 
     # == one iteration ========================================================================
 
-    def _iteration(self) -> None:
+    def _iteration(self) -> bool:
+        """One pass; True when it had work (inputs, a fetch or a batch) and did it."""
+        self.health_state.idle()
         items, stop = self._inbox.drain(self._wait_time())
+        self.health_state.busy()
         if stop:
             self._stopping.set()
         if self._stopping.is_set():
-            return
+            return False
+        if self.halted:
+            self._refuse(items)
+            return False
         now = self.clock()
+        worked = bool(items) or bool(self.batch)
         if self.tips_dirty.is_set():
             self.tips_dirty.clear()
-            process_tips(self, now)
+            worked = process_tips(self, now) or worked
+            if self.halted:
+                self._refuse(items)
+                return False
         for item in items:
             self._handle(item, now)
         if self.approvals.due(now):
@@ -283,6 +386,23 @@ class Controller:
         self.maintenance.tick(self._pool)        # due by time: a quiet controller is packed too
         self._last_iteration = now
         self.metrics.inbox_depth.set(self._inbox.qsize())
+        return worked and not self.batch
+
+    def _refuse(self, items: list[Item]) -> None:
+        """A halted controller answers every request with why it does not work."""
+        answer = Admission(False, "foreign-controller", self.halted or "this controller does not write")
+        for item in items:
+            future = getattr(item, "future", None)
+            if future is not None and not future.done():
+                count = len(item.problems) if isinstance(item, Problems) else None
+                future.set_result(answer if count is None else [answer] * count)
+        self._refuse_admissions()
+
+    def _refuse_admissions(self) -> None:
+        for future, _ in self._admissions:
+            if not future.done():
+                future.set_result(Admission(False, "foreign-controller", self.halted or ""))
+        self._admissions.clear()
 
     def _wait_time(self) -> float:
         deadline = self.world.deadlines[0][0] if self.world.deadlines else None   # may be stale: early is fine
@@ -355,10 +475,8 @@ class Controller:
         elif isinstance(command, ResolveCommit):
             tip = self.mirror.tip(command.stage)
             if tip is None:
-                try:
-                    tip = self.mirror.fetch().get(command.stage)
-                except GitStoreError:
-                    tip = None
+                fetched = self.fetch()
+                tip = fetched.get(command.stage) if fetched is not None and self.guard_record() else None
             return CommitResolved(command.run_id, tip or "")
         elif isinstance(command, Promote):
             self.effects.promote(command)
@@ -422,11 +540,19 @@ class Controller:
             started = time.perf_counter()
             try:
                 result = self.journal.commit(self.batch)
+            except J.ForeignController as exc:
+                self.halt(str(exc))
+                return
             except GitStoreError as exc:
                 self.metrics.journal_failures.inc()
                 self.last_error = f"cannot record to {contract.RESULTS_BRANCH}: {exc}"
-                log.error("%s (will retry; effects wait)", self.last_error)
+                if isinstance(exc, RemoteError) and not isinstance(exc, CorruptOrigin):
+                    self.health_state.origin_failed(str(exc))        # an outage: ready again when it ends
+                else:
+                    self.health_state.fault("record", f"{self.last_error} (will retry; effects wait)",
+                                      signature=_signature(exc))
                 return
+            self.health_state.clear("record")
             self.metrics.journal_commit_seconds.observe(time.perf_counter() - started)
             self.metrics.batches.inc()
             self.index.apply(result.oid, self.batch.files)
@@ -453,3 +579,10 @@ class Controller:
                     and not self.approvals.holds(context)):
                 self.world.forget(context)
         self._touched.clear()
+
+
+def _signature(exc: BaseException) -> str:
+    """What makes two failures "the same" for logging: the kind and errno, not the message
+    (a full disk names a different temporary file each time)."""
+    errno = getattr(exc, "errno", None) or getattr(getattr(exc, "__cause__", None), "errno", None)
+    return f"{type(exc).__name__}:{errno}" if errno else f"{type(exc).__name__}:{exc}"

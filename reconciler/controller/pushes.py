@@ -10,7 +10,6 @@ has errors. The new tips are recorded in the same batch as the triggers they cau
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from reconciler import contract
@@ -18,7 +17,7 @@ from reconciler.controller import journal as J
 from reconciler.engine.config_gate import gate
 from reconciler.engine.inputs import ConfigChanged, EventReceived
 from reconciler.engine.triggers import BranchUpdate, CommitFacts, classify
-from reconciler.gitstore import GitStoreError, Mirror
+from reconciler.gitstore import Mirror
 from reconciler.tasks.promotion import delivery_change
 
 if TYPE_CHECKING:
@@ -71,24 +70,20 @@ def _known(mirror: Mirror, oid: str) -> bool:
         return False
 
 
-def process_tips(ctl: Controller, now: float) -> None:
-    """Fetch and act on every branch that moved since the tips the controller last processed."""
-    try:
-        started = time.perf_counter()
-        fetched = ctl.mirror.fetch()
-        ctl.metrics.fetch_seconds.observe(time.perf_counter() - started)
-        ctl.metrics.last_fetch.set_to_current_time()
-    except GitStoreError as exc:
-        ctl.metrics.fetch_errors.inc()
-        ctl.last_error = f"fetch failed: {exc}"
-        log.warning("fetch failed: %s", exc)
+def process_tips(ctl: Controller, now: float) -> bool:
+    """Fetch and act on every branch that moved since the tips the controller last processed.
+    False when the fetch failed (the controller's health says why, once; retried next pass)."""
+    fetched = ctl.fetch()
+    if fetched is None:
         ctl.tips_dirty.set()            # try again on the next iteration
-        return
+        return False
+    if not ctl.guard_record():          # before anything reads the record; False: halted
+        return False
     new = config_branches(fetched)
     updates = branch_updates(ctl.mirror, ctl.tips, new)
     if not updates:
         ctl.check_approvals(now)
-        return
+        return True
     config = ctl.config
     batch = ctl.batch
     update = config.load(new)
@@ -132,3 +127,4 @@ def process_tips(ctl: Controller, now: float) -> None:
     if batch or report.triggers:
         batch.put(J.TIPS, J.dumps(J.tips_document(new)))
     ctl.check_approvals(now)
+    return True

@@ -42,4 +42,5 @@ def status_view(index: Index, integrations: Any = None) -> dict[str, Any]:
         "evaluations": index.evaluations(limit=10),
         "escalations": list(index.documents("escalations/").values()),
         "integrations": integrations_view(integrations),
+        "controller": index.controller_health() or {},
     }

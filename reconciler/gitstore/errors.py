@@ -14,6 +14,15 @@ class RemoteError(GitStoreError):
     """The remote could not be reached or answered with an error (network, protocol)."""
 
 
+class CorruptOrigin(RemoteError):
+    """The origin is reachable but holds a damaged object (named in the message and `oid`):
+    the mirror keeps its last good state until someone repairs the origin."""
+
+    def __init__(self, message: str, oid: str = "") -> None:
+        super().__init__(message)
+        self.oid = oid
+
+
 class AuthenticationError(RemoteError):
     """The remote refused our credentials, or asked for credentials we do not have."""
 

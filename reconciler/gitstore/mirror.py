@@ -32,7 +32,14 @@ from pygit2.enums import FetchPrune, ObjectType, SortMode
 from reconciler.contract import BOT_NAME, DEFAULT_BRANCHES
 from reconciler.gitstore import locks, objects
 from reconciler.gitstore.credentials import GitCredentials, StaleRef, TransportCallbacks, configure_timeouts, redact
-from reconciler.gitstore.errors import AuthenticationError, GitStoreError, PushRejected, RemoteError, UnknownRevision
+from reconciler.gitstore.errors import (
+    AuthenticationError,
+    CorruptOrigin,
+    GitStoreError,
+    PushRejected,
+    RemoteError,
+    UnknownRevision,
+)
 from reconciler.gitstore.models import CommitInfo, Person
 from reconciler.gitstore.objectcheck import CorruptObject, LooseObjectGuard
 from reconciler.gitstore.trailers import parse as parse_trailers
@@ -302,7 +309,7 @@ class Mirror:
         try:
             guard.check()
         except CorruptObject as exc:
-            raise RemoteError(f"fetching from {self.display_url} stopped: {exc}") from None
+            raise CorruptOrigin(f"fetching from {self.display_url} stopped: {exc}", exc.oid) from None
 
     @staticmethod
     def _branch_oids(repo: pygit2.Repository) -> list[pygit2.Oid]:

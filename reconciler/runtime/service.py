@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from reconciler.controller.apitoken import load_or_create_token
 from reconciler.controller.config_state import ConfigState
+from reconciler.controller.health import DEFAULT_ORIGIN_GRACE, DEFAULT_STUCK_AFTER, Health
 from reconciler.controller.index import Index
 from reconciler.controller.integrations import FILE as INTEGRATIONS_FILE
 from reconciler.controller.integrations import Integrations
@@ -56,6 +58,13 @@ class ServeOptions:
     # them in the worker pool when there are this many
     mirror_check_every: int = 50
     mirror_loose_limit: int = 1000
+    # probes: /readyz fails once the origin has been unreachable this long; /healthz fails when
+    # one pass of the controller loop has been busy this long (Kubernetes then restarts it)
+    origin_grace: float = DEFAULT_ORIGIN_GRACE
+    stuck_after: float = DEFAULT_STUCK_AFTER
+    # SIGTERM: everything (jobs and deployments in flight included) stops within this many
+    # seconds; what did not finish is redone after the restart (effects are idempotent)
+    stop_timeout: float = 8.0
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -98,8 +107,13 @@ class Service:
             raise
         self.mirror.clear_locks()           # we hold the work dir: any lock left is a dead predecessor's
         self.writer = Writer(self.mirror)
-        self.journal = Journal(self.mirror, self.writer)
+        # with a Lease the Lease decides who writes; without one a second controller on the
+        # same origin is detected through the record and the later one stops writing
+        self.journal = Journal(self.mirror, self.writer, exclusive=options.lease is None)
         self.index = Index(workdir / INDEX_FILE)
+        self.health = Health(origin_grace=options.origin_grace, stuck_after=options.stuck_after,
+                             on_change=self.index.publish_health)
+        self.index.publish_health(self.health.snapshot())       # not the last run's faults
         self.reader = Index(workdir / INDEX_FILE, readonly=True)
         self.config = ConfigState(self.mirror)
         self.metrics = Metrics()
@@ -113,7 +127,8 @@ class Service:
                       else default_notifier(lambda: self.config.settings, env, self.metrics, options.repo)),
             workers=options.workers, metrics=self.metrics,
             maintenance=MirrorMaintenance(self.mirror, check_every=options.mirror_check_every,
-                                          loose_limit=options.mirror_loose_limit))
+                                          loose_limit=options.mirror_loose_limit),
+            health=self.health)
         self.sidetasks = SideTasks()
         self.env.sidetasks = self.sidetasks     # the get-sli provider asks integrations through it
         self.integrations = Integrations(workdir / INTEGRATIONS_FILE)
@@ -213,8 +228,9 @@ class Service:
             if watch is not None:
                 self._sources.append(watch.start())
         if self.options.poll_interval > 0:
-            self._sources.append(Poller.for_mirror(self.mirror, lambda: notify("poll"),
-                                                   self.options.poll_interval).start())
+            # a failing poll makes the controller fetch, so an outage shows in /readyz
+            self._sources.append(Poller.for_mirror(self.mirror, lambda: notify("poll"), self.options.poll_interval,
+                                                   on_error=lambda exc: notify("poll-error")).start())
 
     def _serve_http(self, started: threading.Event) -> None:
         loop = asyncio.new_event_loop()
@@ -255,19 +271,23 @@ class Service:
         if self._stopped:
             return
         self._stopped = True
+        deadline = time.monotonic() + self.options.stop_timeout
+        left = lambda share=1.0: max(0.1, (deadline - time.monotonic()) * share)   # noqa: E731
         if self.elector is not None:
-            self.elector.stop(release=True)
+            self.elector.stop(release=True, timeout=left(0.25))
         for source in self._sources:
             try:
-                source.stop()
+                source.stop(timeout=left(0.25))
             except Exception:  # noqa: BLE001
                 log.exception("stopping a trigger source failed")
         self._sources.clear()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
-            self._thread.join(10)
-        self.controller.stop()
+            self._thread.join(left(0.25))
+        # work in flight (a job, a deployment, a fetch) is not waited for past the deadline:
+        # the record says what was dispatched, and the restart redoes it
+        self.controller.stop(timeout=left(0.5), wait_for_work=False)
         self.targets.close()
         try:
             (self.workdir / SERVE_FILE).unlink()

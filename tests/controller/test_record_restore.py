@@ -112,6 +112,28 @@ def test_a_second_controller_on_the_same_origin_is_detected_and_the_later_one_st
     assert "sequences/dev/svc/by-second-again.json" not in record_files(origin)
 
 
+def test_a_later_controller_whose_write_was_put_on_top_of_the_first_ones_stops_too(setup, tmp_path):
+    """Its push was rejected and retried on the new tip, so its own commit hides the other's from
+    the next check: it must notice at that write."""
+    from reconciler.controller.journal import ForeignController, controller_identity
+
+    origin, first_mirror, first = setup
+    second_mirror = Mirror(origin.as_uri(), tmp_path / "second")
+    second_mirror.fetch()
+    second = Journal(second_mirror, Writer(second_mirror),
+                     identity=controller_identity(str(tmp_path / "second"), "2999-01-01T00:00:00.000000Z"))
+    write_one(second, "by-second")
+    first_mirror.fetch()
+    write_one(first, "by-first")                     # the second one has not fetched this
+    write_one(second, "by-second-on-top")            # rejected, retried on top of by-first: lands
+    with pytest.raises(ForeignController) as caught:
+        write_one(second, "by-second-again")
+    assert first.identity in str(caught.value)
+    with pytest.raises(ForeignController):
+        second.guard()
+    assert "sequences/dev/svc/by-second-again.json" not in record_files(origin)
+
+
 def test_a_restarted_controller_on_its_own_work_dir_is_not_another(setup):
     from reconciler.controller.journal import controller_identity
 
