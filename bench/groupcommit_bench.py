@@ -132,7 +132,8 @@ def main() -> None:
                 runs[w].append(res)
                 print(f"round {r} window {w * 1000:.0f} ms: lane {res['lane']['per_sequence']:.2f} commits/seq "
                       f"in {res['lane']['seconds']:.1f}s, 200 lanes {res['wide']['per_sequence']:.3f} commits/seq "
-                      f"in {res['wide']['seconds']:.1f}s, push→recorded idle p50 {statistics.median(res['idle']):.0f} ms"
+                      f"in {res['wide']['seconds']:.1f}s, "
+                      f"push→recorded idle p50 {statistics.median(res['idle']):.0f} ms"
                       f", under load p50 {statistics.median(res['loaded']):.0f} ms", flush=True)
     print()
     print(f"| window | one lane, {lane} queued: commits/finished seq | lane seconds | "
@@ -146,7 +147,8 @@ def main() -> None:
         print(f"| {w * 1000:.0f} ms | {spread([r['lane']['per_sequence'] for r in rs])} "
               f"| {spread([r['lane']['seconds'] for r in rs])} "
               f"| {spread([r['wide']['per_sequence'] for r in rs])} | {spread([r['wide']['seconds'] for r in rs])} "
-              f"| {statistics.median(idle):.0f} / {max(idle):.0f} | {statistics.median(loaded):.0f} / {max(loaded):.0f} |")
+              f"| {statistics.median(idle):.0f} / {max(idle):.0f} "
+              f"| {statistics.median(loaded):.0f} / {max(loaded):.0f} |")
     print("target: ≤ 2 results commits per finished sequence in one busy lane (3 tasks per sequence here; "
           "a task's dispatch must be recorded before it runs, so the floor is 1 commit per task)")
 

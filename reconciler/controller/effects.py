@@ -160,7 +160,8 @@ class Effects:
         except Exception as exc:  # noqa: BLE001 - executors must answer, never crash the loop
             log.exception("executor %s failed on %s", executor.name, req.key)
             outcome = TaskOutcome.errored(f"{executor.name} failed: {type(exc).__name__}: {exc}")
-        self._running(-1)       # before the answer is queued: the loop never holds a commit for an answer it already has
+        # before the answer is queued: the loop never holds a commit for an answer it already has
+        self._running(-1)
         self.inbox.put(Done(req, executor.name, outcome, time.perf_counter() - started))
 
     def _promote(self, command: Promote) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 from reconciler import contract
 from reconciler.controller import journal as J
+from reconciler.engine.events import CloudEvent, sequence_type
 from reconciler.gitstore.seed import seed_bare_repo
 from reconciler.runtime.service import ServeOptions, Service
-from reconciler.engine.events import CloudEvent, sequence_type
 from reconciler.tasks.base import TaskOutcome
 from tests.support.remotes import git_out
 from tests.support.waiting import wait_until
