@@ -28,6 +28,9 @@ from reconciler.cli.common import fail
 @click.option("--no-watch", is_flag=True, help="Do not watch a local repository with inotify.")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64),
               help="Threads for built-in executors (deployments, evaluations, jobs).")
+@click.option("--group-commit-ms", default=50.0, show_default=True, type=click.FloatRange(0, 1000),
+              metavar="MS", help="Group commit: how long a transition may wait to share its results commit "
+                                 "with the next ones while executors are running (0: commit every iteration).")
 @click.option("--lease", metavar="NAMESPACE/NAME", default=None,
               help="High availability: run several replicas; only the one holding this Kubernetes Lease "
                    "works, the others wait (and take over within the lease duration).")
@@ -43,7 +46,8 @@ from reconciler.cli.common import fail
               help="json: one object per line with context, stage, service and task (for log collectors). "
                    "HTTP client request lines appear only with --log-level debug.")
 def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watch: bool, workers: int,
-            lease: str | None, origin_grace: float, stuck_after: float, log_level: str, log_format: str) -> None:
+            group_commit_ms: float, lease: str | None, origin_grace: float, stuck_after: float, log_level: str,
+            log_format: str) -> None:
     """Watch REPO and run its shipyard: pushes to stage branches start sequences, results are
     committed to the branch `reconciler/results`.
 
@@ -84,7 +88,7 @@ def command(repo: str, workdir: Path, listen: str, poll_interval: float, no_watc
         lease_ref = (namespace, name)
     options = ServeOptions(repo=repo, workdir=workdir, host=host, port=port, poll_interval=poll_interval,
                            watch=not no_watch, workers=workers, lease=lease_ref, origin_grace=origin_grace,
-                           stuck_after=stuck_after)
+                           stuck_after=stuck_after, group_window=group_commit_ms / 1000)
     try:
         service = Service(options)
     except Exception as exc:  # noqa: BLE001 - a bad URL or workdir is a usage error, not a traceback

@@ -8,10 +8,16 @@ harmless: the restart re-dispatches.
 
 Executors and promotions run in the bounded worker pool and answer through the inbox; webhooks
 go to the notifier (which has its own delivery thread).
+
+For group commit (`loop`) the effects also say whether anything waits on the record
+(`urgent`: a dispatch or a promotion; webhooks may wait a little) and how many executions and
+promotions are running in the pool (`in_flight`: their answers are about to arrive, so a commit
+may wait for them and take them along).
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -62,6 +68,8 @@ class Effects:
         self.inbox = inbox
         self.notifier = notifier
         self._queued: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        self._in_flight = 0
 
     # -- queueing (controller thread, while the batch is built) --------------------------------
 
@@ -79,6 +87,24 @@ class Effects:
         if self.notifier is not None:
             self._queued.append(("escalate", event))
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._queued)
+
+    @property
+    def urgent(self) -> bool:
+        """Something that moves a sequence on waits for the record (a dispatch or a promotion)."""
+        return any(kind in ("dispatch", "promote") for kind, _ in self._queued)
+
+    @property
+    def in_flight(self) -> int:
+        """Executions and promotions running in the pool whose answers have not arrived yet."""
+        return self._in_flight
+
+    def _running(self, delta: int) -> None:
+        with self._lock:
+            self._in_flight += delta
+
     def clear(self) -> None:
         """Forget the queued effects (their batch failed and is redone from its inputs)."""
         self._queued.clear()
@@ -92,7 +118,7 @@ class Effects:
                 if kind == "dispatch":
                     self._dispatch(payload)
                 elif kind == "promote":
-                    self.pool.submit(self._promote, payload)
+                    self._submit(self._promote, payload)
                 elif kind == "notify" and self.notifier is not None:
                     self.notifier.send(payload)
                 elif kind == "escalate" and self.notifier is not None:
@@ -117,7 +143,15 @@ class Effects:
         for executor in executors:
             if getattr(executor, "started_on_dispatch", True):
                 self.inbox.put(Started(req, executor.name))
-            self.pool.submit(self._execute, req, executor)
+            self._submit(self._execute, req, executor)
+
+    def _submit(self, fn: Any, *args: Any) -> None:
+        self._running(+1)
+        try:
+            self.pool.submit(fn, *args)
+        except BaseException:
+            self._running(-1)
+            raise
 
     # -- in the worker pool ---------------------------------------------------------------------
 
@@ -129,6 +163,8 @@ class Effects:
         except Exception as exc:  # noqa: BLE001 - executors must answer, never crash the loop
             log.exception("executor %s failed on %s", executor.name, req.key)
             outcome = TaskOutcome.errored(f"{executor.name} failed: {type(exc).__name__}: {exc}")
+        # before the answer is queued: the loop never holds a commit for an answer it already has
+        self._running(-1)
         self.inbox.put(Done(req, executor.name, outcome, time.perf_counter() - started))
 
     def _promote(self, command: Promote) -> None:
@@ -138,4 +174,5 @@ class Effects:
         except Exception as exc:  # noqa: BLE001
             log.exception("promotion %s failed", command.key)
             answer = PromotionFailed(command.run_id, (), f"promotion failed: {type(exc).__name__}: {exc}")
+        self._running(-1)
         self.inbox.put(Answer(answer))

@@ -6,12 +6,21 @@ event, a control request, an alert, an executor's answer). Each loop iteration:
 1. drains the inbox (`inbox`) and fetches once if any source said the tips may have changed
    (`pushes`),
 2. feeds every input to the pure sequencer (`engine.sequencer.step`), collecting commands,
-3. commits everything the batch changed to `reconciler/results` in **one** commit (lane
-   files, evidence, tips, config status), updates the SQLite index,
+3. commits everything changed since the last commit to `reconciler/results` in **one**
+   commit (lane files, evidence, tips, config status), updates the SQLite index,
 4. and only then carries out effects (`effects`: dispatch to executors, promotions,
    webhooks), so the record is never behind what the world saw. Effects are idempotent by
    their step keys, which is what makes a crash between 3 and 4 harmless: the restart
    re-dispatches.
+
+Group commit: step 3 may wait (`group_window`, default 50 ms) so that several iterations'
+transitions share one commit. It waits only while no effect needs the record, or while
+executions the controller started are still running (their `.started`/`.finished` and the next
+task's dispatch then join the same commit); once a dispatch, a promotion or an API answer waits
+and nothing is running, it commits at once. Nothing an effect depends on is ever left out of the
+commit before it, so crash safety is unchanged; what may wait is only the record of transitions
+whose effects have not run yet (a crash loses them like any uncommitted batch, and the restart
+re-dispatches from the record).
 
 What each inbox item means (API submissions, alerts, executors' answers, approval decisions)
 is `intake`. Executors run in a bounded thread pool and answer through the inbox; approvals
@@ -78,7 +87,7 @@ class Controller:
                  executors: ExecutorSet, env: TaskEnv, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.time, workers: int = 8, metrics: Metrics | None = None,
                  approval_check_interval: float = 5.0, maintenance: MirrorMaintenance | None = None,
-                 health: Health | None = None):
+                 health: Health | None = None, group_window: float = 0.05):
         self.mirror = mirror
         self.journal = journal
         self.index = index
@@ -112,6 +121,9 @@ class Controller:
         self._controls_dirty = False
         self._admissions: list[tuple[Future[Any], Any]] = []
         self._touched: set[str] = set()
+        # group commit: how long a change may wait for company, and since when one waits
+        self.group_window = max(0.0, group_window)
+        self._held_since: float | None = None
 
     # == the handle (any thread) ================================================================
 
@@ -213,6 +225,17 @@ class Controller:
                 self._stopping.wait(0.5)
             finally:
                 self.health_state.idle()
+        self._record_held()
+
+    def _record_held(self) -> None:
+        """On stop, commit what a group commit still holds (its effects are not run: the next
+        start re-dispatches from the record, as after a crash)."""
+        if not self._unrecorded() or not self._ready.is_set():
+            return
+        try:
+            self._flush()
+        except Exception:  # noqa: BLE001 - stopping anyway; the record is whole without it
+            log.exception("recording the held batch on stop failed")
 
     # == startup =============================================================================
 
@@ -340,6 +363,7 @@ class Controller:
         the record (what the failed batch did not commit is redone from its inputs' sources)."""
         try:
             self.batch = J.Batch()
+            self._held_since = None
             self._dirty_lanes.clear()
             self.effects.clear()
             for future, _ in self._admissions:
@@ -380,9 +404,10 @@ class Controller:
         if self.approvals.due(now):
             self.check_approvals(now)
         self.feed(Tick(), now)
-        self._flush()
-        self._run_effects()
-        self._forget_finished()
+        if self._commit_due():
+            self._flush()
+            self._run_effects()
+            self._forget_finished()
         self.maintenance.tick(self._pool)        # due by time: a quiet controller is packed too
         self._last_iteration = now
         self.metrics.inbox_depth.set(self._inbox.qsize())
@@ -411,7 +436,30 @@ class Controller:
             wait = min(wait, max(0.0, deadline - self.clock()))
         if self.batch:                      # a failed commit waits to be retried
             wait = min(wait, 1.0)
+        if self._held_since is not None:    # a held group commit is due when its window ends
+            wait = min(wait, max(0.0, self._held_since + self.group_window - time.monotonic()))
         return wait
+
+    def _unrecorded(self) -> bool:
+        return bool(self.batch or self._dirty_lanes or self._controls_dirty or self._admissions
+                    or self.effects.pending)
+
+    def _commit_due(self) -> bool:
+        """Group commit: whether to commit now or let this iteration's changes wait for the next
+        ones (see the module docstring). Waiting never runs an effect early: effects run only
+        after the commit that records them."""
+        if not self._unrecorded():
+            self._held_since = None
+            return False
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        due = (self.group_window <= 0 or self._stopping.is_set()
+               or now - self._held_since >= self.group_window
+               or ((self.effects.urgent or bool(self._admissions)) and not self.effects.in_flight))
+        if due:
+            self._held_since = None
+        return due
 
     def check_approvals(self, now: float) -> None:
         self.approvals.check(self.world, now)

@@ -52,6 +52,7 @@ class ServeOptions:
     poll_interval: float = 30.0
     watch: bool = True                 # inotify on a local bare repo, when the URL is local
     workers: int = 8
+    group_window: float = 0.05         # group commit: seconds a transition may wait to share a results commit
     lease: tuple[str, str] | None = None   # (namespace, name): run only while holding this Lease (HA)
     identity: str | None = None
     # mirror maintenance: count loose objects after this many recorded batches (or hourly), pack
@@ -125,7 +126,7 @@ class Service:
             executors=executors or default_executors(), env=self.env,
             notifier=(notifier if notifier is not None
                       else default_notifier(lambda: self.config.settings, env, self.metrics, options.repo)),
-            workers=options.workers, metrics=self.metrics,
+            workers=options.workers, metrics=self.metrics, group_window=options.group_window,
             maintenance=MirrorMaintenance(self.mirror, check_every=options.mirror_check_every,
                                           loose_limit=options.mirror_loose_limit),
             health=self.health)
