@@ -705,11 +705,12 @@ def _copy_changes(source: pygit2.Repository, have: pygit2.Odb, old: pygit2.Tree,
     trees: dict[str, None] = {"": None}
     for delta in old.diff_to_tree(new).deltas:
         if delta.status == pygit2.enums.DeltaStatus.DELETED:
-            continue                                    # nothing to copy
-        target = delta.new_file
-        if target.mode != _GITLINK and target.id not in have:
-            have.write(*source.odb.read(target.id))
-        parts = target.path.split("/")[:-1]
+            parts = delta.old_file.path.split("/")[:-1]     # no blob to copy, but its folders changed
+        else:
+            target = delta.new_file
+            if target.mode != _GITLINK and target.id not in have:
+                have.write(*source.odb.read(target.id))
+            parts = target.path.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             trees["/".join(parts[:depth])] = None
     for path in sorted(trees, key=lambda p: -p.count("/") if p else 1):   # deepest first, root last

@@ -108,3 +108,34 @@ def test_verify_loose_accepts_real_objects_and_names_each_kind_of_damage(tmp_pat
         with pytest.raises(CorruptObject, match=reason) as caught:
             verify_loose(path)
         assert oid in str(caught.value)
+
+
+def test_a_push_that_only_deletes_a_file_brings_the_changed_folders(origin, tmp_path):
+    """Found by the Helm delivery test: a commit whose only change in a folder is a deletion
+    left the mirror without the folder's new tree (the next read failed with NotFoundError)."""
+    url, work = origin.as_uri(), tmp_path / "work"
+    mirror = Mirror(url, work)
+    mirror.fetch()
+    repo = pygit2.Repository(str(origin))
+    parent = repo.references["refs/heads/dev"].peel(pygit2.Commit)
+    blob = repo.create_blob(b"kind: ConfigMap\n")
+    charts = repo.TreeBuilder()
+    charts.insert("configmap.yaml", blob, pygit2.enums.FileMode.BLOB)
+    charts.insert("deployment.yaml", blob, pygit2.enums.FileMode.BLOB)
+    carts = repo.TreeBuilder(parent.tree["carts"])
+    carts.insert("templates", charts.write(), pygit2.enums.FileMode.TREE)
+    root = repo.TreeBuilder(parent.tree)
+    root.insert("carts", carts.write(), pygit2.enums.FileMode.TREE)
+    sig = pygit2.Signature("Human", "human@example.com")
+    first = repo.create_commit("refs/heads/dev", sig, sig, "templates", root.write(), [parent.id])
+    mirror.fetch()
+    kept = repo.TreeBuilder()
+    kept.insert("deployment.yaml", blob, pygit2.enums.FileMode.BLOB)
+    carts = repo.TreeBuilder(repo[first].peel(pygit2.Commit).tree["carts"])
+    carts.insert("templates", kept.write(), pygit2.enums.FileMode.TREE)
+    root = repo.TreeBuilder(repo[first].peel(pygit2.Commit).tree)
+    root.insert("carts", carts.write(), pygit2.enums.FileMode.TREE)
+    second = repo.create_commit("refs/heads/dev", sig, sig, "drop the configmap", root.write(), [first])
+    assert mirror.fetch()["dev"] == str(second)
+    assert set(mirror.list_tree("dev", "carts/templates/")) == {"carts/templates/deployment.yaml"}
+    assert mirror.changed_paths(str(first), str(second)) == ("carts/templates/configmap.yaml",)
